@@ -1,0 +1,52 @@
+// In-memory UnitOfWork and its factory: commit keeps the changes, rollback undoes exactly them.
+#pragma once
+
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "allocation/adapters/memory/repository.hpp"
+#include "allocation/adapters/memory/store.hpp"
+#include "allocation/domain/events.hpp"
+#include "allocation/ports/unit_of_work.hpp"
+
+namespace allocation::memory {
+
+/// Holds the store's lock from construction to destruction, so units of work on several threads take
+/// turns and never see each other's uncommitted changes.
+class UnitOfWork {
+public:
+    explicit UnitOfWork(Store& store) : lock_(store.mutex_), products_(store) {}
+    UnitOfWork(const UnitOfWork&) = delete;
+    UnitOfWork& operator=(const UnitOfWork&) = delete;
+    ~UnitOfWork() { rollback(); }
+
+    Repository& products() noexcept { return products_; }
+
+    void commit() { products_.commit(events_); }
+
+    void rollback() noexcept { products_.rollback(); }
+
+    std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
+
+private:
+    std::unique_lock<std::mutex> lock_;
+    Repository products_;
+    std::vector<events::Event> events_;
+};
+
+static_assert(ports::UnitOfWork<UnitOfWork>);
+
+/// Makes a unit of work over one store. Cheap to copy; every copy refers to the same store.
+class UnitOfWorkFactory {
+public:
+    explicit UnitOfWorkFactory(Store& store) noexcept : store_(&store) {}
+    UnitOfWork operator()() const { return UnitOfWork(*store_); }
+
+private:
+    Store* store_;
+};
+
+static_assert(ports::UnitOfWorkFactory<UnitOfWorkFactory>);
+
+}  // namespace allocation::memory

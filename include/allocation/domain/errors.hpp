@@ -1,0 +1,54 @@
+// Errors of the allocation domain: every one derives from allocation::Error and reads as a sentence a user can act on.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace allocation {
+
+/// Base of every error the library raises on purpose.
+class Error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A SKU nobody has created a batch for ("Invalid sku RED-CHAIR").
+class InvalidSku : public Error {
+public:
+    explicit InvalidSku(std::string_view sku) : Error("Invalid sku " + std::string(sku)) {}
+};
+
+/// A batch reference that does not exist ("Unknown batch b-17").
+class UnknownBatch : public Error {
+public:
+    explicit UnknownBatch(std::string_view reference) : Error("Unknown batch " + std::string(reference)) {}
+};
+
+/// A second batch with a reference that is already taken.
+class DuplicateBatch : public Error {
+public:
+    explicit DuplicateBatch(std::string_view reference)
+        : Error("Batch " + std::string(reference) + " already exists") {}
+};
+
+/// A quantity that is not positive (or otherwise out of range for its field).
+class InvalidQuantity : public Error {
+public:
+    using Error::Error;
+};
+
+/// Someone else changed the product between our read and our commit; nothing was written.
+/// The message bus retries the message with a fresh unit of work.
+class ConcurrencyError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A storage adapter could not do its job (unwritable path, corrupt file, newer schema, ...).
+class StorageError : public Error {
+public:
+    using Error::Error;
+};
+
+}  // namespace allocation

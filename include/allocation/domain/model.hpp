@@ -1,0 +1,289 @@
+// The stock-allocation domain model: order lines, batches and the Product aggregate.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "allocation/domain/errors.hpp"
+#include "allocation/domain/events.hpp"
+
+namespace allocation {
+
+using Date = std::chrono::year_month_day;
+using Quantity = int;
+
+/// The largest quantity a line or a batch may carry. Anything above is treated as a typo.
+inline constexpr Quantity max_quantity = 1'000'000'000;
+
+/// Throws InvalidQuantity unless 1 <= qty <= max_quantity; `field` names the input in the message.
+inline void check_quantity(Quantity qty, std::string_view field = "qty") {
+    if (qty < 1 || qty > max_quantity) {
+        throw InvalidQuantity(std::string(field) + " must be between 1 and " + std::to_string(max_quantity) +
+                              ", got " + std::to_string(qty));
+    }
+}
+
+/// A customer's request for `qty` units of `sku`, part of order `orderid`. A value.
+struct OrderLine {
+    std::string orderid;
+    std::string sku;
+    Quantity qty = 0;
+    friend auto operator<=>(const OrderLine&, const OrderLine&) = default;
+};
+
+struct OrderLineHash {
+    std::size_t operator()(const OrderLine& line) const noexcept {
+        std::size_t h = std::hash<std::string_view>{}(line.orderid);
+        h ^= std::hash<std::string_view>{}(line.sku) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        h ^= std::hash<Quantity>{}(line.qty) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        return h;
+    }
+};
+
+class Product;
+
+/// Stock of one SKU with a unique reference; in the warehouse when it has no eta, a shipment otherwise.
+/// An entity: two batches are the same batch when their references are equal.
+/// Batches change only through their Product, which keeps the aggregate's rules.
+class Batch {
+public:
+    Batch(std::string reference, std::string sku, Quantity purchased_quantity, std::optional<Date> eta = {})
+        : reference_(std::move(reference)), sku_(std::move(sku)), eta_(eta), purchased_(purchased_quantity) {
+        check_quantity(purchased_, "qty");
+    }
+
+    /// Rebuilds a stored batch. `lines` may be a subset of its allocations (an adapter that loads lazily);
+    /// `allocated_quantity` is always the total, so availability stays exact.
+    Batch(std::string reference, std::string sku, Quantity purchased_quantity, std::optional<Date> eta,
+          std::vector<OrderLine> lines, Quantity allocated_quantity)
+        : reference_(std::move(reference)), sku_(std::move(sku)), eta_(eta), purchased_(purchased_quantity),
+          allocated_(allocated_quantity), lines_(std::move(lines)) {}
+
+    const std::string& reference() const noexcept { return reference_; }
+    const std::string& sku() const noexcept { return sku_; }
+    const std::optional<Date>& eta() const noexcept { return eta_; }
+    Quantity purchased_quantity() const noexcept { return purchased_; }
+    /// Maintained on every change, never re-summed: O(1).
+    Quantity allocated_quantity() const noexcept { return allocated_; }
+    Quantity available_quantity() const noexcept { return purchased_ - allocated_; }
+    /// The lines allocated to this batch (those loaded, for a lazily loaded batch), oldest first.
+    std::span<const OrderLine> allocations() const noexcept { return lines_; }
+
+    bool can_allocate(const OrderLine& line) const noexcept {
+        return line.sku == sku_ && available_quantity() >= line.qty;
+    }
+
+    friend bool operator==(const Batch& a, const Batch& b) noexcept { return a.reference_ == b.reference_; }
+
+private:
+    friend class Product;
+
+    void add_line(const OrderLine& line) {
+        lines_.push_back(line);
+        allocated_ += line.qty;
+    }
+    void drop_last_line() noexcept {
+        allocated_ -= lines_.back().qty;
+        lines_.pop_back();
+    }
+    OrderLine pop_line() {
+        if (lines_.empty()) {
+            throw std::logic_error("the lines of batch " + reference_ + " were not loaded, cannot deallocate");
+        }
+        OrderLine line = std::move(lines_.back());
+        lines_.pop_back();
+        allocated_ -= line.qty;
+        return line;
+    }
+
+    std::string reference_;
+    std::string sku_;
+    std::optional<Date> eta_;
+    Quantity purchased_;
+    Quantity allocated_ = 0;
+    std::vector<OrderLine> lines_;
+};
+
+/// What happened to a product since it was loaded (or last committed). Adapters write exactly these on
+/// commit; the in-memory adapter undoes exactly these on rollback.
+namespace changes {
+struct BatchAdded {
+    std::uint32_t slot;
+};
+struct LineAllocated {
+    std::uint32_t slot;
+    OrderLine line;
+};
+struct LineDeallocated {
+    std::uint32_t slot;
+    OrderLine line;
+};
+struct QuantityChanged {
+    std::uint32_t slot;
+    Quantity previous;
+};
+using Change = std::variant<BatchAdded, LineAllocated, LineDeallocated, QuantityChanged>;
+}  // namespace changes
+
+/// The aggregate: every batch of one SKU. All changes to batches go through it; each change bumps
+/// `version_number`, which adapters use for optimistic concurrency.
+class Product {
+public:
+    explicit Product(std::string sku, std::vector<Batch> batches = {}, std::int64_t version_number = 0)
+        : sku_(std::move(sku)), batches_(std::move(batches)), version_(version_number), loaded_version_(version_number) {
+        order_.reserve(batches_.size());
+        for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
+            if (batches_[slot].sku() != sku_) throw InvalidSku(batches_[slot].sku());
+            insert_in_order(slot);
+            for (const OrderLine& line : batches_[slot].lines_) index_.emplace(line, slot);
+        }
+    }
+
+    const std::string& sku() const noexcept { return sku_; }
+    std::int64_t version_number() const noexcept { return version_; }
+    /// Batches in the order they were added.
+    std::span<const Batch> batches() const noexcept { return batches_; }
+    const Batch* batch(std::string_view reference) const noexcept {
+        auto slot = find_slot(reference);
+        return slot ? &batches_[*slot] : nullptr;
+    }
+
+    /// Adds a new batch of this product's SKU. Throws DuplicateBatch if the reference is taken here.
+    void add_batch(Batch batch) {
+        if (batch.sku() != sku_) throw InvalidSku(batch.sku());
+        if (find_slot(batch.reference())) throw DuplicateBatch(batch.reference());
+        auto slot = static_cast<std::uint32_t>(batches_.size());
+        batches_.push_back(std::move(batch));
+        insert_in_order(slot);
+        changes_.emplace_back(changes::BatchAdded{slot});
+        ++version_;
+    }
+
+    /// Allocates the line to the preferred batch that can take it (warehouse first, then earliest eta)
+    /// and returns that batch's reference. A line already allocated stays where it is and nothing
+    /// changes. When no batch can take it, raises OutOfStock and returns nothing.
+    std::optional<std::string> allocate(const OrderLine& line) {
+        if (line.sku != sku_) throw InvalidSku(line.sku);
+        check_quantity(line.qty);
+        if (auto it = index_.find(line); it != index_.end()) return batches_[it->second].reference();
+        for (std::uint32_t slot : order_) {
+            Batch& batch = batches_[slot];
+            if (!batch.can_allocate(line)) continue;
+            batch.add_line(line);
+            index_.emplace(line, slot);
+            changes_.emplace_back(changes::LineAllocated{slot, line});
+            ++version_;
+            events_.emplace_back(events::Allocated{line.orderid, line.sku, line.qty, batch.reference()});
+            return batch.reference();
+        }
+        events_.emplace_back(events::OutOfStock{sku_});
+        return std::nullopt;
+    }
+
+    /// Sets the purchased quantity of a batch; while it is over-allocated, its most recent lines are
+    /// deallocated, each raising Deallocated so that it can be allocated again elsewhere.
+    void change_batch_quantity(std::string_view reference, Quantity qty) {
+        auto slot = find_slot(reference);
+        if (!slot) throw UnknownBatch(reference);
+        check_quantity(qty);
+        Batch& batch = batches_[*slot];
+        changes_.emplace_back(changes::QuantityChanged{*slot, batch.purchased_});
+        batch.purchased_ = qty;
+        ++version_;
+        while (batch.available_quantity() < 0) {
+            OrderLine line = batch.pop_line();
+            index_.erase(line);
+            events_.emplace_back(events::Deallocated{line.orderid, line.sku, line.qty});
+            changes_.emplace_back(changes::LineDeallocated{*slot, std::move(line)});
+        }
+    }
+
+    /// The reference of the batch holding `line`, if it is allocated (and loaded).
+    const std::string* batch_of(const OrderLine& line) const {
+        auto it = index_.find(line);
+        return it == index_.end() ? nullptr : &batches_[it->second].reference();
+    }
+
+    /// Events raised since the last commit, oldest first.
+    std::span<const events::Event> events() const noexcept { return events_; }
+    /// Changes since the product was loaded or last committed, oldest first.
+    std::span<const changes::Change> changes() const noexcept { return changes_; }
+    /// The version the product had when it was loaded or last committed.
+    std::int64_t loaded_version() const noexcept { return loaded_version_; }
+    bool changed() const noexcept { return !changes_.empty(); }
+
+    /// Accepts the changes as stored: hands the raised events over (appended to `out`) and starts a
+    /// new change record from the current state.
+    void mark_committed(std::vector<events::Event>& out) {
+        out.insert(out.end(), std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.end()));
+        events_.clear();
+        changes_.clear();
+        loaded_version_ = version_;
+    }
+
+    /// Undoes every change since the product was loaded or last committed, newest first, and drops the
+    /// events raised meanwhile. Restores exactly the earlier state without any snapshot.
+    void discard_changes() noexcept {
+        for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+            std::visit([this](auto& change) { undo(change); }, *it);
+        }
+        changes_.clear();
+        events_.clear();
+        version_ = loaded_version_;
+    }
+
+private:
+    std::optional<std::uint32_t> find_slot(std::string_view reference) const noexcept {
+        for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
+            if (batches_[slot].reference() == reference) return slot;
+        }
+        return std::nullopt;
+    }
+
+    // Warehouse stock (no eta) sorts before any shipment because an empty optional is the smallest;
+    // equal etas keep the order in which batches were added.
+    void insert_in_order(std::uint32_t slot) {
+        auto pos = std::upper_bound(order_.begin(), order_.end(), slot, [this](std::uint32_t a, std::uint32_t b) {
+            return batches_[a].eta() < batches_[b].eta();
+        });
+        order_.insert(pos, slot);
+    }
+
+    void undo(changes::BatchAdded& c) noexcept {
+        order_.erase(std::find(order_.begin(), order_.end(), c.slot));
+        batches_.pop_back();
+    }
+    void undo(changes::LineAllocated& c) noexcept {
+        index_.erase(c.line);
+        batches_[c.slot].drop_last_line();
+    }
+    void undo(changes::LineDeallocated& c) noexcept {
+        // The line was popped from the back, and everything after it is already undone.
+        index_.emplace(c.line, c.slot);
+        batches_[c.slot].add_line(c.line);
+    }
+    void undo(changes::QuantityChanged& c) noexcept { batches_[c.slot].purchased_ = c.previous; }
+
+    std::string sku_;
+    std::vector<Batch> batches_;                // slot = position of addition; never reordered
+    std::vector<std::uint32_t> order_;          // slots in allocation preference
+    std::unordered_map<OrderLine, std::uint32_t, OrderLineHash> index_;  // allocated line -> slot
+    std::int64_t version_;
+    std::int64_t loaded_version_;
+    std::vector<events::Event> events_;
+    std::vector<changes::Change> changes_;
+};
+
+}  // namespace allocation

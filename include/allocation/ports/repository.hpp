@@ -1,0 +1,36 @@
+// The Repository port: the collection of Product aggregates a unit of work reads and changes.
+#pragma once
+
+#include <concepts>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "allocation/domain/model.hpp"
+
+namespace allocation::ports {
+
+/// A repository hands out products and remembers every product it handed out ("seen"), so that its
+/// unit of work can store their changes and collect their events on commit.
+///
+/// Lines may be loaded lazily (a database adapter need not read a product's whole history to allocate one
+/// more line), so each lookup states which lines it guarantees to have loaded; batch quantities are always
+/// exact. A product handed out once is handed out again as the same object for the rest of the unit of work.
+template <typename R>
+concept Repository = requires(R& repo, Product product, std::string_view sku, std::string_view orderid,
+                              std::string_view reference) {
+    /// Takes a new product (no stored product has its SKU) and tracks it; returns the tracked object.
+    { repo.add(std::move(product)) } -> std::same_as<Product&>;
+    /// The product with that SKU, or nullptr. Which lines are loaded is up to the adapter.
+    { repo.get(sku) } -> std::same_as<Product*>;
+    /// The product with that SKU, or nullptr, with every line of order `orderid` loaded: enough to
+    /// allocate a line of that order without allocating it twice.
+    { repo.get_for_order(sku, orderid) } -> std::same_as<Product*>;
+    /// The product that has a batch with that reference, or nullptr, with every line of that batch loaded:
+    /// enough to change its quantity and deallocate what no longer fits.
+    { repo.get_by_batchref(reference) } -> std::same_as<Product*>;
+    /// Every product handed out or added so far, in that order.
+    { std::as_const(repo).seen() } -> std::convertible_to<std::span<Product* const>>;
+};
+
+}  // namespace allocation::ports

@@ -1,0 +1,41 @@
+// The UnitOfWork port: one atomic scope of work over the repository, and the factory that makes one per message.
+#pragma once
+
+#include <concepts>
+#include <type_traits>
+#include <vector>
+
+#include "allocation/domain/events.hpp"
+#include "allocation/ports/repository.hpp"
+
+namespace allocation::ports {
+
+/// A unit of work is a scope: read and change products through `products()`, then `commit()`.
+///
+/// - `commit()` makes every change of the products it handed out durable at once, or none of them. If a
+///   product was changed by someone else since it was read, it throws ConcurrencyError and writes nothing.
+///   A committed unit of work may be used again; the next commit stores what changed after this one.
+/// - `rollback()` undoes every change since the last commit and never throws. The destructor rolls back
+///   whatever was not committed, so leaving the scope early (or by an exception) loses nothing committed
+///   and keeps nothing uncommitted.
+/// - `collect_new_events()` hands over, once and oldest first, the events raised by committed products.
+///   Events of rolled-back work are discarded and never handed over.
+/// - A unit of work belongs to one thread; it is neither copied nor shared.
+template <typename U>
+concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {
+    { uow.products() } -> std::same_as<std::remove_cvref_t<decltype(uow.products())>&>;
+    requires Repository<std::remove_cvref_t<decltype(uow.products())>>;
+    { uow.commit() };
+    { uow.rollback() } noexcept;
+    { uow.collect_new_events() } -> std::same_as<std::vector<events::Event>>;
+};
+
+/// Makes a fresh unit of work for each message. It may be called from several threads at once; each call
+/// returns a unit of work (and whatever connection it needs) of its own, never shared with another thread.
+template <typename F>
+concept UnitOfWorkFactory = std::copy_constructible<F> && requires(F& factory) {
+    { factory() };
+    requires UnitOfWork<decltype(factory())>;
+};
+
+}  // namespace allocation::ports

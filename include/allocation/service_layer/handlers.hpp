@@ -1,0 +1,89 @@
+// The service layer's handlers: free functions, one per use case, taking their dependencies as arguments.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "allocation/domain/commands.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/domain/events.hpp"
+#include "allocation/domain/model.hpp"
+#include "allocation/ports/notifications.hpp"
+#include "allocation/ports/publisher.hpp"
+#include "allocation/ports/unit_of_work.hpp"
+#include "allocation/ports/views.hpp"
+
+namespace allocation::handlers {
+
+/// Where out-of-stock notifications go.
+inline constexpr std::string_view stock_team = "stock@made.com";
+/// The channel Allocated events are published on.
+inline constexpr std::string_view line_allocated_channel = "line_allocated";
+
+/// CreateBatch: adds the batch to its product, creating the product on its first batch.
+template <ports::UnitOfWork U>
+void add_batch(const commands::CreateBatch& cmd, U& uow) {
+    Batch batch(cmd.ref, cmd.sku, cmd.qty, cmd.eta);  // validates the quantity
+    auto& products = uow.products();
+    if (products.get_by_batchref(cmd.ref) != nullptr) throw DuplicateBatch(cmd.ref);
+    Product* product = products.get(cmd.sku);
+    if (product == nullptr) product = &products.add(Product(cmd.sku));
+    product->add_batch(std::move(batch));
+    uow.commit();
+}
+
+/// Allocate: returns the reference of the batch the line went to, or nothing when out of stock.
+template <ports::UnitOfWork U>
+std::optional<std::string> allocate(const commands::Allocate& cmd, U& uow) {
+    check_quantity(cmd.qty);
+    Product* product = uow.products().get_for_order(cmd.sku, cmd.orderid);
+    if (product == nullptr) throw InvalidSku(cmd.sku);
+    auto batchref = product->allocate(OrderLine{cmd.orderid, cmd.sku, cmd.qty});
+    uow.commit();
+    return batchref;
+}
+
+/// ChangeBatchQuantity: sets the purchased quantity; lines that no longer fit are deallocated.
+template <ports::UnitOfWork U>
+void change_batch_quantity(const commands::ChangeBatchQuantity& cmd, U& uow) {
+    check_quantity(cmd.qty);
+    Product* product = uow.products().get_by_batchref(cmd.ref);
+    if (product == nullptr) throw UnknownBatch(cmd.ref);
+    product->change_batch_quantity(cmd.ref, cmd.qty);
+    uow.commit();
+}
+
+/// Deallocated: finds the line a new batch.
+template <ports::UnitOfWork U>
+void reallocate(const events::Deallocated& event, U& uow) {
+    allocate(commands::Allocate{event.orderid, event.sku, event.qty}, uow);
+}
+
+/// OutOfStock: tells the stock team.
+template <ports::Notifier N>
+void send_out_of_stock_notification(const events::OutOfStock& event, N& notifier) {
+    notifier.send(stock_team, fmt::format("Out of stock for {}", event.sku));
+}
+
+/// Allocated: tells the outside world.
+template <ports::EventPublisher P>
+void publish_allocated_event(const events::Allocated& event, P& publisher) {
+    publisher.publish(line_allocated_channel, event);
+}
+
+/// Allocated: the read model learns where the line went.
+template <ports::AllocationsView V>
+void add_allocation_to_read_model(const events::Allocated& event, V& view) {
+    view.add(event.orderid, event.sku, event.batchref);
+}
+
+/// Deallocated: the read model forgets the line until it is allocated again.
+template <ports::AllocationsView V>
+void remove_allocation_from_read_model(const events::Deallocated& event, V& view) {
+    view.remove(event.orderid, event.sku);
+}
+
+}  // namespace allocation::handlers

@@ -1,0 +1,314 @@
+// One suite, written against the ports, run over every adapter: the fakes cannot drift from the real thing.
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "adapters.hpp"
+#include "allocation/allocation.hpp"
+#include "catch.hpp"
+
+using namespace allocation;
+using allocation::contract::Adapters;
+
+namespace {
+
+Date day(int d) { return std::chrono::year{2027} / std::chrono::January / d; }
+
+template <typename Adapter>
+void seed(Adapter& adapter, std::string sku = "LAMP") {
+    auto uow = adapter.factory()();
+    Product& product = uow.products().add(Product(sku));
+    product.add_batch(Batch(sku + "-b1", sku, 100));
+    product.add_batch(Batch(sku + "-b2", sku, 50, day(3)));
+    uow.commit();
+}
+
+template <typename Adapter>
+Product reload(Adapter& adapter, std::string_view sku = "LAMP") {
+    auto uow = adapter.factory()();
+    Product* product = uow.products().get(sku);
+    REQUIRE(product != nullptr);
+    return *product;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("contract: the adapter models every port", "[contract]", Adapters) {
+    TestType adapter;
+    using Factory = decltype(adapter.factory());
+    STATIC_REQUIRE(ports::UnitOfWorkFactory<Factory>);
+    STATIC_REQUIRE(ports::UnitOfWork<decltype(adapter.factory()())>);
+    STATIC_REQUIRE(ports::Repository<std::remove_cvref_t<decltype(adapter.factory()().products())>>);
+    STATIC_REQUIRE(ports::AllocationsView<std::remove_cvref_t<decltype(adapter.view())>>);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: committed work is visible to the next unit of work", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    Product product = reload(adapter);
+    CHECK(product.sku() == "LAMP");
+    CHECK(product.version_number() == 2);
+    REQUIRE(product.batches().size() == 2);
+    CHECK(product.batch("LAMP-b1")->purchased_quantity() == 100);
+    CHECK_FALSE(product.batch("LAMP-b1")->eta().has_value());
+    CHECK(product.batch("LAMP-b2")->eta() == day(3));
+    CHECK(product.changes().empty());
+    CHECK(product.events().empty());
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: leaving the scope without commit rolls back", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        uow.products().add(Product("DESK")).add_batch(Batch("DESK-b1", "DESK", 5));
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+    }
+    auto uow = adapter.factory()();
+    CHECK(uow.products().get("DESK") == nullptr);
+    CHECK(uow.products().get_by_batchref("DESK-b1") == nullptr);
+    Product* lamp = uow.products().get("LAMP");
+    CHECK(lamp->batch("LAMP-b1")->available_quantity() == 100);
+    CHECK(lamp->version_number() == 2);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: an exception leaving the scope rolls back", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    try {
+        auto uow = adapter.factory()();
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+        throw std::runtime_error("handler failed");
+    } catch (const std::runtime_error&) {
+    }
+    CHECK(reload(adapter).batch("LAMP-b1")->available_quantity() == 100);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: explicit rollback undoes every change and never throws", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        STATIC_REQUIRE(noexcept(uow.rollback()));
+        Product* lamp = uow.products().get_by_batchref("LAMP-b1");
+        lamp->allocate(OrderLine{"o1", "LAMP", 10});
+        lamp->change_batch_quantity("LAMP-b2", 7);
+        uow.rollback();
+        CHECK(lamp->version_number() == 2);
+        CHECK(uow.collect_new_events().empty());
+        uow.commit();  // nothing left to write
+    }
+    Product lamp = reload(adapter);
+    CHECK(lamp.batch("LAMP-b2")->purchased_quantity() == 50);
+    CHECK(lamp.batch("LAMP-b1")->available_quantity() == 100);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: allocations, quantities and versions survive a round trip", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        Product* lamp = uow.products().get_for_order("LAMP", "o1");
+        CHECK(lamp->allocate(OrderLine{"o1", "LAMP", 60}) == "LAMP-b1");
+        CHECK(lamp->allocate(OrderLine{"o2", "LAMP", 45}) == "LAMP-b2");
+        CHECK_FALSE(lamp->allocate(OrderLine{"o3", "LAMP", 41}).has_value());
+        CHECK(uow.collect_new_events().empty());  // nothing committed yet
+        uow.commit();
+        auto events = uow.collect_new_events();
+        REQUIRE(events.size() == 3);
+        CHECK(events[0] == events::Event{events::Allocated{"o1", "LAMP", 60, "LAMP-b1"}});
+        CHECK(events[1] == events::Event{events::Allocated{"o2", "LAMP", 45, "LAMP-b2"}});
+        CHECK(events[2] == events::Event{events::OutOfStock{"LAMP"}});
+        CHECK(uow.collect_new_events().empty());  // handed over once
+    }
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get_for_order("LAMP", "o2");
+    REQUIRE(lamp != nullptr);
+    CHECK(lamp->version_number() == 4);
+    CHECK(lamp->batch("LAMP-b1")->available_quantity() == 40);
+    CHECK(lamp->batch("LAMP-b2")->available_quantity() == 5);
+    CHECK(lamp->batch_of(OrderLine{"o2", "LAMP", 45}) != nullptr);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: get_for_order loads the order's lines, so allocating again changes nothing",
+                        "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+        uow.commit();
+    }
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get_for_order("LAMP", "o1");
+    REQUIRE(lamp->batch_of(OrderLine{"o1", "LAMP", 10}) != nullptr);
+    CHECK(lamp->allocate(OrderLine{"o1", "LAMP", 10}) == "LAMP-b1");
+    CHECK_FALSE(lamp->changed());
+    CHECK(lamp->events().empty());
+    CHECK(lamp->version_number() == 3);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: get_by_batchref loads the batch's lines, so quantities can shrink", "[contract]",
+                        Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        Product* lamp = uow.products().get("LAMP");
+        for (int i = 0; i < 5; ++i) lamp->allocate(OrderLine{"o" + std::to_string(i), "LAMP", 10});
+        uow.commit();
+    }
+    {
+        auto uow = adapter.factory()();
+        Product* lamp = uow.products().get_by_batchref("LAMP-b1");
+        REQUIRE(lamp != nullptr);
+        CHECK(lamp->sku() == "LAMP");
+        CHECK(lamp->batch("LAMP-b1")->allocations().size() == 5);
+        lamp->change_batch_quantity("LAMP-b1", 25);  // deallocates o4, o3, o2
+        uow.commit();
+        CHECK(uow.collect_new_events().size() == 3);
+    }
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get_by_batchref("LAMP-b1");
+    const Batch& b1 = *lamp->batch("LAMP-b1");
+    CHECK(b1.purchased_quantity() == 25);
+    CHECK(b1.allocated_quantity() == 20);
+    REQUIRE(b1.allocations().size() == 2);
+    CHECK(lamp->batch_of(OrderLine{"o4", "LAMP", 10}) == nullptr);
+    CHECK(lamp->version_number() == 2 + 5 + 1);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: unknown products and batches are nullptr", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    auto uow = adapter.factory()();
+    CHECK(uow.products().get("NOPE") == nullptr);
+    CHECK(uow.products().get_for_order("NOPE", "o1") == nullptr);
+    CHECK(uow.products().get_by_batchref("NOPE") == nullptr);
+    CHECK(uow.products().seen().empty());
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: the repository tracks what it handed out, once each", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    seed(adapter, "DESK");
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get("LAMP");
+    CHECK(uow.products().get_by_batchref("LAMP-b2") == lamp);
+    CHECK(uow.products().get_for_order("LAMP", "o9") == lamp);
+    Product* desk = uow.products().get_by_batchref("DESK-b1");
+    Product& chair = uow.products().add(Product("CHAIR"));
+    std::span<Product* const> seen = uow.products().seen();
+    CHECK(std::vector<Product*>(seen.begin(), seen.end()) == std::vector<Product*>{lamp, desk, &chair});
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: a batch added to an existing product is found by reference", "[contract]",
+                        Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        uow.products().get("LAMP")->add_batch(Batch("LAMP-b3", "LAMP", 7, day(1)));
+        CHECK(uow.products().get_by_batchref("LAMP-b3") != nullptr);  // before commit, too
+        uow.commit();
+    }
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get_by_batchref("LAMP-b3");
+    REQUIRE(lamp != nullptr);
+    CHECK(lamp->batch("LAMP-b3")->eta() == day(1));
+    // Shipment preference is rebuilt on load: b3 (Jan 1) comes before b2 (Jan 3) once b1 is full.
+    lamp->allocate(OrderLine{"big", "LAMP", 100});
+    CHECK(lamp->allocate(OrderLine{"next", "LAMP", 1}) == "LAMP-b3");
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: a unit of work can commit more than once", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        Product* lamp = uow.products().get("LAMP");
+        lamp->allocate(OrderLine{"o1", "LAMP", 1});
+        uow.commit();
+        lamp->allocate(OrderLine{"o2", "LAMP", 1});
+        uow.commit();
+        lamp->allocate(OrderLine{"o3", "LAMP", 1});  // rolled back
+    }
+    Product lamp = reload(adapter);
+    CHECK(lamp.version_number() == 4);
+    CHECK(lamp.batch("LAMP-b1")->available_quantity() == 98);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: the read model adds, replaces, removes and lists rows in order", "[contract]",
+                        Adapters) {
+    TestType adapter;
+    auto& view = adapter.view();
+    CHECK(view.allocations("o1").empty());
+    view.add("o1", "LAMP", "b1");
+    view.add("o1", "DESK", "b7");
+    view.add("o2", "LAMP", "b1");
+    view.add("o1", "DESK", "b7");  // the same row again: still one
+    CHECK(view.allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}, {"DESK", "b7"}});
+    view.remove("o1", "LAMP");
+    view.remove("o1", "CHAIR");  // nothing to remove: fine
+    CHECK(view.allocations("o1") == std::vector<ports::AllocationRow>{{"DESK", "b7"}});
+    view.add("o1", "DESK", "b8");  // reallocated: the row follows
+    CHECK(view.allocations("o1") == std::vector<ports::AllocationRow>{{"DESK", "b8"}});
+    CHECK(view.allocations("o2") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+}
+
+namespace broken {
+// Each type misses one requirement of one port.
+struct RepositoryWithoutSeen {
+    Product& add(Product);
+    Product* get(std::string_view);
+    Product* get_for_order(std::string_view, std::string_view);
+    Product* get_by_batchref(std::string_view);
+};
+struct RepositoryReturningCopies {
+    Product add(Product);
+    Product* get(std::string_view);
+    Product* get_for_order(std::string_view, std::string_view);
+    Product* get_by_batchref(std::string_view);
+    std::span<Product* const> seen() const;
+};
+struct UnitOfWorkWithThrowingRollback {
+    UnitOfWorkWithThrowingRollback(const UnitOfWorkWithThrowingRollback&) = delete;
+    memory::Repository& products();
+    void commit();
+    void rollback();
+    std::vector<events::Event> collect_new_events();
+};
+struct CopyableUnitOfWork {
+    memory::Repository& products();
+    void commit();
+    void rollback() noexcept;
+    std::vector<events::Event> collect_new_events();
+};
+struct FactoryOfNonUnits {
+    int operator()() const;
+};
+struct ViewWithoutRemove {
+    void add(std::string_view, std::string_view, std::string_view);
+    std::vector<ports::AllocationRow> allocations(std::string_view) const;
+};
+struct NotifierWithWrongArity {
+    void send(std::string_view);
+};
+struct PublisherOfAllocatedOnly {
+    void publish(std::string_view, const events::Allocated&);
+};
+}  // namespace broken
+
+TEST_CASE("contract: a type that misses a requirement does not model the port", "[contract]") {
+    STATIC_REQUIRE_FALSE(ports::Repository<broken::RepositoryWithoutSeen>);
+    STATIC_REQUIRE_FALSE(ports::Repository<broken::RepositoryReturningCopies>);
+    STATIC_REQUIRE_FALSE(ports::UnitOfWork<broken::UnitOfWorkWithThrowingRollback>);
+    STATIC_REQUIRE_FALSE(ports::UnitOfWork<broken::CopyableUnitOfWork>);
+    STATIC_REQUIRE_FALSE(ports::UnitOfWorkFactory<broken::FactoryOfNonUnits>);
+    STATIC_REQUIRE_FALSE(ports::AllocationsView<broken::ViewWithoutRemove>);
+    STATIC_REQUIRE_FALSE(ports::Notifier<broken::NotifierWithWrongArity>);
+    STATIC_REQUIRE_FALSE(ports::EventPublisher<broken::PublisherOfAllocatedOnly>);
+    STATIC_REQUIRE(ports::Notifier<memory::RecordingNotifier>);
+    STATIC_REQUIRE(ports::EventPublisher<memory::RecordingPublisher>);
+}

@@ -1,0 +1,76 @@
+// Batch rules, seen through the Product aggregate that owns every batch.
+#include "catch.hpp"
+#include "in_memory_system.hpp"
+
+using namespace allocation;
+using allocation::testing::later;
+using allocation::testing::today;
+using allocation::testing::tomorrow;
+
+namespace {
+Product product_with(Batch batch) {
+    std::string sku = batch.sku();
+    Product product(sku);
+    product.add_batch(std::move(batch));
+    return product;
+}
+}  // namespace
+
+TEST_CASE("allocating to a batch reduces the available quantity") {
+    Product product = product_with(Batch("batch-001", "SMALL-TABLE", 20, today()));
+    product.allocate(OrderLine{"order-ref", "SMALL-TABLE", 2});
+    CHECK(product.batch("batch-001")->available_quantity() == 18);
+    CHECK(product.batch("batch-001")->allocated_quantity() == 2);
+}
+
+TEST_CASE("a batch can allocate if available is greater than or equal to required") {
+    Batch batch("batch-001", "ELEGANT-LAMP", 20);
+    CHECK(batch.can_allocate(OrderLine{"o", "ELEGANT-LAMP", 2}));
+    CHECK(batch.can_allocate(OrderLine{"o", "ELEGANT-LAMP", 20}));
+}
+
+TEST_CASE("a batch cannot allocate if available is smaller than required") {
+    Batch batch("batch-001", "ELEGANT-LAMP", 2);
+    CHECK_FALSE(batch.can_allocate(OrderLine{"o", "ELEGANT-LAMP", 3}));
+    Product product = product_with(Batch("batch-001", "ELEGANT-LAMP", 2));
+    CHECK_FALSE(product.allocate(OrderLine{"o", "ELEGANT-LAMP", 3}).has_value());
+    CHECK(product.batch("batch-001")->available_quantity() == 2);
+}
+
+TEST_CASE("a batch never allocates a line of another sku") {
+    Batch batch("batch-001", "UNCOMFORTABLE-CHAIR", 100);
+    CHECK_FALSE(batch.can_allocate(OrderLine{"o", "EXPENSIVE-TOASTER", 10}));
+    Product product = product_with(Batch("batch-001", "UNCOMFORTABLE-CHAIR", 100));
+    CHECK_THROWS_AS(product.allocate(OrderLine{"o", "EXPENSIVE-TOASTER", 10}), InvalidSku);
+    CHECK(product.batch("batch-001")->available_quantity() == 100);
+}
+
+TEST_CASE("batches are entities: equal when their references are") {
+    CHECK(Batch("b1", "LAMP", 1) == Batch("b1", "LAMP", 5, today()));
+    CHECK_FALSE(Batch("b1", "LAMP", 1) == Batch("b2", "LAMP", 1));
+}
+
+TEST_CASE("order lines are values") {
+    CHECK(OrderLine{"o1", "LAMP", 1} == OrderLine{"o1", "LAMP", 1});
+    CHECK_FALSE(OrderLine{"o1", "LAMP", 1} == OrderLine{"o1", "LAMP", 2});
+}
+
+TEST_CASE("quantities must be positive and sane") {
+    CHECK_THROWS_WITH(Batch("b1", "LAMP", 0), "qty must be between 1 and 1000000000, got 0");
+    CHECK_THROWS_AS(Batch("b1", "LAMP", -5), InvalidQuantity);
+    CHECK_THROWS_AS(Batch("b1", "LAMP", max_quantity + 1), InvalidQuantity);
+    Product product = product_with(Batch("b1", "LAMP", 10));
+    CHECK_THROWS_AS(product.allocate(OrderLine{"o", "LAMP", 0}), InvalidQuantity);
+    CHECK_THROWS_AS(product.change_batch_quantity("b1", -1), InvalidQuantity);
+    CHECK(product.version_number() == 1);
+}
+
+TEST_CASE("dates read and print as YYYY-MM-DD") {
+    CHECK(to_string(today()) == "2026-11-21");
+    CHECK(parse_date("2026-11-21") == today());
+    CHECK_FALSE(parse_date("2026-02-30").has_value());
+    CHECK_FALSE(parse_date("2026-1-21").has_value());
+    CHECK_FALSE(parse_date("tomorrow").has_value());
+    CHECK_FALSE(parse_date("2026-11-2x").has_value());
+    CHECK(tomorrow() < later());
+}
