@@ -24,3 +24,7 @@ if(ALLOCATION_BUILD_BENCH)
   set(BENCHMARK_ENABLE_TESTING OFF CACHE BOOL "" FORCE)
   allocation_find_or_fetch(benchmark benchmark::benchmark https://github.com/google/benchmark.git v1.8.3)
 endif()
+
+if(ALLOCATION_WITH_SQLITE)
+  allocation_find_or_fetch(SQLiteCpp SQLiteCpp https://github.com/SRombauts/SQLiteCpp.git 3.3.1)
+endif()
