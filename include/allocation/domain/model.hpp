@@ -180,7 +180,7 @@ public:
         if (auto it = index_.find(line); it != index_.end()) return batches_[it->second].reference();
         for (std::uint32_t slot : order_) {
             Batch& batch = batches_[slot];
-            if (!batch.can_allocate(line)) continue;
+            if (batch.available_quantity() < line.qty) continue;  // the SKU was checked above, once
             batch.add_line(line);
             index_.emplace(line, slot);
             changes_.emplace_back(changes::LineAllocated{slot, line});

@@ -16,9 +16,7 @@ class AllocationsView {
 public:
     void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
         std::lock_guard lock(mutex_);
-        auto it = rows_.find(orderid);
-        if (it == rows_.end()) it = rows_.emplace(std::string(orderid), std::vector<ports::AllocationRow>{}).first;
-        auto& rows = it->second;
+        auto& rows = rows_.try_emplace(std::string(orderid)).first->second;  // one hash, found or new
         auto row = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.sku == sku; });
         if (row == rows.end()) {
             rows.push_back({std::string(sku), std::string(batchref)});

@@ -1,0 +1,83 @@
+// The book's story on the in-memory adapters: two batches, an allocation, a quantity change, a reallocation.
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "allocation/adapters/memory/memory.hpp"
+#include "allocation/allocation.hpp"
+
+namespace {
+
+using namespace allocation;
+
+void show_product(memory::UnitOfWorkFactory& uow_factory, std::string_view sku) {
+    auto uow = uow_factory();
+    const Product* product = uow.products().get(sku);
+    if (product == nullptr) return;
+    fmt::print("  {} (version {}):\n", product->sku(), product->version_number());
+    for (const Batch& batch : product->batches()) {
+        fmt::print("    {:<12} eta {:<10} purchased {:>3} available {:>3}\n", batch.reference(),
+                   batch.eta() ? to_string(*batch.eta()) : "warehouse", batch.purchased_quantity(),
+                   batch.available_quantity());
+    }
+}
+
+}  // namespace
+
+int main() try {
+    using namespace std::chrono;
+
+    memory::Store store;
+    memory::AllocationsView view;
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    memory::UnitOfWorkFactory uow_factory(store);
+    auto bus = bootstrap(uow_factory, view, notifier, publisher);
+
+    // Print every event as the bus handles it.
+    bus.subscribe<events::Allocated>([](const events::Allocated& e) { fmt::print("  event: {}\n", e); });
+    bus.subscribe<events::Deallocated>([](const events::Deallocated& e) { fmt::print("  event: {}\n", e); });
+    bus.subscribe<events::OutOfStock>([](const events::OutOfStock& e) { fmt::print("  event: {}\n", e); });
+
+    const year_month_day next_week = sys_days{floor<days>(system_clock::now())} + days{7};
+
+    fmt::print("1. Two batches of SMALL-TABLE arrive: 20 in the warehouse, 50 on a ship due {}.\n",
+               to_string(next_week));
+    bus.handle(commands::CreateBatch{"warehouse-1", "SMALL-TABLE", 20, std::nullopt});
+    bus.handle(commands::CreateBatch{"shipment-1", "SMALL-TABLE", 50, next_week});
+    show_product(uow_factory, "SMALL-TABLE");
+
+    fmt::print("2. Order order-1 wants 12 tables: warehouse stock is preferred.\n");
+    auto batchref = bus.handle(commands::Allocate{"order-1", "SMALL-TABLE", 12});
+    fmt::print("  allocated to {}\n", batchref.value_or("nothing"));
+
+    fmt::print("3. Order order-2 wants 6 more.\n");
+    bus.handle(commands::Allocate{"order-2", "SMALL-TABLE", 6});
+    show_product(uow_factory, "SMALL-TABLE");
+
+    fmt::print("4. Five warehouse tables turn out to be broken: warehouse-1 drops to 15.\n");
+    fmt::print("   Lines that no longer fit are deallocated and allocated again, to the shipment.\n");
+    bus.handle(commands::ChangeBatchQuantity{"warehouse-1", 15});
+    show_product(uow_factory, "SMALL-TABLE");
+
+    fmt::print("5. Order order-3 wants 100: nothing can take it.\n");
+    auto none = bus.handle(commands::Allocate{"order-3", "SMALL-TABLE", 100});
+    fmt::print("  allocated to {}\n", none.value_or("nothing"));
+    for (const auto& sent : notifier.sent()) fmt::print("  notification to {}: {}\n", sent.destination, sent.message);
+
+    fmt::print("6. The read model answers where each order went:\n");
+    for (const char* orderid : {"order-1", "order-2", "order-3"}) {
+        auto rows = views::allocations(orderid, view);
+        fmt::print("  {}:", orderid);
+        if (rows.empty()) fmt::print(" (none)");
+        for (const auto& row : rows) fmt::print(" {} -> {}", row.sku, row.batchref);
+        fmt::print("\n");
+    }
+    fmt::print("{} events were published on line_allocated.\n", publisher.published().size());
+    return 0;
+} catch (const std::exception& error) {
+    fmt::print(stderr, "quickstart: {}\n", error.what());
+    return 1;
+}
