@@ -1,0 +1,328 @@
+// The Redis adapter: publishes domain events on Redis channels and turns messages of a channel into commands.
+// The book's external message format: JSON objects, one per message.
+#pragma once
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <atomic>
+#include <charconv>
+#include <cstdint>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
+
+#include "allocation/domain/commands.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/domain/events.hpp"
+#include "allocation/domain/model.hpp"
+#include "allocation/ports/publisher.hpp"
+
+namespace allocation::redis {
+
+/// Where a Redis server listens.
+struct Endpoint {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+/// Parses "HOST:PORT" (the port is required, 1..65535). Throws allocation::Error naming what is wrong.
+inline Endpoint parse_endpoint(std::string_view text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+        throw Error("Redis address must be HOST:PORT, got '" + std::string(text) + "'");
+    }
+    std::string_view port_text = text.substr(colon + 1);
+    int port = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+        throw Error("Redis port must be a number between 1 and 65535, got '" + std::string(port_text) + "'");
+    }
+    return Endpoint{std::string(text.substr(0, colon)), port};
+}
+
+/// A message that is not what its channel expects; the consumer logs and skips it.
+class MalformedMessage : public Error {
+public:
+    using Error::Error;
+};
+
+/// The book's JSON for an event: Allocated is {"orderid","sku","qty","batchref"}.
+inline std::string to_json(const events::Event& event) {
+    return std::visit(
+        [](const auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            nlohmann::json j;
+            if constexpr (std::is_same_v<E, events::Allocated>) {
+                j = {{"orderid", e.orderid}, {"sku", e.sku}, {"qty", e.qty}, {"batchref", e.batchref}};
+            } else if constexpr (std::is_same_v<E, events::Deallocated>) {
+                j = {{"orderid", e.orderid}, {"sku", e.sku}, {"qty", e.qty}};
+            } else {
+                j = {{"sku", e.sku}};
+            }
+            return j.dump();
+        },
+        event);
+}
+
+/// Reads {"batchref": "...", "qty": N} into a ChangeBatchQuantity. Throws MalformedMessage naming the field.
+inline commands::ChangeBatchQuantity parse_change_batch_quantity(std::string_view payload) {
+    nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw MalformedMessage("message is not valid JSON");
+    if (!j.is_object()) throw MalformedMessage("message must be a JSON object");
+    auto batchref = j.find("batchref");
+    if (batchref == j.end()) throw MalformedMessage("missing field 'batchref'");
+    if (!batchref->is_string() || batchref->get_ref<const std::string&>().empty()) {
+        throw MalformedMessage("field 'batchref' must be a non-empty string");
+    }
+    auto qty = j.find("qty");
+    if (qty == j.end()) throw MalformedMessage("missing field 'qty'");
+    if (!qty->is_number_integer()) throw MalformedMessage("field 'qty' must be an integer");
+    if (qty->is_number_unsigned() ? qty->get<std::uint64_t>() > static_cast<std::uint64_t>(max_quantity)
+                                  : (qty->get<std::int64_t>() < 1 || qty->get<std::int64_t>() > max_quantity)) {
+        throw MalformedMessage("field 'qty' must be between 1 and " + std::to_string(max_quantity) + ", got " +
+                               qty->dump());
+    }
+    return commands::ChangeBatchQuantity{batchref->get<std::string>(), qty->get<int>()};
+}
+
+/// Receives one human-readable line about the adapter's connection and the messages it skipped.
+using Log = std::function<void(std::string_view line)>;
+
+namespace detail {
+struct ContextDeleter {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+struct ReplyDeleter {
+    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+inline timeval to_timeval(std::chrono::milliseconds ms) {
+    return timeval{static_cast<decltype(timeval::tv_sec)>(ms.count() / 1000),
+                   static_cast<decltype(timeval::tv_usec)>((ms.count() % 1000) * 1000)};
+}
+
+/// Connects with a timeout on connecting and on every read and write; throws StorageError on failure.
+inline Context connect(const Endpoint& endpoint, std::chrono::milliseconds timeout) {
+    Context context(redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, to_timeval(timeout)));
+    if (!context) throw StorageError("cannot allocate a Redis context");
+    if (context->err != 0) {
+        throw StorageError("cannot connect to Redis at " + endpoint.host + ":" + std::to_string(endpoint.port) + ": " +
+                           context->errstr);
+    }
+    redisSetTimeout(context.get(), to_timeval(timeout));
+    return context;
+}
+}  // namespace detail
+
+struct PublisherOptions {
+    /// Limit on connecting and on each command.
+    std::chrono::milliseconds timeout{1000};
+    /// After a failed connection, publishing fails at once (without waiting for Redis) for this long.
+    std::chrono::milliseconds retry_after{1000};
+};
+
+/// Publishes each event as JSON with PUBLISH. One connection, shared by the threads that publish (Redis PUBLISH
+/// is short), made on first use and made again after it broke. A failure throws StorageError; the bus reports
+/// it and the committed change stays committed.
+class Publisher {
+public:
+    explicit Publisher(Endpoint endpoint, PublisherOptions options = {})
+        : endpoint_(std::move(endpoint)), options_(options) {}
+
+    void publish(std::string_view channel, const events::Event& event) {
+        const std::string payload = to_json(event);
+        std::lock_guard lock(mutex_);
+        for (int attempt = 1;; ++attempt) {
+            ensure_connected();
+            detail::Reply reply(static_cast<redisReply*>(redisCommand(context_.get(), "PUBLISH %b %b", channel.data(),
+                                                                      channel.size(), payload.data(), payload.size())));
+            if (reply && reply->type != REDIS_REPLY_ERROR) return;
+            std::string why = reply ? std::string(reply->str, reply->len) : std::string(context_->errstr);
+            context_.reset();  // broken or confused: start afresh next time
+            if (attempt == 2 || reply) {
+                throw StorageError("cannot publish on Redis channel " + std::string(channel) + ": " + why);
+            }
+        }
+    }
+
+    const Endpoint& endpoint() const noexcept { return endpoint_; }
+
+private:
+    void ensure_connected() {
+        if (context_) return;
+        auto now = std::chrono::steady_clock::now();
+        if (now < next_attempt_) {
+            throw StorageError("Redis at " + endpoint_.host + ":" + std::to_string(endpoint_.port) +
+                               " is unavailable; event not published");
+        }
+        try {
+            context_ = detail::connect(endpoint_, options_.timeout);
+        } catch (const StorageError&) {
+            next_attempt_ = now + options_.retry_after;
+            throw;
+        }
+    }
+
+    Endpoint endpoint_;
+    PublisherOptions options_;
+    std::mutex mutex_;
+    detail::Context context_;
+    std::chrono::steady_clock::time_point next_attempt_{};
+};
+
+static_assert(ports::EventPublisher<Publisher>);
+
+struct ConsumerOptions {
+    std::string channel = "change_batch_quantity";
+    /// Limit on connecting and on writing the subscription.
+    std::chrono::milliseconds timeout{1000};
+    /// The wait before the first reconnection; it doubles on each failure up to `max_backoff`.
+    std::chrono::milliseconds initial_backoff{100};
+    std::chrono::milliseconds max_backoff{5000};
+};
+
+/// Subscribes to a channel on its own thread and hands every message, parsed as a ChangeBatchQuantity, to
+/// `handler`. A malformed message, or one the handler rejects (it throws), is logged and skipped. A lost or
+/// refused connection is logged and retried with exponential backoff until `stop()` (or destruction).
+class Consumer {
+public:
+    using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+
+    Consumer(Endpoint endpoint, Handler handler, Log log, ConsumerOptions options = {})
+        : endpoint_(std::move(endpoint)), handler_(std::move(handler)), log_(std::move(log)),
+          options_(std::move(options)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    Consumer(const Consumer&) = delete;
+    Consumer& operator=(const Consumer&) = delete;
+    ~Consumer() { stop(); }
+
+    /// Stops consuming and joins the thread; a message being handled is finished first.
+    void stop() noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// True while the subscription is confirmed by the server.
+    bool subscribed() const noexcept { return subscribed_.load(); }
+
+private:
+    void say(std::string_view line) const noexcept {
+        try {
+            if (log_) log_(line);
+        } catch (...) {
+        }
+    }
+
+    bool stopping() {
+        std::lock_guard lock(mutex_);
+        return stopping_;
+    }
+
+    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
+    bool wait(std::chrono::milliseconds delay) {
+        std::unique_lock lock(mutex_);
+        return !wake_.wait_for(lock, delay, [this] { return stopping_; });
+    }
+
+    void run() noexcept {
+        const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
+        auto backoff = options_.initial_backoff;
+        while (!stopping()) {
+            std::string failure;
+            try {
+                failure = consume();
+            } catch (const std::exception& error) {
+                failure = error.what();
+            }
+            const bool was_subscribed = subscribed_.exchange(false);
+            if (stopping()) break;
+            if (was_subscribed) backoff = options_.initial_backoff;
+            say("redis: " + failure + "; retrying " + where + " in " + std::to_string(backoff.count()) + " ms");
+            if (!wait(backoff)) break;
+            backoff = std::min(backoff * 2, options_.max_backoff);
+        }
+    }
+
+    // One connection's life: subscribes, then handles messages until the connection fails (returns why) or
+    // stop() is called (returns empty).
+    std::string consume() {
+        detail::Context context = detail::connect(endpoint_, options_.timeout);
+        if (redisAppendCommand(context.get(), "SUBSCRIBE %b", options_.channel.data(), options_.channel.size()) !=
+            REDIS_OK) {
+            return std::string("cannot subscribe: ") + context->errstr;
+        }
+        for (int done = 0; !done;) {
+            if (redisBufferWrite(context.get(), &done) != REDIS_OK) {
+                return std::string("cannot subscribe: ") + context->errstr;
+            }
+        }
+        while (!stopping()) {
+            void* raw = nullptr;
+            if (redisReaderGetReply(context->reader, &raw) != REDIS_OK) return "protocol error from Redis";
+            if (raw != nullptr) {
+                on_reply(detail::Reply(static_cast<redisReply*>(raw)));
+                continue;
+            }
+            pollfd fd{context->fd, POLLIN, 0};
+            int ready = ::poll(&fd, 1, 100);  // wakes regularly to notice stop()
+            if (ready < 0 && errno != EINTR) return "poll failed";
+            if (ready > 0 && redisBufferRead(context.get()) != REDIS_OK) {
+                return std::string("lost the connection: ") + (context->errstr[0] ? context->errstr : "closed");
+            }
+        }
+        return {};
+    }
+
+    void on_reply(detail::Reply reply) {
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
+        std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+        if (kind == "subscribe") {
+            subscribed_ = true;
+            say("redis: subscribed to " + options_.channel + " at " + endpoint_.host + ":" +
+                std::to_string(endpoint_.port));
+            return;
+        }
+        if (kind != "message" || reply->element[2]->type != REDIS_REPLY_STRING) return;
+        std::string_view payload(reply->element[2]->str, reply->element[2]->len);
+        try {
+            handler_(parse_change_batch_quantity(payload));
+        } catch (const std::exception& error) {
+            say("redis: skipped message on " + options_.channel + " (" + error.what() + "): " +
+                std::string(payload.substr(0, 200)));
+        }
+    }
+
+    Endpoint endpoint_;
+    Handler handler_;
+    Log log_;
+    ConsumerOptions options_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::atomic<bool> subscribed_{false};
+    std::thread thread_;  // last: started once everything above is ready
+};
+
+}  // namespace allocation::redis

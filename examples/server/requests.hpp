@@ -1,0 +1,43 @@
+// The HTTP API's request bodies: JSON in, commands out, with a 4xx message naming the field for anything wrong.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "allocation/domain/commands.hpp"
+
+namespace allocation::service {
+
+/// The largest request body the server reads; a larger one is answered 413.
+inline constexpr std::size_t max_body_bytes = 64 * 1024;
+/// The longest order id, SKU or batch reference accepted.
+inline constexpr std::size_t max_text_length = 255;
+
+/// A request the server will not act on; `status` is the 4xx to answer with.
+class BadRequest : public std::runtime_error {
+public:
+    explicit BadRequest(const std::string& message, int status = 400) : std::runtime_error(message), status_(status) {}
+    int status() const noexcept { return status_; }
+
+private:
+    int status_;
+};
+
+/// Parses a request body that must be one JSON object.
+nlohmann::json parse_body(std::string_view body);
+
+/// {"ref", "sku", "qty", "eta": "YYYY-MM-DD" or null (or absent)}
+commands::CreateBatch parse_create_batch(const nlohmann::json& body);
+/// {"orderid", "sku", "qty"}
+commands::Allocate parse_allocate(const nlohmann::json& body);
+/// {"batchref", "qty"}
+commands::ChangeBatchQuantity parse_change_batch_quantity(const nlohmann::json& body);
+
+/// JSON text that never throws on text that is not valid UTF-8 (it is replaced).
+std::string to_text(const nlohmann::json& value);
+
+}  // namespace allocation::service
