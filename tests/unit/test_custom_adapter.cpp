@@ -1,0 +1,98 @@
+// The README's custom repository, plugged into a unit of work of its own and driven through the bus.
+#include <algorithm>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+#include "in_memory_system.hpp"
+
+// --- as in README.md, "Plug in your own adapter" ---
+#include <allocation/allocation.hpp>
+
+#include <algorithm>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+// Keeps whole products in a std::map, so every lookup has every line loaded.
+class MapRepository {
+public:
+    allocation::Product& add(allocation::Product product) {
+        std::string sku = product.sku();
+        return track(products_.insert_or_assign(sku, std::move(product)).first->second);
+    }
+    allocation::Product* get(std::string_view sku) {
+        auto it = products_.find(sku);
+        return it == products_.end() ? nullptr : &track(it->second);
+    }
+    allocation::Product* get_for_order(std::string_view sku, std::string_view /*orderid*/) { return get(sku); }
+    allocation::Product* get_by_batchref(std::string_view reference) {
+        for (auto& [sku, product] : products_) {
+            if (product.batch(reference) != nullptr) return &track(product);
+        }
+        return nullptr;
+    }
+    std::span<allocation::Product* const> seen() const { return seen_; }
+
+private:
+    allocation::Product& track(allocation::Product& product) {
+        if (std::find(seen_.begin(), seen_.end(), &product) == seen_.end()) seen_.push_back(&product);
+        return product;
+    }
+    std::map<std::string, allocation::Product, std::less<>> products_;
+    std::vector<allocation::Product*> seen_;
+};
+
+static_assert(allocation::ports::Repository<MapRepository>);
+// --- end of the README's example ---
+
+namespace {
+
+// A single-threaded unit of work over one MapRepository: commit keeps, rollback undoes.
+class MapUnitOfWork {
+public:
+    explicit MapUnitOfWork(MapRepository& repository) : repository_(repository) {}
+    MapUnitOfWork(const MapUnitOfWork&) = delete;
+    MapUnitOfWork& operator=(const MapUnitOfWork&) = delete;
+    ~MapUnitOfWork() { rollback(); }
+
+    MapRepository& products() { return repository_; }
+    void commit() {
+        for (allocation::Product* product : repository_.seen()) product->mark_committed(events_);
+    }
+    void rollback() noexcept {
+        for (allocation::Product* product : repository_.seen()) product->discard_changes();
+    }
+    std::vector<allocation::events::Event> collect_new_events() { return std::exchange(events_, {}); }
+
+private:
+    MapRepository& repository_;
+    std::vector<allocation::events::Event> events_;
+};
+
+struct MapUnitOfWorkFactory {
+    MapRepository* repository;
+    MapUnitOfWork operator()() const { return MapUnitOfWork(*repository); }
+};
+
+static_assert(allocation::ports::UnitOfWorkFactory<MapUnitOfWorkFactory>);
+
+}  // namespace
+
+TEST_CASE("a user's own repository plugs into the bus") {
+    using namespace allocation;
+    MapRepository repository;
+    memory::AllocationsView view;
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    auto bus = bootstrap(MapUnitOfWorkFactory{&repository}, view, notifier, publisher);
+
+    bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+    CHECK(bus.handle(commands::Allocate{"o1", "LAMP", 4}) == "b1");
+    CHECK_THROWS_AS(bus.handle(commands::Allocate{"o2", "DESK", 4}), InvalidSku);
+    CHECK(views::allocations("o1", view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+    CHECK(repository.get("LAMP")->batch("b1")->available_quantity() == 6);
+}
