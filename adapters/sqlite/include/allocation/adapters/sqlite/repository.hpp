@@ -1,0 +1,472 @@
+// SQLite Repository: loads products with only the lines a lookup promises, and writes back only their changes.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "allocation/adapters/sqlite/database.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/domain/events.hpp"
+#include "allocation/domain/model.hpp"
+#include "allocation/ports/repository.hpp"
+
+namespace allocation::sqlite {
+
+namespace detail {
+
+/// Dates are stored as ISO 8601 text ("2027-01-03"), readable in any SQLite shell and sorted correctly.
+inline std::string format_date(const Date& date) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+    return text;
+}
+
+inline std::optional<Date> parse_date(std::string_view text) {
+    int y = 0;
+    unsigned m = 0, d = 0;
+    const char* end = text.data() + text.size();
+    auto r = std::from_chars(text.data(), end, y);
+    if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return std::nullopt;
+    r = std::from_chars(r.ptr + 1, end, m);
+    if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return std::nullopt;
+    r = std::from_chars(r.ptr + 1, end, d);
+    if (r.ec != std::errc{} || r.ptr != end) return std::nullopt;
+    Date date = std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d};
+    return date.ok() ? std::optional<Date>(date) : std::nullopt;
+}
+
+inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
+    return (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
+}
+
+}  // namespace detail
+
+/// What each lookup loads, so that a command costs the same however long the product's history is:
+/// - `get(sku)`: the product and its batches (exact quantities), no lines;
+/// - `get_for_order(sku, orderid)`: the same plus every line of that order;
+/// - `get_by_batchref(reference)`: the same plus every line of that batch.
+/// All reads of a unit of work come from one consistent snapshot, taken at its first lookup (and again at the
+/// first lookup after each commit), without holding the write lock.
+///
+/// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
+/// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
+/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do).
+class Repository {
+public:
+    Repository(const Repository&) = delete;
+    Repository& operator=(const Repository&) = delete;
+
+    /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
+    /// commit throws ConcurrencyError.
+    Product& add(Product product) {
+        if (find(product.sku()) != nullptr) throw Error("Product " + product.sku() + " already exists");
+        auto entry = std::make_unique<Entry>(std::move(product));
+        entry->stored = false;
+        return track(std::move(entry));
+    }
+
+    Product* get(std::string_view sku) {
+        if (Entry* entry = find(sku)) return &entry->product;
+        return guarded("reading a product", [&] { return load_new(sku, {}, {}); });
+    }
+
+    Product* get_for_order(std::string_view sku, std::string_view orderid) {
+        if (Entry* entry = find(sku)) {
+            if (!entry->stored || contains(entry->orders, orderid)) return &entry->product;
+            return guarded("reading the lines of an order", [&] {
+                entry->orders.emplace_back(orderid);
+                reload(*entry);
+                return &entry->product;
+            });
+        }
+        return guarded("reading a product", [&] { return load_new(sku, {std::string(orderid)}, {}); });
+    }
+
+    Product* get_by_batchref(std::string_view reference) {
+        for (Entry* entry : tracked_) {
+            const auto batches = entry->product.batches();
+            for (std::size_t slot = 0; slot < batches.size(); ++slot) {
+                if (batches[slot].reference() != reference) continue;
+                // A batch this unit of work added is entirely in memory.
+                if (!entry->stored || slot >= entry->batch_ids.size() || contains(entry->full_batches, reference)) {
+                    return &entry->product;
+                }
+                return guarded("reading the lines of a batch", [&] {
+                    entry->full_batches.emplace_back(reference);
+                    reload(*entry);
+                    return &entry->product;
+                });
+            }
+        }
+        return guarded("reading a batch", [&]() -> Product* {
+            auto sku = sku_of(reference);
+            if (!sku) return nullptr;
+            if (Entry* entry = find(*sku)) {  // stored after our product was read
+                entry->full_batches.emplace_back(reference);
+                reload(*entry);
+                return &entry->product;
+            }
+            return load_new(*sku, {}, {std::string(reference)});
+        });
+    }
+
+    std::span<Product* const> seen() const noexcept { return seen_; }
+
+private:
+    friend class UnitOfWork;
+
+    struct Entry {
+        explicit Entry(Product p) : product(std::move(p)) {}
+        Product product;
+        bool stored = true;                   // false until the first commit of an added product
+        std::vector<std::int64_t> batch_ids;  // row id of each stored batch, by slot
+        std::vector<std::int64_t> pending_ids;
+        std::vector<std::string> orders;        // orders whose lines are loaded
+        std::vector<std::string> full_batches;  // batches whose lines are all loaded
+    };
+
+    Repository(detail::Lease& lease, const std::string& path) : lease_(lease), path_(path) {}
+
+    template <typename Fn>
+    Product* guarded(std::string_view doing, Fn&& fn) {
+        try {
+            return fn();
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(path_, doing, e.what()));
+        }
+    }
+
+    static bool contains(const std::vector<std::string>& names, std::string_view name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    }
+
+    Entry* find(std::string_view sku) const noexcept {
+        for (Entry* entry : tracked_) {
+            if (entry->product.sku() == sku) return entry;
+        }
+        return nullptr;
+    }
+
+    Product& track(std::unique_ptr<Entry> entry) {
+        entries_.push_back(std::move(entry));
+        tracked_.push_back(entries_.back().get());
+        seen_.push_back(&entries_.back()->product);
+        return entries_.back()->product;
+    }
+
+    detail::Statements& statements() const noexcept { return lease_.statements(); }
+
+    // Reads of one unit of work share one snapshot; the write lock is only taken by commit.
+    void ensure_snapshot() {
+        if (!reading_) {
+            detail::Use(statements().begin_read)->exec();
+            reading_ = true;
+        }
+    }
+
+    void end_snapshot() {
+        if (reading_) {
+            reading_ = false;
+            detail::Use(statements().commit)->exec();
+        }
+    }
+
+    std::optional<std::string> sku_of(std::string_view reference) {
+        ensure_snapshot();
+        detail::Use query(statements().select_batch_sku);
+        detail::bind_text(statements().select_batch_sku, 1, reference);
+        if (!query->executeStep()) return std::nullopt;
+        return query->getColumn(0).getString();
+    }
+
+    Product* load_new(std::string_view sku, std::vector<std::string> orders, std::vector<std::string> full_batches) {
+        auto entry = read(sku, std::move(orders), std::move(full_batches));
+        return entry ? &track(std::move(entry)) : nullptr;
+    }
+
+    void reload(Entry& entry) {
+        if (entry.product.changed() || !entry.product.events().empty()) {
+            throw std::logic_error("product " + entry.product.sku() +
+                                   " has uncommitted changes and its other lines were not loaded; look up every "
+                                   "order or batch you need before changing the product");
+        }
+        auto fresh = read(entry.product.sku(), std::move(entry.orders), std::move(entry.full_batches));
+        if (!fresh) throw StorageError(detail::describe(path_, "reading a product", "the product disappeared"));
+        entry.product = std::move(fresh->product);
+        entry.batch_ids = std::move(fresh->batch_ids);
+        entry.orders = std::move(fresh->orders);
+        entry.full_batches = std::move(fresh->full_batches);
+    }
+
+    std::unique_ptr<Entry> read(std::string_view sku, std::vector<std::string> orders,
+                                std::vector<std::string> full_batches) {
+        ensure_snapshot();
+        auto& st = statements();
+        std::int64_t version = 0;
+        {
+            detail::Use query(st.select_product);
+            detail::bind_text(st.select_product, 1, sku);
+            if (!query->executeStep()) return nullptr;
+            version = query->getColumn(0).getInt64();
+        }
+        struct Row {
+            std::int64_t id;
+            std::string reference;
+            Quantity purchased;
+            std::optional<Date> eta;
+            Quantity allocated;
+            std::vector<std::pair<std::int64_t, OrderLine>> lines;
+        };
+        std::vector<Row> rows;
+        {
+            detail::Use query(st.select_batches);
+            detail::bind_text(st.select_batches, 1, sku);
+            while (query->executeStep()) {
+                std::optional<Date> eta;
+                if (!query->isColumnNull(3)) {
+                    eta = detail::parse_date(query->getColumn(3).getString());
+                    if (!eta) {
+                        throw StorageError(detail::describe(path_, "reading a batch",
+                                                            "invalid eta " + query->getColumn(3).getString()));
+                    }
+                }
+                rows.push_back(Row{query->getColumn(0).getInt64(), query->getColumn(1).getString(),
+                                   query->getColumn(2).getInt(), eta, query->getColumn(4).getInt(), {}});
+            }
+        }
+        auto row_with_id = [&](std::int64_t id) -> Row* {
+            for (Row& row : rows) {
+                if (row.id == id) return &row;
+            }
+            return nullptr;
+        };
+        for (const std::string& orderid : orders) {
+            detail::Use query(st.select_order_lines);
+            st.select_order_lines.bind(1, orderid);
+            detail::bind_text(st.select_order_lines, 2, sku);
+            while (query->executeStep()) {
+                if (Row* row = row_with_id(query->getColumn(1).getInt64())) {
+                    row->lines.emplace_back(query->getColumn(0).getInt64(),
+                                            OrderLine{orderid, std::string(sku), query->getColumn(2).getInt()});
+                }
+            }
+        }
+        for (const std::string& reference : full_batches) {
+            auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.reference == reference; });
+            if (row == rows.end()) continue;
+            detail::Use query(st.select_batch_lines);
+            st.select_batch_lines.bind(1, row->id);
+            while (query->executeStep()) {
+                row->lines.emplace_back(query->getColumn(0).getInt64(),
+                                        OrderLine{query->getColumn(1).getString(), std::string(sku),
+                                                  query->getColumn(2).getInt()});
+            }
+        }
+        std::vector<Batch> batches;
+        std::vector<std::int64_t> ids;
+        batches.reserve(rows.size());
+        ids.reserve(rows.size());
+        for (Row& row : rows) {
+            // Lines are kept oldest first (by allocation id); an order's and a batch's lines may overlap.
+            std::sort(row.lines.begin(), row.lines.end(),
+                      [](const auto& a, const auto& b) { return a.first < b.first; });
+            row.lines.erase(std::unique(row.lines.begin(), row.lines.end(),
+                                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+                            row.lines.end());
+            std::vector<OrderLine> lines;
+            lines.reserve(row.lines.size());
+            for (auto& [id, line] : row.lines) lines.push_back(std::move(line));
+            batches.emplace_back(std::move(row.reference), std::string(sku), row.purchased, row.eta, std::move(lines),
+                                 row.allocated);
+            ids.push_back(row.id);
+        }
+        auto entry = std::make_unique<Entry>(Product(std::string(sku), std::move(batches), version));
+        entry->batch_ids = std::move(ids);
+        entry->orders = std::move(orders);
+        entry->full_batches = std::move(full_batches);
+        return entry;
+    }
+
+    // --- writing (inside the unit of work's write transaction) -----------------------------------------
+
+    bool has_work() const noexcept {
+        return std::any_of(tracked_.begin(), tracked_.end(),
+                           [](const Entry* e) { return !e->stored || e->product.changed(); });
+    }
+
+    std::int64_t insert_batch(const Batch& batch) {
+        auto& st = statements();
+        detail::Use query(st.insert_batch);
+        st.insert_batch.bind(1, batch.reference());
+        st.insert_batch.bind(2, batch.sku());
+        st.insert_batch.bind(3, batch.purchased_quantity());
+        if (batch.eta()) {
+            st.insert_batch.bind(4, detail::format_date(*batch.eta()));
+        } else {
+            st.insert_batch.bind(4);
+        }
+        st.insert_batch.bind(5, batch.allocated_quantity());
+        try {
+            query->exec();
+        } catch (const SQLite::Exception& e) {
+            if (detail::is_constraint_clash(e)) {
+                throw ConcurrencyError("Batch " + batch.reference() + " was stored by someone else meanwhile");
+            }
+            throw;
+        }
+        return lease_.connection().db.getLastInsertRowid();
+    }
+
+    void insert_line(const OrderLine& line, std::int64_t batch_id) {
+        auto& st = statements();
+        {
+            detail::Use query(st.insert_line);
+            st.insert_line.bind(1, line.orderid);
+            st.insert_line.bind(2, line.sku);
+            st.insert_line.bind(3, line.qty);
+            try {
+                query->exec();
+            } catch (const SQLite::Exception& e) {
+                if (detail::is_constraint_clash(e)) {
+                    throw StorageError(detail::describe(
+                        path_, "storing an allocation",
+                        "line " + line.orderid + "/" + line.sku + "/" + std::to_string(line.qty) +
+                            " is already allocated; look its product up with get_for_order before allocating it"));
+                }
+                throw;
+            }
+        }
+        const std::int64_t line_id = lease_.connection().db.getLastInsertRowid();
+        detail::Use query(st.insert_allocation);
+        st.insert_allocation.bind(1, line_id);
+        st.insert_allocation.bind(2, batch_id);
+        query->exec();
+    }
+
+    void delete_line(const OrderLine& line, std::int64_t batch_id, const std::string& reference) {
+        auto& st = statements();
+        detail::Use query(st.delete_line);
+        st.delete_line.bind(1, batch_id);
+        st.delete_line.bind(2, line.orderid);
+        st.delete_line.bind(3, line.sku);
+        st.delete_line.bind(4, line.qty);
+        if (query->exec() != 1) {
+            throw StorageError(detail::describe(path_, "storing a deallocation",
+                                                "line " + line.orderid + " is not stored in batch " + reference));
+        }
+    }
+
+    // Writes exactly what the product's change record says; the version compare-and-set comes first, so a
+    // lost race is detected before anything else is written.
+    void write(Entry& entry) {
+        const Product& product = entry.product;
+        const auto batches = product.batches();
+        auto& st = statements();
+        if (!entry.stored) {
+            {
+                detail::Use query(st.insert_product);
+                st.insert_product.bind(1, product.sku());
+                st.insert_product.bind(2, product.version_number());
+                try {
+                    query->exec();
+                } catch (const SQLite::Exception& e) {
+                    if (detail::is_constraint_clash(e)) {
+                        throw ConcurrencyError("Product " + product.sku() + " was created by someone else meanwhile");
+                    }
+                    throw;
+                }
+            }
+            entry.pending_ids.assign(batches.size(), 0);
+            for (std::size_t slot = 0; slot < batches.size(); ++slot) {
+                entry.pending_ids[slot] = insert_batch(batches[slot]);
+                for (const OrderLine& line : batches[slot].allocations()) insert_line(line, entry.pending_ids[slot]);
+            }
+            return;
+        }
+        entry.pending_ids = entry.batch_ids;
+        if (!product.changed()) return;
+        {
+            detail::Use query(st.update_version);
+            st.update_version.bind(1, product.version_number());
+            st.update_version.bind(2, product.sku());
+            st.update_version.bind(3, product.loaded_version());
+            if (query->exec() != 1) {
+                throw ConcurrencyError("Product " + product.sku() + " was changed by someone else since version " +
+                                       std::to_string(product.loaded_version()) + " was read; nothing was written");
+            }
+        }
+        auto& ids = entry.pending_ids;
+        ids.resize(batches.size(), 0);
+        std::vector<std::uint32_t> touched;
+        for (const changes::Change& change : product.changes()) {
+            std::visit(
+                [&](const auto& c) {
+                    using C = std::decay_t<decltype(c)>;
+                    if constexpr (std::is_same_v<C, changes::BatchAdded>) {
+                        ids[c.slot] = insert_batch(batches[c.slot]);
+                    } else if constexpr (std::is_same_v<C, changes::LineAllocated>) {
+                        insert_line(c.line, ids[c.slot]);
+                        touched.push_back(c.slot);
+                    } else if constexpr (std::is_same_v<C, changes::LineDeallocated>) {
+                        delete_line(c.line, ids[c.slot], batches[c.slot].reference());
+                        touched.push_back(c.slot);
+                    } else {
+                        touched.push_back(c.slot);
+                    }
+                },
+                change);
+        }
+        std::sort(touched.begin(), touched.end());
+        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+        for (std::uint32_t slot : touched) {
+            detail::Use query(st.update_batch);
+            st.update_batch.bind(1, batches[slot].purchased_quantity());
+            st.update_batch.bind(2, batches[slot].allocated_quantity());
+            st.update_batch.bind(3, ids[slot]);
+            query->exec();
+        }
+    }
+
+    // After COMMIT: the stored state is the products' state.
+    void committed(std::vector<events::Event>& events) {
+        for (Entry* entry : tracked_) {
+            if (!entry->stored || entry->product.changed()) entry->batch_ids = std::move(entry->pending_ids);
+            entry->pending_ids.clear();
+            entry->stored = true;
+            entry->product.mark_committed(events);
+        }
+    }
+
+    // Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
+    // pointers the caller still holds stay valid.
+    void discard() noexcept {
+        for (auto it = tracked_.rbegin(); it != tracked_.rend(); ++it) (*it)->product.discard_changes();
+        tracked_.clear();
+        seen_.clear();
+        reading_ = false;
+    }
+
+    detail::Lease& lease_;
+    const std::string& path_;
+    bool reading_ = false;
+    std::vector<std::unique_ptr<Entry>> entries_;
+    std::vector<Entry*> tracked_;
+    std::vector<Product*> seen_;
+};
+
+static_assert(ports::Repository<Repository>);
+
+}  // namespace allocation::sqlite

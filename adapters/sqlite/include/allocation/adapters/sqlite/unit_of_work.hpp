@@ -1,0 +1,88 @@
+// SQLite UnitOfWork and its factory: reads from a snapshot, commits with BEGIN IMMEDIATE and a version check.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "allocation/adapters/sqlite/database.hpp"
+#include "allocation/adapters/sqlite/repository.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/domain/events.hpp"
+#include "allocation/ports/unit_of_work.hpp"
+
+namespace allocation::sqlite {
+
+/// Holds one connection for its whole life (its thread's own; on ":memory:", the shared one, in turn).
+///
+/// `commit()` runs BEGIN IMMEDIATE, then for each changed product a compare-and-set of its version
+/// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`), then the product's
+/// recorded changes, then COMMIT. A version that moved, or a product or batch someone else created meanwhile,
+/// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
+class UnitOfWork {
+public:
+    explicit UnitOfWork(Database& db) : db_(db), lease_(db.lease()), products_(lease_, db.options().path) {
+        if (lease_.connection().unit_of_work_open) {
+            throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
+                                                "another unit of work of this thread is still open on :memory:"));
+        }
+        lease_.connection().unit_of_work_open = true;
+    }
+    UnitOfWork(const UnitOfWork&) = delete;
+    UnitOfWork& operator=(const UnitOfWork&) = delete;
+    ~UnitOfWork() {
+        rollback();
+        lease_.connection().unit_of_work_open = false;
+    }
+
+    Repository& products() noexcept { return products_; }
+
+    void commit() {
+        auto& st = lease_.statements();
+        try {
+            products_.end_snapshot();
+            if (products_.has_work()) {
+                detail::Use(st.begin_write)->exec();
+                try {
+                    for (auto* entry : products_.tracked_) products_.write(*entry);
+                    detail::Use(st.commit)->exec();
+                } catch (...) {
+                    lease_.connection().db.tryExec("ROLLBACK");
+                    throw;
+                }
+            }
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
+        }
+        products_.committed(events_);
+    }
+
+    void rollback() noexcept {
+        products_.discard();
+        if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
+    }
+
+    std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
+
+private:
+    Database& db_;
+    detail::Lease lease_;
+    Repository products_;
+    std::vector<events::Event> events_;
+};
+
+static_assert(ports::UnitOfWork<UnitOfWork>);
+
+/// Makes units of work over one database. Cheap to copy; every copy refers to the same Database, which must
+/// outlive it. May be called from any number of threads: each unit of work gets a connection of its own.
+class UnitOfWorkFactory {
+public:
+    explicit UnitOfWorkFactory(Database& db) noexcept : db_(&db) {}
+    UnitOfWork operator()() const { return UnitOfWork(*db_); }
+
+private:
+    Database* db_;
+};
+
+static_assert(ports::UnitOfWorkFactory<UnitOfWorkFactory>);
+
+}  // namespace allocation::sqlite

@@ -1,0 +1,451 @@
+// The SQLite adapter against real files, threads and processes: durability, rollback, races, bad input.
+#include <atomic>
+#include <barrier>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "allocation/adapters/memory/recording.hpp"
+#include "allocation/adapters/sqlite/sqlite.hpp"
+#include "allocation/allocation.hpp"
+#include "catch.hpp"
+
+extern char** environ;
+
+using namespace allocation;
+namespace fs = std::filesystem;
+
+namespace {
+
+Date day(int d) { return std::chrono::year{2027} / std::chrono::January / d; }
+
+/// A directory of its own for each test, removed at the end.
+struct TempDir {
+    TempDir() {
+        static std::atomic<int> counter{0};
+        path = fs::temp_directory_path() /
+               ("allocation-integration-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path, ignored);
+    }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+    fs::path path;
+};
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+}
+
+/// A bus over one database, with recording notifier and publisher.
+struct System {
+    explicit System(const std::string& path, BusOptions options = {})
+        : db(sqlite::Options{path}), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), view, notifier, publisher,
+                                                              std::move(options))) {}
+    sqlite::Database db;
+    sqlite::AllocationsView view;
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    MessageBus<sqlite::UnitOfWorkFactory, sqlite::AllocationsView, memory::RecordingNotifier,
+               memory::RecordingPublisher>
+        bus;
+
+    sqlite::UnitOfWorkFactory factory() { return sqlite::UnitOfWorkFactory(db); }
+};
+
+/// The committed state of a product, read by a fresh Database (so nothing cached can answer), all lines loaded.
+Product stored_product(const std::string& path, const std::string& sku) {
+    sqlite::Database db(sqlite::Options{path});
+    auto uow = sqlite::UnitOfWorkFactory(db)();
+    Product* product = uow.products().get(sku);
+    REQUIRE(product != nullptr);
+    std::vector<std::string> refs;
+    for (const Batch& b : product->batches()) refs.push_back(b.reference());
+    for (const auto& ref : refs) product = uow.products().get_by_batchref(ref);
+    return *product;
+}
+
+std::int64_t count(const std::string& path, const std::string& sql) {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    return db.execAndGet(sql).getInt64();
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: a new file gets the current schema version, WAL and every table") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    { sqlite::Database db(sqlite::Options{path}); }
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == sqlite::schema_version);
+    CHECK(raw.execAndGet("PRAGMA journal_mode").getString() == "wal");
+    for (const char* table : {"products", "batches", "order_lines", "allocations", "allocations_view"}) {
+        CHECK(raw.tableExists(table));
+    }
+}
+
+TEST_CASE("sqlite: an empty database of schema version 0 is migrated in place, keeping what else it holds") {
+    TempDir dir;
+    const auto path = dir.file("old.db");
+    {
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('kept')");
+    }
+    { sqlite::Database db(sqlite::Options{path}); }
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    CHECK(raw.execAndGet("PRAGMA user_version").getInt() == sqlite::schema_version);
+    CHECK(raw.tableExists("products"));
+    CHECK(raw.execAndGet("SELECT text FROM notes").getString() == "kept");
+    // Opening it again finds nothing to migrate.
+    sqlite::Database again(sqlite::Options{path});
+    CHECK(again.options().path == path);
+}
+
+TEST_CASE("sqlite: data survives closing and reopening") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    {
+        System sys(path);
+        sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 100, std::nullopt});
+        sys.bus.handle(commands::CreateBatch{"b2", "LAMP", 100, day(5)});
+        CHECK(sys.bus.handle(commands::Allocate{"o1", "LAMP", 10}) == "b1");
+        CHECK(sys.bus.handle(commands::Allocate{"o2", "LAMP", 95}) == "b2");
+    }
+    System sys(path);
+    CHECK(views::allocations("o1", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+    CHECK(views::allocations("o2", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+    Product lamp = stored_product(path, "LAMP");
+    CHECK(lamp.version_number() == 4);
+    CHECK(lamp.batch("b1")->allocated_quantity() == 10);
+    CHECK(lamp.batch("b2")->eta() == day(5));
+    CHECK(lamp.batch("b2")->available_quantity() == 5);
+    CHECK(lamp.batch_of(OrderLine{"o2", "LAMP", 95}) != nullptr);
+    // And the product goes on from where it was.
+    CHECK(sys.bus.handle(commands::Allocate{"o3", "LAMP", 90}) == "b1");
+    CHECK(stored_product(path, "LAMP").version_number() == 5);
+}
+
+TEST_CASE("sqlite: rollback happens by default and on an exception, in the file") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 100, std::nullopt});
+    SECTION("leaving the scope without commit") {
+        auto uow = sys.factory()();
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+        uow.products().add(Product("DESK")).add_batch(Batch("d1", "DESK", 3));
+    }
+    SECTION("an exception") {
+        try {
+            auto uow = sys.factory()();
+            uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+            uow.products().add(Product("DESK")).add_batch(Batch("d1", "DESK", 3));
+            throw std::runtime_error("handler failed");
+        } catch (const std::runtime_error&) {
+        }
+    }
+    CHECK(count(path, "SELECT count(*) FROM order_lines") == 0);
+    CHECK(count(path, "SELECT count(*) FROM allocations") == 0);
+    CHECK(count(path, "SELECT count(*) FROM products WHERE sku = 'DESK'") == 0);
+    CHECK(count(path, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 0);
+    CHECK(count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 1);
+    // The connection is usable again: the next unit of work commits.
+    CHECK(sys.bus.handle(commands::Allocate{"o1", "LAMP", 10}) == "b1");
+    CHECK(count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 2);
+}
+
+TEST_CASE("sqlite: two units of work racing on one SKU: exactly one commits") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 100, std::nullopt});
+    const std::int64_t before = count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'");
+
+    std::barrier both_read(2);
+    std::atomic<int> committed{0};
+    std::atomic<int> refused{0};
+    auto racer = [&](std::string orderid) {
+        auto uow = sys.factory()();
+        Product* lamp = uow.products().get_for_order("LAMP", orderid);
+        lamp->allocate(OrderLine{orderid, "LAMP", 10});
+        both_read.arrive_and_wait();  // both have read version `before`; now both commit
+        try {
+            uow.commit();
+            ++committed;
+        } catch (const ConcurrencyError&) {
+            ++refused;
+        }
+    };
+    std::thread first(racer, "o1");
+    std::thread second(racer, "o2");
+    first.join();
+    second.join();
+
+    CHECK(committed == 1);
+    CHECK(refused == 1);
+    CHECK(count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'") == before + 1);
+    CHECK(count(path, "SELECT count(*) FROM allocations") == 1);
+    CHECK(count(path, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 10);
+}
+
+TEST_CASE("sqlite: two units of work creating the same product: the second gets ConcurrencyError") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    sqlite::Database db(sqlite::Options{path});
+    sqlite::UnitOfWorkFactory factory(db);
+    auto first = factory();
+    auto second = factory();  // same thread: a second connection
+    CHECK(first.products().get("LAMP") == nullptr);
+    CHECK(second.products().get("LAMP") == nullptr);
+    first.products().add(Product("LAMP")).add_batch(Batch("b1", "LAMP", 5));
+    second.products().add(Product("LAMP")).add_batch(Batch("b2", "LAMP", 7));
+    first.commit();
+    CHECK_THROWS_AS(second.commit(), ConcurrencyError);
+    CHECK(count(path, "SELECT count(*) FROM batches") == 1);
+    CHECK(count(path, "SELECT count(*) FROM batches WHERE reference = 'b1'") == 1);
+}
+
+TEST_CASE("sqlite: lookups load only the lines they promise, and commits keep the rest") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 100, std::nullopt});
+    for (int i = 0; i < 5; ++i) sys.bus.handle(commands::Allocate{"o" + std::to_string(i), "LAMP", 2});
+    {
+        auto uow = sys.factory()();
+        Product* lamp = uow.products().get_for_order("LAMP", "o3");
+        const Batch& b1 = *lamp->batch("b1");
+        REQUIRE(b1.allocations().size() == 1);
+        CHECK(b1.allocations()[0] == OrderLine{"o3", "LAMP", 2});
+        CHECK(b1.allocated_quantity() == 10);  // the total is exact without the lines
+        CHECK(lamp->allocate(OrderLine{"o9", "LAMP", 1}) == "b1");
+        uow.commit();
+    }
+    {
+        auto uow = sys.factory()();
+        Product* lamp = uow.products().get("LAMP");
+        CHECK(lamp->batch("b1")->allocations().empty());
+        CHECK(lamp->batch("b1")->allocated_quantity() == 11);
+        // Still unchanged, so the batch's lines can be loaded into the same object.
+        CHECK(uow.products().get_by_batchref("b1") == lamp);
+        CHECK(lamp->batch("b1")->allocations().size() == 6);
+        lamp->allocate(OrderLine{"o10", "LAMP", 1});
+        // Changed now: lines it has not loaded can no longer be added to it.
+        CHECK_THROWS_AS(uow.products().get_for_order("LAMP", "o11"), std::logic_error);
+    }
+    CHECK(count(path, "SELECT count(*) FROM allocations") == 6);
+}
+
+TEST_CASE("sqlite: shrinking a batch deallocates its newest lines and the bus reallocates them") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 50, std::nullopt});
+    sys.bus.handle(commands::CreateBatch{"b2", "LAMP", 50, day(2)});
+    for (int i = 0; i < 5; ++i) sys.bus.handle(commands::Allocate{"o" + std::to_string(i), "LAMP", 10});
+    sys.bus.handle(commands::ChangeBatchQuantity{"b1", 25});
+    CHECK(views::allocations("o4", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+    CHECK(views::allocations("o3", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+    CHECK(views::allocations("o1", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+    Product lamp = stored_product(path, "LAMP");
+    CHECK(lamp.batch("b1")->allocated_quantity() == 20);
+    CHECK(lamp.batch("b1")->allocations().size() == 2);
+    CHECK(lamp.batch("b2")->allocated_quantity() == 30);
+    CHECK(count(path, "SELECT sum(qty) FROM order_lines") == 50);
+    CHECK(count(path, "SELECT count(*) FROM allocations") == 5);
+}
+
+TEST_CASE("sqlite: many threads through one bus on one file never oversell, lose or double") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    std::atomic<int> handler_failures{0};
+    BusOptions options;
+    options.max_attempts = 1000;
+    options.on_error = [&](const events::Event&, std::string_view, const std::exception&) { ++handler_failures; };
+    System sys(path, options);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 150, std::nullopt});
+    sys.bus.handle(commands::CreateBatch{"b2", "LAMP", 100, day(1)});
+
+    std::atomic<int> acknowledged{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 4; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < 100; ++i) {
+                // Threads t and t^1 send the same orders: each line is sent twice, concurrently.
+                auto ref = sys.bus.handle(commands::Allocate{"o" + std::to_string((t / 2) * 100 + i), "LAMP", 1});
+                if (ref) ++acknowledged;
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    CHECK(handler_failures == 0);
+    CHECK(count(path, "SELECT count(*) FROM allocations") == 200);  // 200 distinct lines, 250 in stock
+    CHECK(acknowledged == 400);                                     // the repeated line is acknowledged again
+    CHECK(count(path, "SELECT sum(allocated_quantity) FROM batches") == 200);
+    CHECK(count(path, "SELECT version_number FROM products") == 2 + 200);
+}
+
+TEST_CASE("sqlite: several processes allocating through their own bus into one file") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    {
+        System sys(path);
+        sys.bus.handle(commands::CreateBatch{"LAMP-1", "LAMP", 60, std::nullopt});
+        sys.bus.handle(commands::CreateBatch{"LAMP-2", "LAMP", 40, day(4)});
+        sys.bus.handle(commands::CreateBatch{"DESK-1", "DESK", 70, std::nullopt});
+    }
+    constexpr int processes = 4;
+    constexpr int orders = 60;  // per process: 120 lines per SKU, about 240 units wanted, 100 and 70 in stock
+    std::vector<pid_t> pids;
+    for (int p = 0; p < processes; ++p) {
+        std::vector<std::string> args{ALLOCATION_SQLITE_WORKER, path, std::to_string(p), std::to_string(orders),
+                                      dir.file("answers-" + std::to_string(p))};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        pid_t pid = 0;
+        REQUIRE(posix_spawn(&pid, ALLOCATION_SQLITE_WORKER, nullptr, nullptr, argv.data(), environ) == 0);
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+
+    std::map<std::string, std::tuple<std::string, int, std::string>> answers;  // orderid -> sku, qty, batchref
+    int refused = 0;
+    for (int p = 0; p < processes; ++p) {
+        std::ifstream in(dir.file("answers-" + std::to_string(p)));
+        std::string orderid, sku, batchref;
+        int qty = 0;
+        int lines = 0;
+        while (in >> orderid >> sku >> qty >> batchref) {
+            ++lines;
+            if (batchref == "-") {
+                ++refused;
+            } else {
+                answers[orderid] = {sku, qty, batchref};
+            }
+        }
+        CHECK(lines == orders);
+    }
+    CHECK(refused > 0);  // demand exceeds stock on purpose
+
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    // Every acknowledged allocation is stored where it was said to go, and nothing else is.
+    std::map<std::string, std::tuple<std::string, int, std::string>> stored;
+    SQLite::Statement lines(raw,
+                            "SELECT l.orderid, l.sku, l.qty, b.reference FROM order_lines l JOIN allocations a ON "
+                            "a.orderline_id = l.id JOIN batches b ON b.id = a.batch_id");
+    while (lines.executeStep()) {
+        stored[lines.getColumn(0).getString()] = {lines.getColumn(1).getString(), lines.getColumn(2).getInt(),
+                                                  lines.getColumn(3).getString()};
+    }
+    CHECK(stored == answers);
+    // No batch is over-allocated, and the maintained quantity matches its lines.
+    SQLite::Statement batches(raw,
+                              "SELECT b.reference, b.purchased_quantity, b.allocated_quantity, "
+                              "(SELECT coalesce(sum(l.qty), 0) FROM allocations a JOIN order_lines l ON "
+                              "l.id = a.orderline_id WHERE a.batch_id = b.id) FROM batches b");
+    int batch_count = 0;
+    while (batches.executeStep()) {
+        ++batch_count;
+        INFO(batches.getColumn(0).getString());
+        CHECK(batches.getColumn(2).getInt() <= batches.getColumn(1).getInt());
+        CHECK(batches.getColumn(2).getInt() == batches.getColumn(3).getInt());
+    }
+    CHECK(batch_count == 3);
+    // Versions: one step per batch added and per line allocated.
+    for (const std::string sku : {"LAMP", "DESK"}) {
+        SQLite::Statement version(raw,
+                                  "SELECT p.version_number, (SELECT count(*) FROM batches WHERE sku = p.sku), "
+                                  "(SELECT count(*) FROM order_lines WHERE sku = p.sku) FROM products p WHERE sku = ?");
+        version.bind(1, sku);
+        REQUIRE(version.executeStep());
+        INFO(sku);
+        CHECK(version.getColumn(0).getInt64() == version.getColumn(1).getInt64() + version.getColumn(2).getInt64());
+    }
+    // The read model has every acknowledged allocation.
+    sqlite::Database db(sqlite::Options{path});
+    sqlite::AllocationsView view(db);
+    for (const auto& [orderid, answer] : answers) {
+        CHECK(view.allocations(orderid) == std::vector<ports::AllocationRow>{{std::get<0>(answer), std::get<2>(answer)}});
+    }
+}
+
+TEST_CASE("sqlite: an unwritable path is refused with a clear error, touching nothing") {
+    TempDir dir;
+    const auto blocker = dir.file("not-a-directory");
+    write_bytes(blocker, "plain file");
+    const auto path = blocker + "/allocation.db";
+    try {
+        sqlite::Database db(sqlite::Options{path});
+        FAIL("opened " << path);
+    } catch (const StorageError& e) {
+        CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains("cannot open"));
+    }
+    CHECK(read_bytes(blocker) == "plain file");
+    CHECK_THROWS_AS(sqlite::Database(sqlite::Options{dir.path.string()}), StorageError);  // a directory
+}
+
+TEST_CASE("sqlite: a corrupt file is refused with a clear error and left unchanged") {
+    TempDir dir;
+    const auto path = dir.file("corrupt.db");
+    std::string garbage(8192, '\0');
+    for (std::size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 131 + 7) % 251);
+    write_bytes(path, garbage);
+    try {
+        sqlite::Database db(sqlite::Options{path});
+        FAIL("opened a corrupt file");
+    } catch (const StorageError& e) {
+        CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains("not a database"));
+    }
+    CHECK(read_bytes(path) == garbage);
+    CHECK_FALSE(fs::exists(path + "-wal"));
+}
+
+TEST_CASE("sqlite: a file with a newer schema is refused with a clear error and left unchanged") {
+    TempDir dir;
+    const auto path = dir.file("newer.db");
+    {
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec("CREATE TABLE products (sku TEXT PRIMARY KEY, colour TEXT); PRAGMA user_version = 99");
+    }
+    const std::string before = read_bytes(path);
+    REQUIRE_FALSE(before.empty());
+    try {
+        sqlite::Database db(sqlite::Options{path});
+        FAIL("opened a newer schema");
+    } catch (const StorageError& e) {
+        CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains("schema version 99") &&
+                                 Catch::Contains("(" + std::to_string(sqlite::schema_version) + ")"));
+    }
+    CHECK(read_bytes(path) == before);
+    CHECK_FALSE(fs::exists(path + "-wal"));
+}
