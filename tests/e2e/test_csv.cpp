@@ -1,0 +1,202 @@
+// The CSV batch job end to end: the real allocation-cli on files in a temporary directory.
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "processes.hpp"
+#include "support/catch.hpp"
+
+using namespace e2e;
+
+namespace {
+
+RunResult allocate_csv(const TempDir& dir, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"allocate-csv", dir.path().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    TempDir scratch;
+    return run(ALLOCATION_CLI_PATH, args, scratch.path());
+}
+
+std::vector<std::vector<std::string>> storages() {
+#if ALLOCATION_E2E_SQLITE
+    return {{}, {"--db"}};
+#else
+    return {{}};
+#endif
+}
+
+bool has_temp_files(const TempDir& dir) {
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+        if (entry.path().filename().string().find(".tmp") != std::string::npos) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("allocate-csv: round trip, then re-runs that allocate nothing twice", "[e2e][csv]") {
+    const auto storage = GENERATE(from_range(storages()));
+    TempDir dir;
+    std::vector<std::string> extra;
+    if (!storage.empty()) extra = {"--db", (dir / "job.db").string()};
+
+    write_file(dir / "batches.csv",
+               "ref,sku,qty,eta\n"
+               "later,RETRO-CLOCK,10,2026-12-24\n"
+               "earliest,RETRO-CLOCK,10,2026-11-22\n"
+               "warehouse,\"SOFA, RED\",5,\n");
+    write_file(dir / "orders.csv",
+               "orderid,sku,qty\r\n"
+               "o1,RETRO-CLOCK,8\r\n"
+               "o2,RETRO-CLOCK,8\r\n"
+               "o3,\"SOFA, RED\",5\r\n"
+               "o4,\"SOFA, RED\",1\r\n"
+               "\r\n");
+
+    auto first = allocate_csv(dir, extra);
+    INFO(first.err);
+    REQUIRE(first.exit_code == 0);
+    CHECK_THAT(first.out, Catch::Contains("3 lines allocated, 0 already allocated, 1 out of stock"));
+    const std::string expected =
+        "orderid,sku,qty,batchref\n"
+        "o1,RETRO-CLOCK,8,earliest\n"
+        "o2,RETRO-CLOCK,8,later\n"
+        "o3,\"SOFA, RED\",5,warehouse\n";
+    CHECK(read_file(dir / "allocations.csv") == expected);
+    CHECK(first.err.empty());  // no progress bar: stderr is not a terminal
+
+    auto second = allocate_csv(dir, extra);
+    REQUIRE(second.exit_code == 0);
+    CHECK_THAT(second.out, Catch::Contains("0 lines allocated, 3 already allocated, 1 out of stock"));
+    CHECK(read_file(dir / "allocations.csv") == expected);
+
+    // New orders are appended; the old ones stay where they were.
+    write_file(dir / "orders.csv", read_file(dir / "orders.csv") + "o5,RETRO-CLOCK,2\n");
+    auto third = allocate_csv(dir, extra);
+    REQUIRE(third.exit_code == 0);
+    CHECK_THAT(third.out, Catch::Contains("1 lines allocated, 3 already allocated, 1 out of stock"));
+    CHECK(read_file(dir / "allocations.csv") == expected + "o5,RETRO-CLOCK,2,earliest\n");
+    CHECK_FALSE(has_temp_files(dir));
+}
+
+#if ALLOCATION_E2E_SQLITE
+TEST_CASE("allocate-csv --db: the database remembers what allocations.csv lost", "[e2e][csv][sqlite]") {
+    TempDir dir;
+    const std::vector<std::string> db{"--db", (dir / "job.db").string()};
+    write_file(dir / "batches.csv", "ref,sku,qty,eta\nb1,LAMP,3,\n");
+    write_file(dir / "orders.csv", "orderid,sku,qty\no1,LAMP,2\n");
+    REQUIRE(allocate_csv(dir, db).exit_code == 0);
+    fs::remove(dir / "allocations.csv");
+    auto again = allocate_csv(dir, db);
+    REQUIRE(again.exit_code == 0);
+    CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,LAMP,2,b1\n");
+    // The line was not allocated twice: one unit is left, so a line of 2 does not fit.
+    write_file(dir / "orders.csv", "orderid,sku,qty\no1,LAMP,2\no2,LAMP,2\n");
+    auto third = allocate_csv(dir, db);
+    CHECK_THAT(third.out, Catch::Contains("0 lines allocated, 1 already allocated, 1 out of stock"));
+}
+#endif
+
+TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv alone", "[e2e][csv][bad-input]") {
+    struct Case {
+        std::string batches;
+        std::string orders;
+        std::string allocations;  // empty: no such file
+        std::string where;        // file:line:column
+        std::string message;
+    };
+    const std::string good_batches = "ref,sku,qty,eta\nb1,CHAIR,10,\n";
+    const std::string good_orders = "orderid,sku,qty\no1,CHAIR,1\n";
+    const std::vector<Case> cases = {
+        {"", good_orders, "", "batches.csv:1:1", "empty file; expected the header ref,sku,qty,eta"},
+        {"ref,sku,quantity,eta\n", good_orders, "", "batches.csv:1:1", "expected the header ref,sku,qty,eta"},
+        {good_batches + "b2,CHAIR,5\n", good_orders, "", "batches.csv:3:10", "expected 4 fields (ref,sku,qty,eta), got 3"},
+        {good_batches + "b2,CHAIR,5,,extra\n", good_orders, "", "batches.csv:3:13", "expected 4 fields"},
+        {good_batches + "b2,CHAIR,five,\n", good_orders, "", "batches.csv:3:10", "qty must be a whole number"},
+        {good_batches + "b2,CHAIR,0,\n", good_orders, "", "batches.csv:3:10", "qty must be a whole number between 1"},
+        {good_batches + "b2,CHAIR,1000000001,\n", good_orders, "", "batches.csv:3:10", "qty must be a whole number between 1 and 1000000000, got '1000000001'"},
+        {good_batches + "b2,CHAIR,5,2026-02-30\n", good_orders, "", "batches.csv:3:12", "eta must be a real date"},
+        {good_batches + "b2,CHAIR,5,30/11/2026\n", good_orders, "", "batches.csv:3:12", "eta must be a real date"},
+        {good_batches + "b2,,5,\n", good_orders, "", "batches.csv:3:4", "sku must not be empty"},
+        {good_batches + "b1,TABLE,5,\n", good_orders, "", "batches.csv:3:1", "batch b1 appears twice"},
+        {good_batches + "\"b2,CHAIR,5,\n", good_orders, "", "batches.csv:3:1", "unterminated quoted field"},
+        {good_batches + "b\"2,CHAIR,5,\n", good_orders, "", "batches.csv:3:2", "a double quote inside an unquoted field"},
+        {good_batches, "orderid,sku,qty\no1,CHAIR,1\no2,SOFA,1\n", "", "orders.csv:3:4", "Invalid sku SOFA"},
+        {good_batches, "orderid,sku,qty\no1,CHAIR,-1\n", "", "orders.csv:2:10", "qty must be a whole number"},
+        {good_batches, "orderid,sku\no1,CHAIR\n", "", "orders.csv:1:1", "expected the header orderid,sku,qty"},
+        {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,1,nope\n", "allocations.csv:2:12",
+         "batch nope of sku CHAIR is not in batches.csv"},
+        {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,1\n", "allocations.csv:2:10",
+         "expected 4 fields"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.where << ": " << c.message);
+        TempDir dir;
+        write_file(dir / "batches.csv", c.batches);
+        write_file(dir / "orders.csv", c.orders);
+        if (!c.allocations.empty()) write_file(dir / "allocations.csv", c.allocations);
+
+        auto result = allocate_csv(dir);
+        CHECK(result.exit_code == 1);
+        CHECK_THAT(result.err, Catch::Contains((dir / c.where).string() + ": " + c.message));
+        if (c.allocations.empty()) {
+            CHECK_FALSE(fs::exists(dir / "allocations.csv"));
+        } else {
+            CHECK(read_file(dir / "allocations.csv") == c.allocations);
+        }
+        CHECK_FALSE(has_temp_files(dir));
+    }
+
+    SECTION("a missing input file") {
+        TempDir dir;
+        write_file(dir / "batches.csv", good_batches);
+        auto result = allocate_csv(dir);
+        CHECK(result.exit_code == 1);
+        CHECK_THAT(result.err, Catch::Contains((dir / "orders.csv:1:1: cannot read the file").string()));
+    }
+    SECTION("a directory that does not exist") {
+        TempDir scratch;
+        auto result = run(ALLOCATION_CLI_PATH, {"allocate-csv", (scratch / "nowhere").string()}, scratch.path());
+        CHECK(result.exit_code != 0);
+        CHECK_THAT(result.err, Catch::Contains("Directory does not exist"));
+    }
+}
+
+TEST_CASE("allocate-csv: a progress bar on stderr only when it is a terminal", "[e2e][csv]") {
+    TempDir dir;
+    write_file(dir / "batches.csv", "ref,sku,qty,eta\nb1,PEN,1000000,\n");
+    std::string orders = "orderid,sku,qty\n";
+    for (int i = 0; i < 20000; ++i) orders += "order-" + std::to_string(i) + ",PEN,1\n";
+    write_file(dir / "orders.csv", orders);
+
+    int master = -1;
+    pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::execl(ALLOCATION_CLI_PATH, ALLOCATION_CLI_PATH, "allocate-csv", dir.path().c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    std::string terminal;
+    char buffer[4096];
+    for (;;) {
+        ssize_t n = ::read(master, buffer, sizeof buffer);
+        if (n <= 0) break;  // EIO once the child has exited
+        terminal.append(buffer, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(master);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK_THAT(terminal, Catch::Contains("allocating ["));
+    CHECK_THAT(terminal, Catch::Contains("100% 20000/20000"));
+
+    fs::remove(dir / "allocations.csv");
+    auto piped = allocate_csv(dir);
+    REQUIRE(piped.exit_code == 0);
+    CHECK(piped.err.empty());
+    CHECK_THAT(piped.out, Catch::Contains("20000 lines allocated"));
+}
