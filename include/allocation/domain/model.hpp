@@ -43,6 +43,7 @@ struct OrderLine {
     friend auto operator<=>(const OrderLine&, const OrderLine&) = default;
 };
 
+/// Hashes every field of an order line, for sets and maps of lines.
 struct OrderLineHash {
     std::size_t operator()(const OrderLine& line) const noexcept {
         std::size_t h = std::hash<std::string_view>{}(line.orderid);
@@ -51,6 +52,21 @@ struct OrderLineHash {
         return h;
     }
 };
+
+namespace detail {
+/// A product's lines all share its SKU, so its index of lines keys them by order id and quantity alone.
+struct LineKey {
+    std::string orderid;
+    Quantity qty;
+    explicit LineKey(const OrderLine& line) : orderid(line.orderid), qty(line.qty) {}
+    friend bool operator==(const LineKey&, const LineKey&) = default;
+};
+struct LineKeyHash {
+    std::size_t operator()(const LineKey& key) const noexcept {
+        return std::hash<std::string_view>{}(key.orderid) ^ (static_cast<std::size_t>(key.qty) * 0x9e3779b97f4a7c15ULL);
+    }
+};
+}  // namespace detail
 
 class Product;
 
@@ -147,7 +163,7 @@ public:
         for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
             if (batches_[slot].sku() != sku_) throw InvalidSku(batches_[slot].sku());
             insert_in_order(slot);
-            for (const OrderLine& line : batches_[slot].lines_) index_.emplace(line, slot);
+            for (const OrderLine& line : batches_[slot].lines_) index_.emplace(detail::LineKey(line), slot);
         }
     }
 
@@ -177,17 +193,20 @@ public:
     std::optional<std::string> allocate(const OrderLine& line) {
         if (line.sku != sku_) throw InvalidSku(line.sku);
         check_quantity(line.qty);
-        if (auto it = index_.find(line); it != index_.end()) return batches_[it->second].reference();
+        // One hash lookup both asks whether the line is allocated and reserves its entry if it is not.
+        auto [entry, is_new] = index_.try_emplace(detail::LineKey(line), no_slot);
+        if (!is_new) return batches_[entry->second].reference();
         for (std::uint32_t slot : order_) {
             Batch& batch = batches_[slot];
             if (batch.available_quantity() < line.qty) continue;  // the SKU was checked above, once
+            entry->second = slot;
             batch.add_line(line);
-            index_.emplace(line, slot);
             changes_.emplace_back(changes::LineAllocated{slot, line});
             ++version_;
             events_.emplace_back(events::Allocated{line.orderid, line.sku, line.qty, batch.reference()});
             return batch.reference();
         }
+        index_.erase(entry);
         events_.emplace_back(events::OutOfStock{sku_});
         return std::nullopt;
     }
@@ -204,7 +223,7 @@ public:
         ++version_;
         while (batch.available_quantity() < 0) {
             OrderLine line = batch.pop_line();
-            index_.erase(line);
+            index_.erase(detail::LineKey(line));
             events_.emplace_back(events::Deallocated{line.orderid, line.sku, line.qty});
             changes_.emplace_back(changes::LineDeallocated{*slot, std::move(line)});
         }
@@ -212,7 +231,7 @@ public:
 
     /// The reference of the batch holding `line`, if it is allocated (and loaded).
     const std::string* batch_of(const OrderLine& line) const {
-        auto it = index_.find(line);
+        auto it = index_.find(detail::LineKey(line));
         return it == index_.end() ? nullptr : &batches_[it->second].reference();
     }
 
@@ -266,20 +285,22 @@ private:
         batches_.pop_back();
     }
     void undo(changes::LineAllocated& c) noexcept {
-        index_.erase(c.line);
+        index_.erase(detail::LineKey(c.line));
         batches_[c.slot].drop_last_line();
     }
     void undo(changes::LineDeallocated& c) noexcept {
         // The line was popped from the back, and everything after it is already undone.
-        index_.emplace(c.line, c.slot);
+        index_.emplace(detail::LineKey(c.line), c.slot);
         batches_[c.slot].add_line(c.line);
     }
     void undo(changes::QuantityChanged& c) noexcept { batches_[c.slot].purchased_ = c.previous; }
 
+    static constexpr std::uint32_t no_slot = UINT32_MAX;
+
     std::string sku_;
     std::vector<Batch> batches_;                // slot = position of addition; never reordered
     std::vector<std::uint32_t> order_;          // slots in allocation preference
-    std::unordered_map<OrderLine, std::uint32_t, OrderLineHash> index_;  // allocated line -> slot
+    std::unordered_map<detail::LineKey, std::uint32_t, detail::LineKeyHash> index_;  // allocated line -> slot
     std::int64_t version_;
     std::int64_t loaded_version_;
     std::vector<events::Event> events_;
