@@ -1,0 +1,169 @@
+// Redis events end to end: a real redis-server, the real allocation-server started with --redis, and a test
+// client that publishes commands and listens to events the way another service would.
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "processes.hpp"
+#include "storage.hpp"
+#include "support/catch.hpp"
+
+using nlohmann::json;
+using namespace e2e;
+
+namespace {
+
+struct ContextDeleter {
+    void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+struct ReplyDeleter {
+    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+Context connect(int port) {
+    Context c(redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0}));
+    if (!c || c->err) return nullptr;
+    redisSetTimeout(c.get(), timeval{10, 0});
+    return c;
+}
+
+/// A redis-server of its own on a free loopback port, with nothing written to disk.
+class RedisServer {
+public:
+    explicit RedisServer(int port = free_port()) : port_(port) { start(); }
+    int port() const noexcept { return port_; }
+    void start() {
+        process_.emplace(REDIS_SERVER_PATH,
+                         std::vector<std::string>{"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                                                  "--appendonly", "no", "--dir", dir_.path().string()},
+                         dir_ / "redis.log");
+        bool ready = wait_until([&] {
+            Context c = connect(port_);
+            if (!c) return false;
+            Reply r(static_cast<redisReply*>(redisCommand(c.get(), "PING")));
+            return r && r->type == REDIS_REPLY_STATUS && std::string(r->str) == "PONG";
+        });
+        if (!ready) throw std::runtime_error("redis-server did not start: " + process_->log());
+    }
+    void stop() { process_.reset(); }
+
+private:
+    TempDir dir_;
+    int port_;
+    std::optional<Process> process_;
+};
+
+void publish(int port, const std::string& channel, const std::string& message) {
+    Context c = connect(port);
+    REQUIRE(c);
+    Reply r(static_cast<redisReply*>(
+        redisCommand(c.get(), "PUBLISH %b %b", channel.data(), channel.size(), message.data(), message.size())));
+    REQUIRE(r);
+    CHECK(r->type == REDIS_REPLY_INTEGER);
+}
+
+/// Listens on a channel; next() waits (at most 10 s) for the next message.
+class Listener {
+public:
+    Listener(int port, const std::string& channel) : context_(connect(port)) {
+        REQUIRE(context_);
+        Reply r(static_cast<redisReply*>(redisCommand(context_.get(), "SUBSCRIBE %b", channel.data(), channel.size())));
+        REQUIRE(r);
+    }
+    json next() {
+        void* raw = nullptr;
+        REQUIRE(redisGetReply(context_.get(), &raw) == REDIS_OK);
+        Reply r(static_cast<redisReply*>(raw));
+        REQUIRE(r->type == REDIS_REPLY_ARRAY);
+        REQUIRE(r->elements == 3);
+        return json::parse(std::string(r->element[2]->str, r->element[2]->len));
+    }
+
+private:
+    Context context_;
+};
+
+json get(const Server& server, const std::string& path) {
+    auto client = server.client();
+    auto res = client.Get(path.c_str());
+    REQUIRE(res);
+    return json::parse(res->body);
+}
+
+void post(const Server& server, const std::string& path, const json& body, int status) {
+    auto client = server.client();
+    auto res = client.Post(path.c_str(), body.dump(), "application/json");
+    REQUIRE(res);
+    REQUIRE(res->status == status);
+}
+
+bool subscribed(const Server& server) { return get(server, "/health").value("redis", "") == "subscribed"; }
+
+}  // namespace
+
+TEST_CASE("change_batch_quantity on Redis leads to a reallocation published on line_allocated", "[e2e][redis]") {
+    const std::string storage = E2E_STORAGE();
+    RedisServer redis;
+    TempDir dir;
+    auto args = storage_args(storage, dir);
+    args.insert(args.end(), {"--redis", "127.0.0.1:" + std::to_string(redis.port())});
+    Server server(args);
+    REQUIRE(wait_until([&] { return subscribed(server); }));
+    Listener events(redis.port(), "line_allocated");
+
+    post(server, "/add_batch", {{"ref", "batch1"}, {"sku", "ORNATE-LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    post(server, "/add_batch", {{"ref", "batch2"}, {"sku", "ORNATE-LAMP"}, {"qty", 10}, {"eta", "2026-12-01"}}, 201);
+    post(server, "/allocate", {{"orderid", "order1"}, {"sku", "ORNATE-LAMP"}, {"qty", 10}}, 202);
+    CHECK(events.next() == json{{"orderid", "order1"}, {"sku", "ORNATE-LAMP"}, {"qty", 10}, {"batchref", "batch1"}});
+
+    // Messages the consumer cannot use are logged and skipped; it keeps consuming.
+    publish(redis.port(), "change_batch_quantity", "this is not json");
+    publish(redis.port(), "change_batch_quantity", R"({"batchref": "batch1"})");
+    publish(redis.port(), "change_batch_quantity", R"({"batchref": "batch1", "qty": "five"})");
+    publish(redis.port(), "change_batch_quantity", R"({"batchref": "no-such-batch", "qty": 5})");
+
+    publish(redis.port(), "change_batch_quantity", R"({"batchref": "batch1", "qty": 5})");
+    CHECK(events.next() == json{{"orderid", "order1"}, {"sku", "ORNATE-LAMP"}, {"qty", 10}, {"batchref", "batch2"}});
+    // The read model is updated by its own handler, right after the event is published.
+    CHECK(wait_until([&] {
+        return get(server, "/allocations/order1") == json::array({{{"sku", "ORNATE-LAMP"}, {"batchref", "batch2"}}});
+    }));
+
+    const std::string log = server.log();
+    CHECK_THAT(log, Catch::Contains("message is not valid JSON"));
+    CHECK_THAT(log, Catch::Contains("missing field 'qty'"));
+    CHECK_THAT(log, Catch::Contains("field 'qty' must be an integer"));
+    CHECK_THAT(log, Catch::Contains("Unknown batch no-such-batch"));
+    CHECK(server.process().running());
+}
+
+TEST_CASE("the service survives losing Redis and subscribes again when it is back", "[e2e][redis]") {
+    RedisServer redis;
+    Server server({"--memory", "--redis", "127.0.0.1:" + std::to_string(redis.port())});
+    REQUIRE(wait_until([&] { return subscribed(server); }));
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "RUG"}, {"qty", 10}, {"eta", nullptr}}, 201);
+
+    redis.stop();
+    REQUIRE(wait_until([&] { return !subscribed(server); }));
+    // Publishing fails while Redis is away; the allocation is committed all the same, and nothing is a 5xx.
+    post(server, "/allocate", {{"orderid", "o1"}, {"sku", "RUG"}, {"qty", 1}}, 202);
+    CHECK(get(server, "/allocations/o1") == json::array({{{"sku", "RUG"}, {"batchref", "b1"}}}));
+
+    redis.start();
+    REQUIRE(wait_until([&] { return subscribed(server); }));
+    publish(redis.port(), "change_batch_quantity", R"({"batchref": "b1", "qty": 20})");
+    CHECK(wait_until([&] { return get(server, "/products/RUG")["batches"][0]["purchased"] == 20; }));
+
+    const std::string log = server.log();
+    CHECK_THAT(log, Catch::Contains("redis: lost the connection"));
+    CHECK_THAT(log, Catch::Contains("retrying"));
+    CHECK(server.process().running());
+    auto status = server.process().stop(SIGTERM);
+    REQUIRE(status);
+    CHECK(WEXITSTATUS(*status) == 0);
+}
