@@ -1,4 +1,4 @@
-// A consumer of the installed package: allocate through the bus on the in-memory adapters.
+// The consumers' program: allocate through the bus on the in-memory adapters (and see the SQLite one, if any).
 #include <cstdio>
 
 #include <allocation/adapters/memory/memory.hpp>
