@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <optional>
@@ -157,6 +158,8 @@ int serve(const Options& options, Factory uow_factory, View& view, std::string_v
     {
         SignalWatcher watcher([&server](int signal) {
             service::log_line(fmt::format("{} received, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM"));
+            // A signal right after start may come before the accept loop runs, when stop() would be lost.
+            for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
             server.stop();
         });
         print_banner(options, storage);
