@@ -107,10 +107,10 @@ struct Statements {
           begin_write(db, "BEGIN IMMEDIATE"),
           commit(db, "COMMIT"),
           rollback(db, "ROLLBACK"),
-          select_product(db, "SELECT version_number FROM products WHERE sku = ?1"),
-          select_batches(db,
-                         "SELECT id, reference, purchased_quantity, eta, allocated_quantity FROM batches "
-                         "WHERE sku = ?1 ORDER BY id"),
+          // One query for the product and its batches: a product without batches gives one row of NULLs.
+          select_product(db,
+                         "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity "
+                         "FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = ?1 ORDER BY b.id"),
           select_order_lines(db,
                              "SELECT a.id, a.batch_id, l.qty FROM order_lines l JOIN allocations a "
                              "ON a.orderline_id = l.id WHERE l.orderid = ?1 AND l.sku = ?2"),
@@ -136,7 +136,7 @@ struct Statements {
           view_select(db, "SELECT sku, batchref FROM allocations_view WHERE orderid = ?1 ORDER BY rowid") {}
 
     SQLite::Statement begin_read, begin_write, commit, rollback;
-    SQLite::Statement select_product, select_batches, select_order_lines, select_batch_lines, select_batch_sku;
+    SQLite::Statement select_product, select_order_lines, select_batch_lines, select_batch_sku;
     SQLite::Statement insert_product, update_version, insert_batch, update_batch, insert_line, insert_allocation,
         delete_line;
     SQLite::Statement view_add, view_remove, view_select;

@@ -215,13 +215,6 @@ private:
                                 std::vector<std::string> full_batches) {
         ensure_snapshot();
         auto& st = statements();
-        std::int64_t version = 0;
-        {
-            detail::Use query(st.select_product);
-            detail::bind_text(st.select_product, 1, sku);
-            if (!query->executeStep()) return nullptr;
-            version = query->getColumn(0).getInt64();
-        }
         struct Row {
             std::int64_t id;
             std::string reference;
@@ -230,22 +223,26 @@ private:
             Quantity allocated;
             std::vector<std::pair<std::int64_t, OrderLine>> lines;
         };
+        std::int64_t version = 0;
         std::vector<Row> rows;
         {
-            detail::Use query(st.select_batches);
-            detail::bind_text(st.select_batches, 1, sku);
-            while (query->executeStep()) {
+            detail::Use query(st.select_product);
+            detail::bind_text(st.select_product, 1, sku);
+            if (!query->executeStep()) return nullptr;
+            version = query->getColumn(0).getInt64();
+            do {
+                if (query->isColumnNull(1)) break;  // no batches
                 std::optional<Date> eta;
-                if (!query->isColumnNull(3)) {
-                    eta = detail::parse_date(query->getColumn(3).getString());
+                if (!query->isColumnNull(4)) {
+                    eta = detail::parse_date(query->getColumn(4).getString());
                     if (!eta) {
                         throw StorageError(detail::describe(path_, "reading a batch",
-                                                            "invalid eta " + query->getColumn(3).getString()));
+                                                            "invalid eta " + query->getColumn(4).getString()));
                     }
                 }
-                rows.push_back(Row{query->getColumn(0).getInt64(), query->getColumn(1).getString(),
-                                   query->getColumn(2).getInt(), eta, query->getColumn(4).getInt(), {}});
-            }
+                rows.push_back(Row{query->getColumn(1).getInt64(), query->getColumn(2).getString(),
+                                   query->getColumn(3).getInt(), eta, query->getColumn(5).getInt(), {}});
+            } while (query->executeStep());
         }
         auto row_with_id = [&](std::int64_t id) -> Row* {
             for (Row& row : rows) {
