@@ -1,0 +1,185 @@
+// End-to-end allocation throughput of the message bus on SQLite (WAL+NORMAL, WAL+FULL, ":memory:"), next to the
+// raw floor measured in the same run, and the cost of one allocation as a product's history grows.
+//
+// usage: bench_sqlite [allocations per run (default 20000)] [allocations per WAL+FULL run (default 3000)]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <time.h>
+#include <unistd.h>
+
+#include "allocation/adapters/sqlite/sqlite.hpp"
+#include "allocation/allocation.hpp"
+#include "bench_sqlite_raw.hpp"
+
+namespace {
+
+using namespace allocation;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+/// CPU time of this thread (user + system): unlike wall time, it does not count waiting for a core on a busy
+/// machine, so it is the steadier figure where no fsync is involved (WAL+NORMAL, ":memory:").
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Rate {
+    double wall = 0;  // allocations per second of wall time
+    double cpu = 0;   // allocations per second of CPU time
+};
+
+// Counts instead of recording: a recording publisher would measure vector growth, not the adapter.
+struct CountingPublisher {
+    std::atomic<long> published{0};
+    void publish(std::string_view, const events::Event&) { published.fetch_add(1, std::memory_order_relaxed); }
+};
+struct CountingNotifier {
+    std::atomic<long> sent{0};
+    void send(std::string_view, std::string_view) { sent.fetch_add(1, std::memory_order_relaxed); }
+};
+
+struct Setting {
+    const char* name;
+    bool memory;
+    sqlite::Synchronous synchronous;
+};
+
+class Scratch {
+public:
+    Scratch() : dir_(fs::temp_directory_path() / ("allocation-bench-sqlite-" + std::to_string(::getpid()))) {
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+    }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch() { fs::remove_all(dir_); }
+    std::string fresh(const std::string& name) {
+        const auto path = dir_ / (name + "-" + std::to_string(counter_++) + ".db");
+        return path.string();
+    }
+
+private:
+    fs::path dir_;
+    int counter_ = 0;
+};
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+std::string order_id(std::string_view prefix, long n) { return std::string(prefix) + std::to_string(n); }
+
+/// Allocations per second through bus.handle(Allocate) on a fresh database.
+Rate adapter_run(const std::string& path, sqlite::Synchronous synchronous, int allocations) {
+    sqlite::Database db(sqlite::Options{path, synchronous});
+    sqlite::AllocationsView view(db);
+    CountingNotifier notifier;
+    CountingPublisher publisher;
+    auto bus = bootstrap(sqlite::UnitOfWorkFactory(db), view, notifier, publisher);
+    bus.handle(commands::CreateBatch{"batch", "SKU", max_quantity, std::nullopt});
+    const auto start = Clock::now();
+    const double cpu_start = cpu_seconds();
+    for (long i = 0; i < allocations; ++i) {
+        if (!bus.handle(commands::Allocate{order_id("order-", i), "SKU", 1})) std::abort();
+    }
+    const double cpu = cpu_seconds() - cpu_start;
+    const std::chrono::duration<double> elapsed = Clock::now() - start;
+    return {allocations / elapsed.count(), allocations / cpu};
+}
+
+Rate raw_run(const std::string& path, bool full, int allocations) {
+    const double cpu_start = cpu_seconds();
+    const double wall = bench_raw::allocations_per_second({path, full, sqlite::detail::migrations[0], allocations});
+    // The raw run's CPU time includes its setup (open, schema, prepare): a few hundred microseconds at most.
+    return {wall, allocations / (cpu_seconds() - cpu_start)};
+}
+
+/// A database whose product "SKU" already has `history` allocations (stored in one transaction).
+std::string with_history(Scratch& scratch, long history) {
+    const auto path = scratch.fresh("history-" + std::to_string(history));
+    sqlite::Database db(sqlite::Options{path});
+    auto uow = sqlite::UnitOfWorkFactory(db)();
+    Product& product = uow.products().add(Product("SKU"));
+    product.add_batch(Batch("batch", "SKU", max_quantity));
+    for (long i = 0; i < history; ++i) product.allocate(OrderLine{order_id("old-", i), "SKU", 1});
+    uow.commit();
+    return path;
+}
+
+void history_figure(Scratch& scratch, int allocations) {
+    const long small = 100, large = 100'000;
+    const std::string small_path = with_history(scratch, small);
+    const std::string large_path = with_history(scratch, large);
+    sqlite::Database small_db(sqlite::Options{small_path});
+    sqlite::Database large_db(sqlite::Options{large_path});
+    sqlite::AllocationsView small_view(small_db), large_view(large_db);
+    CountingNotifier notifier;
+    CountingPublisher publisher;
+    auto small_bus = bootstrap(sqlite::UnitOfWorkFactory(small_db), small_view, notifier, publisher);
+    auto large_bus = bootstrap(sqlite::UnitOfWorkFactory(large_db), large_view, notifier, publisher);
+    // Alternate rounds so that drift of the machine hits both alike.
+    const int rounds = 10, per_round = std::max(1, allocations / rounds);
+    std::chrono::duration<double> small_time{0}, large_time{0};
+    long n = 0;
+    for (int round = 0; round < rounds; ++round) {
+        auto start = Clock::now();
+        for (int i = 0; i < per_round; ++i) small_bus.handle(commands::Allocate{order_id("new-", n + i), "SKU", 1});
+        small_time += Clock::now() - start;
+        start = Clock::now();
+        for (int i = 0; i < per_round; ++i) large_bus.handle(commands::Allocate{order_id("new-", n + i), "SKU", 1});
+        large_time += Clock::now() - start;
+        n += per_round;
+    }
+    const double small_us = small_time.count() * 1e6 / n, large_us = large_time.count() * 1e6 / n;
+    std::printf("\nhistory (WAL+NORMAL, %ld allocations each, interleaved in %d rounds):\n", n, rounds);
+    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", small, small_us);
+    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", large, large_us);
+    std::printf("  ratio: %.2fx (target: at most 1.5x)\n", large_us / small_us);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int allocations = argc > 1 ? std::atoi(argv[1]) : 20000;
+    const int full_allocations = argc > 2 ? std::atoi(argv[2]) : 3000;
+    const int repeats = 3;
+    Scratch scratch;
+    std::printf("SQLite %s; median of %d runs, each on a fresh database; allocations/s through bus.handle(Allocate)\n",
+                sqlite3_libversion(), repeats);
+    std::printf("%-12s | %10s %10s %6s | %10s %10s %6s\n", "", "wall time", "", "", "CPU time", "", "");
+    std::printf("%-12s | %10s %10s %6s | %10s %10s %6s\n", "setting", "adapter/s", "raw/s", "ratio", "adapter/s",
+                "raw/s", "ratio");
+    const Setting settings[] = {{"WAL+NORMAL", false, sqlite::Synchronous::normal},
+                                {"WAL+FULL", false, sqlite::Synchronous::full},
+                                {":memory:", true, sqlite::Synchronous::normal}};
+    for (const Setting& setting : settings) {
+        const int count = setting.synchronous == sqlite::Synchronous::full ? full_allocations : allocations;
+        const bool full = setting.synchronous == sqlite::Synchronous::full;
+        std::vector<double> adapter_wall, adapter_cpu, raw_wall, raw_cpu;
+        for (int r = 0; r < repeats; ++r) {  // alternate, so that both see the same machine
+            const Rate a = adapter_run(setting.memory ? ":memory:" : scratch.fresh("adapter"), setting.synchronous, count);
+            const Rate b = raw_run(setting.memory ? ":memory:" : scratch.fresh("raw"), full, count);
+            adapter_wall.push_back(a.wall);
+            adapter_cpu.push_back(a.cpu);
+            raw_wall.push_back(b.wall);
+            raw_cpu.push_back(b.cpu);
+        }
+        const double aw = median(adapter_wall), bw = median(raw_wall), ac = median(adapter_cpu), bc = median(raw_cpu);
+        std::printf("%-12s | %10.0f %10.0f %5.0f%% | %10.0f %10.0f %5.0f%%\n", setting.name, aw, bw, 100.0 * aw / bw, ac,
+                    bc, 100.0 * ac / bc);
+        std::fflush(stdout);
+    }
+    history_figure(scratch, std::max(1000, allocations / 4));
+    return 0;
+}

@@ -1,0 +1,109 @@
+// The raw floor: one allocation as the smallest transaction that does the same job, through the sqlite3 C API
+// only (no SQLiteCpp, no domain model, no bus). Statements are prepared once and reused.
+#include "bench_sqlite_raw.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+namespace bench_raw {
+namespace {
+
+void check(sqlite3* db, int rc, const char* what) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db));
+    }
+}
+
+sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
+    sqlite3_stmt* statement = nullptr;
+    check(db, sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr), sql);
+    return statement;
+}
+
+void run(sqlite3* db, sqlite3_stmt* statement, const char* what) {
+    check(db, sqlite3_step(statement), what);
+    sqlite3_reset(statement);
+}
+
+}  // namespace
+
+double allocations_per_second(const Settings& settings) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(settings.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+        std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        throw std::runtime_error("cannot open " + settings.path + ": " + message);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    const bool memory = settings.path == ":memory:";
+    check(db, sqlite3_exec(db, memory ? "PRAGMA journal_mode = MEMORY" : "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr), "journal_mode");
+    check(db, sqlite3_exec(db, settings.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                           nullptr, nullptr, nullptr), "synchronous");
+    check(db, sqlite3_exec(db, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr), "foreign_keys");
+    check(db, sqlite3_exec(db, settings.schema.c_str(), nullptr, nullptr, nullptr), "schema");
+    check(db, sqlite3_exec(db,
+                           "INSERT INTO products (sku, version_number) VALUES ('RAW', 1);"
+                           "INSERT INTO batches (reference, sku, purchased_quantity) VALUES ('raw-batch', 'RAW', 1000000000)",
+                           nullptr, nullptr, nullptr),
+          "seed");
+    const sqlite3_int64 batch_id = sqlite3_last_insert_rowid(db);
+
+    sqlite3_stmt* begin = prepare(db, "BEGIN IMMEDIATE");
+    sqlite3_stmt* commit = prepare(db, "COMMIT");
+    sqlite3_stmt* read_version = prepare(db, "SELECT version_number FROM products WHERE sku = ?1");
+    sqlite3_stmt* insert_line = prepare(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)");
+    sqlite3_stmt* insert_allocation = prepare(db, "INSERT INTO allocations (orderline_id, batch_id) VALUES (?1, ?2)");
+    sqlite3_stmt* insert_view =
+        prepare(db, "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3)");
+    sqlite3_stmt* set_version =
+        prepare(db, "UPDATE products SET version_number = ?1 WHERE sku = ?2 AND version_number = ?3");
+
+    const auto start = std::chrono::steady_clock::now();
+    char orderid[32];
+    for (int i = 0; i < settings.allocations; ++i) {
+        const int length = std::snprintf(orderid, sizeof orderid, "order-%d", i);
+        run(db, begin, "BEGIN IMMEDIATE");
+
+        sqlite3_bind_text(read_version, 1, "RAW", 3, SQLITE_STATIC);
+        check(db, sqlite3_step(read_version), "read version");
+        const sqlite3_int64 version = sqlite3_column_int64(read_version, 0);
+        sqlite3_reset(read_version);
+
+        sqlite3_bind_text(insert_line, 1, orderid, length, SQLITE_STATIC);
+        sqlite3_bind_text(insert_line, 2, "RAW", 3, SQLITE_STATIC);
+        sqlite3_bind_int(insert_line, 3, 1);
+        run(db, insert_line, "insert line");
+        const sqlite3_int64 line_id = sqlite3_last_insert_rowid(db);
+
+        sqlite3_bind_int64(insert_allocation, 1, line_id);
+        sqlite3_bind_int64(insert_allocation, 2, batch_id);
+        run(db, insert_allocation, "insert allocation");
+
+        sqlite3_bind_text(insert_view, 1, orderid, length, SQLITE_STATIC);
+        sqlite3_bind_text(insert_view, 2, "RAW", 3, SQLITE_STATIC);
+        sqlite3_bind_text(insert_view, 3, "raw-batch", 9, SQLITE_STATIC);
+        run(db, insert_view, "insert view row");
+
+        sqlite3_bind_int64(set_version, 1, version + 1);
+        sqlite3_bind_text(set_version, 2, "RAW", 3, SQLITE_STATIC);
+        sqlite3_bind_int64(set_version, 3, version);
+        run(db, set_version, "compare-and-set version");
+        if (sqlite3_changes(db) != 1) throw std::runtime_error("lost the version race");
+
+        run(db, commit, "COMMIT");
+    }
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+
+    for (sqlite3_stmt* s : {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version}) {
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return settings.allocations / elapsed.count();
+}
+
+}  // namespace bench_raw

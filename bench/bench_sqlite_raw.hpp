@@ -1,0 +1,19 @@
+// The floor for the SQLite benchmark: the same minimal allocation transaction, written directly against sqlite3.
+#pragma once
+
+#include <string>
+
+namespace bench_raw {
+
+struct Settings {
+    std::string path;           // a fresh file, or ":memory:"
+    bool full_sync = false;     // PRAGMA synchronous = FULL instead of NORMAL (files only; WAL either way)
+    std::string schema;         // the adapter's schema, so that both write the same tables and indexes
+    int allocations = 10000;
+};
+
+/// Allocations per second of: BEGIN IMMEDIATE; read the version; insert the line; insert the allocation;
+/// insert the view row; compare-and-set the version; COMMIT. Throws std::runtime_error on any SQLite error.
+double allocations_per_second(const Settings& settings);
+
+}  // namespace bench_raw
