@@ -1,18 +1,25 @@
-// The book's story on the in-memory adapters: two batches, an allocation, a quantity change, a reallocation.
+// The book's story, on SQLite (a file, by default quickstart.db) or on the in-memory adapters:
+// two batches, an allocation, a quantity change and the reallocation it causes, with every event printed.
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <string>
 
 #include <fmt/format.h>
 
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/allocation.hpp"
+#ifdef QUICKSTART_WITH_SQLITE
+#include "allocation/adapters/sqlite/sqlite.hpp"
+#endif
 
 namespace {
 
 using namespace allocation;
 
-void show_product(memory::UnitOfWorkFactory& uow_factory, std::string_view sku) {
+template <ports::UnitOfWorkFactory Factory>
+void show_product(Factory& uow_factory, std::string_view sku) {
     auto uow = uow_factory();
     const Product* product = uow.products().get(sku);
     if (product == nullptr) return;
@@ -24,22 +31,22 @@ void show_product(memory::UnitOfWorkFactory& uow_factory, std::string_view sku) 
     }
 }
 
-}  // namespace
-
-int main() try {
+template <ports::UnitOfWorkFactory Factory, ports::AllocationsView View>
+int play_story(Factory uow_factory, View& view) {
     using namespace std::chrono;
 
-    memory::Store store;
-    memory::AllocationsView view;
+    if (uow_factory().products().get("SMALL-TABLE") != nullptr) {
+        fmt::print(stderr, "quickstart: the database already holds the story's products; pass another --db path\n");
+        return 1;
+    }
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    memory::UnitOfWorkFactory uow_factory(store);
     auto bus = bootstrap(uow_factory, view, notifier, publisher);
 
     // Print every event as the bus handles it.
-    bus.subscribe<events::Allocated>([](const events::Allocated& e) { fmt::print("  event: {}\n", e); });
-    bus.subscribe<events::Deallocated>([](const events::Deallocated& e) { fmt::print("  event: {}\n", e); });
-    bus.subscribe<events::OutOfStock>([](const events::OutOfStock& e) { fmt::print("  event: {}\n", e); });
+    bus.template subscribe<events::Allocated>([](const events::Allocated& e) { fmt::print("  event: {}\n", e); });
+    bus.template subscribe<events::Deallocated>([](const events::Deallocated& e) { fmt::print("  event: {}\n", e); });
+    bus.template subscribe<events::OutOfStock>([](const events::OutOfStock& e) { fmt::print("  event: {}\n", e); });
 
     const year_month_day next_week = sys_days{floor<days>(system_clock::now())} + days{7};
 
@@ -77,6 +84,41 @@ int main() try {
     }
     fmt::print("{} events were published on line_allocated.\n", publisher.published().size());
     return 0;
+}
+
+constexpr const char* usage =
+    "usage: quickstart [--db PATH | --memory]\n"
+    "  --db PATH   SQLite database file to create and use (default: quickstart.db)\n"
+    "  --memory    use the in-memory adapters instead\n";
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    std::string db_path = "quickstart.db";
+    bool in_memory = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--memory") == 0) {
+            in_memory = true;
+        } else if (std::strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db_path = argv[++i];
+        } else {
+            fmt::print(std::strcmp(argv[i], "--help") == 0 ? stdout : stderr, "{}", usage);
+            return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+#ifdef QUICKSTART_WITH_SQLITE
+    if (!in_memory) {
+        fmt::print("Using the SQLite database {}\n", db_path);
+        sqlite::Database db(sqlite::Options{.path = db_path});
+        sqlite::AllocationsView view(db);
+        return play_story(sqlite::UnitOfWorkFactory(db), view);
+    }
+#else
+    if (!in_memory) fmt::print("Built without SQLite: using the in-memory adapters\n");
+#endif
+    memory::Store store;
+    memory::AllocationsView view;
+    return play_story(memory::UnitOfWorkFactory(store), view);
 } catch (const std::exception& error) {
     fmt::print(stderr, "quickstart: {}\n", error.what());
     return 1;
