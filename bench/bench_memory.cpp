@@ -13,6 +13,10 @@ namespace {
 
 using namespace allocation;
 
+// A fixed count, so that every run states the history it measured: from `history` allocations
+// before the first timed one to `history + timed_allocations` after the last.
+constexpr long timed_allocations = 200'000;
+
 // Counts instead of recording: a recording publisher would measure vector growth, not the bus.
 struct CountingPublisher {
     std::atomic<long> published{0};
@@ -31,9 +35,12 @@ std::string order_id(long n) {
 
 // Arg(0): batches per product. Arg(1): 0 = the most preferred batch has stock;
 // 1 = only the least preferred one has (every allocation walks past all the others).
+// Arg(2): allocations made through the bus before the timed loop (the history the product and the
+// view already hold); the timed loop then adds `timed_allocations` more.
 void BM_allocate_through_bus(benchmark::State& state) {
     const auto batches = static_cast<int>(state.range(0));
     const bool worst_case = state.range(1) != 0;
+    const long history = state.range(2);
 
     memory::Store store;
     memory::AllocationsView view;
@@ -53,11 +60,14 @@ void BM_allocate_through_bus(benchmark::State& state) {
     }
 
     long n = 0;
+    while (n < history) bus.handle(commands::Allocate{order_id(n++), "SKU", 1});
+
     for (auto _ : state) {
         auto ref = bus.handle(commands::Allocate{order_id(n++), "SKU", 1});
         benchmark::DoNotOptimize(ref);
     }
     state.SetItemsProcessed(state.iterations());
+    state.counters["history"] = static_cast<double>(history);
     state.counters["allocations/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
     if (publisher.published.load() < n) state.SkipWithError("an allocation was not published");
 }
@@ -65,11 +75,16 @@ void BM_allocate_through_bus(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_allocate_through_bus)
-    ->ArgNames({"batches", "worst_case"})
-    ->Args({10, 0})
-    ->Args({100, 0})
-    ->Args({10, 1})
-    ->Args({100, 1})
+    ->ArgNames({"batches", "worst_case", "history"})
+    ->Args({10, 0, 0})
+    ->Args({100, 0, 0})
+    ->Args({10, 1, 0})
+    ->Args({100, 1, 0})
+    ->Args({10, 0, 1'000'000})
+    ->Args({100, 0, 1'000'000})
+    ->Args({10, 1, 1'000'000})
+    ->Args({100, 1, 1'000'000})
+    ->Iterations(timed_allocations)
     ->Unit(benchmark::kNanosecond);
 
 BENCHMARK_MAIN();
