@@ -36,3 +36,18 @@ function(allocation_component name target)
   install(FILES "${PROJECT_BINARY_DIR}/allocation-${name}-config.cmake" DESTINATION "${config_dir}"
           COMPONENT allocation_development)
 endfunction()
+
+# allocation_add_adapter(<name> [LINK <item>...] [FIND_DEPENDENCIES <package>...])
+# The header-only adapter target allocation_<name> (alias allocation::<name>) with the headers of the calling
+# folder's include/, built on allocation::core, installed as component <name>.
+function(allocation_add_adapter name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "LINK;FIND_DEPENDENCIES")
+  set(target allocation_${name})
+  add_library(${target} INTERFACE)
+  add_library(allocation::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  target_include_directories(${target} INTERFACE $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+                                                 $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(${target} INTERFACE allocation::core ${arg_LINK})
+  allocation_component(${name} ${target} FIND_DEPENDENCIES ${arg_FIND_DEPENDENCIES} REQUIRES core)
+endfunction()
