@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "allocation/adapters/redis/redis.hpp"
+
 #include "processes.hpp"
 #include "storage.hpp"
 #include "support/catch.hpp"
@@ -16,14 +18,9 @@ using namespace e2e;
 
 namespace {
 
-struct ContextDeleter {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
-struct ReplyDeleter {
-    void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+// The adapter's own owners of hiredis handles.
+using allocation::redis::detail::Context;
+using allocation::redis::detail::Reply;
 
 Context connect(int port) {
     Context c(redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0}));
