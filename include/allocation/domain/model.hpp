@@ -11,11 +11,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "allocation/detail/flat_map.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 
@@ -57,13 +57,23 @@ namespace detail {
 /// A product's lines all share its SKU, so its index of lines keys them by order id and quantity alone.
 struct LineKey {
     std::string orderid;
-    Quantity qty;
+    Quantity qty = 0;
+    LineKey() = default;
     explicit LineKey(const OrderLine& line) : orderid(line.orderid), qty(line.qty) {}
     friend bool operator==(const LineKey&, const LineKey&) = default;
 };
+/// Hashes a LineKey, or an OrderLine as its key, so that the index is searched without copying the order id.
 struct LineKeyHash {
-    std::size_t operator()(const LineKey& key) const noexcept {
-        return std::hash<std::string_view>{}(key.orderid) ^ (static_cast<std::size_t>(key.qty) * 0x9e3779b97f4a7c15ULL);
+    std::size_t operator()(const LineKey& key) const noexcept { return hash(key.orderid, key.qty); }
+    std::size_t operator()(const OrderLine& line) const noexcept { return hash(line.orderid, line.qty); }
+    static std::size_t hash(std::string_view orderid, Quantity qty) noexcept {
+        return std::hash<std::string_view>{}(orderid) ^ (static_cast<std::size_t>(qty) * 0x9e3779b97f4a7c15ULL);
+    }
+};
+struct LineKeyEqual {
+    bool operator()(const LineKey& a, const LineKey& b) const noexcept { return a == b; }
+    bool operator()(const LineKey& key, const OrderLine& line) const noexcept {
+        return key.qty == line.qty && key.orderid == line.orderid;
     }
 };
 }  // namespace detail
@@ -163,7 +173,7 @@ public:
         for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
             if (batches_[slot].sku() != sku_) throw InvalidSku(batches_[slot].sku());
             insert_in_order(slot);
-            for (const OrderLine& line : batches_[slot].lines_) index_.emplace(detail::LineKey(line), slot);
+            for (const OrderLine& line : batches_[slot].lines_) index_.try_emplace(line, slot);
         }
     }
 
@@ -194,19 +204,19 @@ public:
         if (line.sku != sku_) throw InvalidSku(line.sku);
         check_quantity(line.qty);
         // One hash lookup both asks whether the line is allocated and reserves its entry if it is not.
-        auto [entry, is_new] = index_.try_emplace(detail::LineKey(line), no_slot);
-        if (!is_new) return batches_[entry->second].reference();
+        auto [slot_of_line, is_new] = index_.try_emplace(line, no_slot);
+        if (!is_new) return batches_[*slot_of_line].reference();
         for (std::uint32_t slot : order_) {
             Batch& batch = batches_[slot];
             if (batch.available_quantity() < line.qty) continue;  // the SKU was checked above, once
-            entry->second = slot;
+            *slot_of_line = slot;
             batch.add_line(line);
             changes_.emplace_back(changes::LineAllocated{slot, line});
             ++version_;
             events_.emplace_back(events::Allocated{line.orderid, line.sku, line.qty, batch.reference()});
             return batch.reference();
         }
-        index_.erase(entry);
+        index_.erase(line);
         events_.emplace_back(events::OutOfStock{sku_});
         return std::nullopt;
     }
@@ -223,7 +233,7 @@ public:
         ++version_;
         while (batch.available_quantity() < 0) {
             OrderLine line = batch.pop_line();
-            index_.erase(detail::LineKey(line));
+            index_.erase(line);
             events_.emplace_back(events::Deallocated{line.orderid, line.sku, line.qty});
             changes_.emplace_back(changes::LineDeallocated{*slot, std::move(line)});
         }
@@ -231,8 +241,8 @@ public:
 
     /// The reference of the batch holding `line`, if it is allocated (and loaded).
     const std::string* batch_of(const OrderLine& line) const {
-        auto it = index_.find(detail::LineKey(line));
-        return it == index_.end() ? nullptr : &batches_[it->second].reference();
+        const std::uint32_t* slot = index_.find(line);
+        return slot == nullptr ? nullptr : &batches_[*slot].reference();
     }
 
     /// Events raised since the last commit, oldest first.
@@ -285,12 +295,12 @@ private:
         batches_.pop_back();
     }
     void undo(changes::LineAllocated& c) noexcept {
-        index_.erase(detail::LineKey(c.line));
+        index_.erase(c.line);
         batches_[c.slot].drop_last_line();
     }
     void undo(changes::LineDeallocated& c) noexcept {
         // The line was popped from the back, and everything after it is already undone.
-        index_.emplace(detail::LineKey(c.line), c.slot);
+        index_.try_emplace(c.line, c.slot);
         batches_[c.slot].add_line(c.line);
     }
     void undo(changes::QuantityChanged& c) noexcept { batches_[c.slot].purchased_ = c.previous; }
@@ -300,7 +310,7 @@ private:
     std::string sku_;
     std::vector<Batch> batches_;                // slot = position of addition; never reordered
     std::vector<std::uint32_t> order_;          // slots in allocation preference
-    std::unordered_map<detail::LineKey, std::uint32_t, detail::LineKeyHash> index_;  // allocated line -> slot
+    detail::FlatMap<detail::LineKey, std::uint32_t, detail::LineKeyHash, detail::LineKeyEqual> index_;  // line -> slot
     std::int64_t version_;
     std::int64_t loaded_version_;
     std::vector<events::Event> events_;
