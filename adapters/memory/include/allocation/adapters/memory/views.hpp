@@ -5,9 +5,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "allocation/adapters/memory/store.hpp"
+#include "allocation/detail/flat_map.hpp"
 #include "allocation/ports/views.hpp"
 
 namespace allocation::memory {
@@ -16,32 +18,57 @@ class AllocationsView {
 public:
     void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
         std::lock_guard lock(mutex_);
-        auto& rows = rows_.try_emplace(std::string(orderid)).first->second;  // one hash, found or new
-        auto row = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.sku == sku; });
-        if (row == rows.end()) {
-            rows.push_back({std::string(sku), std::string(batchref)});
-        } else {
+        auto [rows, is_new] = rows_.try_emplace(orderid);  // one hash, found or new
+        if (is_new) {
+            rows->first = {std::string(sku), std::string(batchref)};
+        } else if (auto* row = rows->find(sku)) {
             row->batchref = batchref;
+        } else {
+            rows->more.push_back({std::string(sku), std::string(batchref)});
         }
     }
 
     void remove(std::string_view orderid, std::string_view sku) {
         std::lock_guard lock(mutex_);
-        auto it = rows_.find(orderid);
-        if (it == rows_.end()) return;
-        std::erase_if(it->second, [&](const auto& r) { return r.sku == sku; });
-        if (it->second.empty()) rows_.erase(it);
+        Rows* rows = rows_.find(orderid);
+        if (rows == nullptr) return;
+        if (rows->first.sku != sku) {
+            std::erase_if(rows->more, [&](const auto& r) { return r.sku == sku; });
+        } else if (rows->more.empty()) {
+            rows_.erase(orderid);
+        } else {
+            rows->first = std::move(rows->more.front());
+            rows->more.erase(rows->more.begin());
+        }
     }
 
     std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
         std::lock_guard lock(mutex_);
-        auto it = rows_.find(orderid);
-        return it == rows_.end() ? std::vector<ports::AllocationRow>{} : it->second;
+        std::vector<ports::AllocationRow> result;
+        if (const Rows* rows = rows_.find(orderid)) {
+            result.reserve(1 + rows->more.size());
+            result.push_back(rows->first);
+            result.insert(result.end(), rows->more.begin(), rows->more.end());
+        }
+        return result;
     }
 
 private:
+    /// The rows of one order, oldest first, one per SKU. An order usually has one line, so its first row
+    /// lives in the map's slot and only the others need a vector of their own.
+    struct Rows {
+        ports::AllocationRow first;
+        std::vector<ports::AllocationRow> more;
+
+        ports::AllocationRow* find(std::string_view sku) {
+            if (first.sku == sku) return &first;
+            auto row = std::find_if(more.begin(), more.end(), [&](const auto& r) { return r.sku == sku; });
+            return row == more.end() ? nullptr : &*row;
+        }
+    };
+
     mutable std::mutex mutex_;
-    detail::StringMap<std::vector<ports::AllocationRow>> rows_;
+    allocation::detail::FlatMap<std::string, Rows, detail::StringHash> rows_;  // orderid -> rows
 };
 
 static_assert(ports::AllocationsView<AllocationsView>);
