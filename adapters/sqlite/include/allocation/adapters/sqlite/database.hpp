@@ -95,10 +95,14 @@ private:
     SQLite::Statement& statement_;
 };
 
-/// Binds a view as text (SQLite copies it).
-inline void bind_text(SQLite::Statement& statement, int index, std::string_view text) {
-    statement.bind(index, std::string(text));
+/// Binds a string as text without copying it (SQLITE_STATIC): copying is a malloc and a free inside SQLite on
+/// every bind. The string must stay alive and unchanged until the statement has run, i.e. until its `Use` ends.
+/// The stale pointer that stays bound after that is never read: every use of a statement binds every one of
+/// its parameters again before stepping it.
+inline void bind_text(SQLite::Statement& statement, int index, const std::string& text) {
+    statement.bindNoCopy(index, text);
 }
+void bind_text(SQLite::Statement&, int, std::string&&) = delete;  // a temporary would die before the step
 
 /// Every statement the adapter runs, prepared once per connection.
 struct Statements {
@@ -111,6 +115,16 @@ struct Statements {
           select_product(db,
                          "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity "
                          "FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = ?1 ORDER BY b.id"),
+          // The same and the lines of one order, in one statement and so from one snapshot (the Allocate lookup).
+          // Rows of the product have a version; rows of lines have none and carry (batch id, qty, allocation id)
+          // in columns 1, 5 and 6. Row order is not guaranteed: the reader sorts.
+          select_product_and_order(
+              db,
+              "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
+              "FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = ?1 "
+              "UNION ALL "
+              "SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id FROM order_lines l JOIN allocations a "
+              "ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1"),
           select_order_lines(db,
                              "SELECT a.id, a.batch_id, l.qty FROM order_lines l JOIN allocations a "
                              "ON a.orderline_id = l.id WHERE l.orderid = ?1 AND l.sku = ?2"),
@@ -136,7 +150,8 @@ struct Statements {
           view_select(db, "SELECT sku, batchref FROM allocations_view WHERE orderid = ?1 ORDER BY rowid") {}
 
     SQLite::Statement begin_read, begin_write, commit, rollback;
-    SQLite::Statement select_product, select_order_lines, select_batch_lines, select_batch_sku;
+    SQLite::Statement select_product, select_product_and_order, select_order_lines, select_batch_lines,
+        select_batch_sku;
     SQLite::Statement insert_product, update_version, insert_batch, update_batch, insert_line, insert_allocation,
         delete_line;
     SQLite::Statement view_add, view_remove, view_select;

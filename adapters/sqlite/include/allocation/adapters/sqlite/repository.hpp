@@ -58,8 +58,9 @@ inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
 /// - `get(sku)`: the product and its batches (exact quantities), no lines;
 /// - `get_for_order(sku, orderid)`: the same plus every line of that order;
 /// - `get_by_batchref(reference)`: the same plus every line of that batch.
-/// All reads of a unit of work come from one consistent snapshot, taken at its first lookup (and again at the
-/// first lookup after each commit), without holding the write lock.
+/// Each lookup reads from one consistent snapshot, without holding the write lock; two lookups of one unit of
+/// work may see different moments. That is enough, because only a changed product is written, and its commit
+/// is a compare-and-set on the version that the lookup read together with everything else it loaded: see read().
 ///
 /// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
 /// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
@@ -169,23 +170,10 @@ private:
 
     detail::Statements& statements() const noexcept { return lease_.statements(); }
 
-    // Reads of one unit of work share one snapshot; the write lock is only taken by commit.
-    void ensure_snapshot() {
-        if (!reading_) {
-            detail::Use(statements().begin_read)->exec();
-            reading_ = true;
-        }
-    }
-
-    void end_snapshot() {
-        if (reading_) {
-            reading_ = false;
-            detail::Use(statements().commit)->exec();
-        }
-    }
-
-    std::optional<std::string> sku_of(std::string_view reference) {
-        ensure_snapshot();
+    // A batch's SKU never changes and batches are never deleted, so this may come from an earlier moment than
+    // the product read that follows it.
+    std::optional<std::string> sku_of(std::string_view reference_view) {
+        const std::string reference(reference_view);
         detail::Use query(statements().select_batch_sku);
         detail::bind_text(statements().select_batch_sku, 1, reference);
         if (!query->executeStep()) return std::nullopt;
@@ -211,10 +199,21 @@ private:
         entry.full_batches = std::move(fresh->full_batches);
     }
 
-    std::unique_ptr<Entry> read(std::string_view sku, std::vector<std::string> orders,
+    // Why reads need no transaction of their own (the write lock is only taken by commit):
+    // - Everything one lookup loads (version, batches, lines) comes from one snapshot: the usual lookups are a
+    //   single statement (an implicit read transaction), the rarer ones with several statements run them
+    //   inside BEGIN ... COMMIT. So a loaded product is always a state that existed, with its version.
+    // - Every change to a product's batches or lines goes through a commit that moves its version up
+    //   (versions only grow; products are never deleted), and commit writes a changed product only if the stored
+    //   version is still the one its lookup read. If anything of the product changed after the lookup, that
+    //   compare-and-set fails, ConcurrencyError is thrown, nothing is written, and the bus retries.
+    // - A product that is not changed is not written, exactly as before: its lookup was already a snapshot that
+    //   could be outdated by the time of commit. Several lookups of one unit of work may read different moments;
+    //   the aggregate is the consistency boundary, so each changed product is checked on its own.
+    std::unique_ptr<Entry> read(std::string_view sku_view, std::vector<std::string> orders,
                                 std::vector<std::string> full_batches) {
-        ensure_snapshot();
         auto& st = statements();
+        const std::string sku(sku_view);
         struct Row {
             std::int64_t id;
             std::string reference;
@@ -223,53 +222,95 @@ private:
             Quantity allocated;
             std::vector<std::pair<std::int64_t, OrderLine>> lines;
         };
+        struct LineRow {
+            std::int64_t batch_id;
+            std::int64_t allocation_id;
+            Quantity qty;
+        };
+        bool found = false;
         std::int64_t version = 0;
         std::vector<Row> rows;
-        {
-            detail::Use query(st.select_product);
-            detail::bind_text(st.select_product, 1, sku);
-            if (!query->executeStep()) return nullptr;
-            version = query->getColumn(0).getInt64();
-            do {
-                if (query->isColumnNull(1)) break;  // no batches
-                std::optional<Date> eta;
-                if (!query->isColumnNull(4)) {
-                    eta = detail::parse_date(query->getColumn(4).getString());
-                    if (!eta) {
-                        throw StorageError(detail::describe(path_, "reading a batch",
-                                                            "invalid eta " + query->getColumn(4).getString()));
-                    }
+        std::vector<LineRow> order_lines;  // lines of orders[0], read with the product
+        // Columns 0 to 5 of select_product and select_product_and_order: version and one batch (or NULLs).
+        auto product_row = [&](SQLite::Statement& query) {
+            found = true;
+            version = query.getColumn(0).getInt64();
+            if (query.isColumnNull(1)) return;  // no batches
+            std::optional<Date> eta;
+            if (!query.isColumnNull(4)) {
+                eta = detail::parse_date(query.getColumn(4).getString());
+                if (!eta) {
+                    throw StorageError(
+                        detail::describe(path_, "reading a batch", "invalid eta " + query.getColumn(4).getString()));
                 }
-                rows.push_back(Row{query->getColumn(1).getInt64(), query->getColumn(2).getString(),
-                                   query->getColumn(3).getInt(), eta, query->getColumn(5).getInt(), {}});
-            } while (query->executeStep());
-        }
+            }
+            rows.push_back(Row{query.getColumn(1).getInt64(), query.getColumn(2).getString(), query.getColumn(3).getInt(),
+                               eta, query.getColumn(5).getInt(), {}});
+        };
         auto row_with_id = [&](std::int64_t id) -> Row* {
             for (Row& row : rows) {
                 if (row.id == id) return &row;
             }
             return nullptr;
         };
-        for (const std::string& orderid : orders) {
-            detail::Use query(st.select_order_lines);
-            st.select_order_lines.bind(1, orderid);
-            detail::bind_text(st.select_order_lines, 2, sku);
-            while (query->executeStep()) {
-                if (Row* row = row_with_id(query->getColumn(1).getInt64())) {
-                    row->lines.emplace_back(query->getColumn(0).getInt64(),
-                                            OrderLine{orderid, std::string(sku), query->getColumn(2).getInt()});
+        if (full_batches.empty() && orders.size() <= 1) {
+            // One statement, hence one snapshot, and no BEGIN/COMMIT of our own.
+            auto& query = orders.empty() ? st.select_product : st.select_product_and_order;
+            detail::Use use(query);
+            detail::bind_text(query, 1, sku);
+            if (!orders.empty()) detail::bind_text(query, 2, orders.front());
+            while (query.executeStep()) {
+                if (!query.isColumnNull(0)) {
+                    product_row(query);
+                } else {
+                    order_lines.push_back(
+                        {query.getColumn(1).getInt64(), query.getColumn(6).getInt64(), query.getColumn(5).getInt()});
                 }
             }
+            if (!found) return nullptr;
+            std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
+        } else {
+            // Several statements: one explicit read transaction makes them one snapshot.
+            detail::Use(st.begin_read)->exec();
+            try {
+                {
+                    detail::Use use(st.select_product);
+                    detail::bind_text(st.select_product, 1, sku);
+                    while (st.select_product.executeStep()) product_row(st.select_product);
+                }
+                for (const std::string& orderid : orders) {
+                    detail::Use query(st.select_order_lines);
+                    detail::bind_text(st.select_order_lines, 1, orderid);
+                    detail::bind_text(st.select_order_lines, 2, sku);
+                    while (query->executeStep()) {
+                        if (Row* row = row_with_id(query->getColumn(1).getInt64())) {
+                            row->lines.emplace_back(query->getColumn(0).getInt64(),
+                                                    OrderLine{orderid, sku, query->getColumn(2).getInt()});
+                        }
+                    }
+                }
+                for (const std::string& reference : full_batches) {
+                    auto row =
+                        std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.reference == reference; });
+                    if (row == rows.end()) continue;
+                    detail::Use query(st.select_batch_lines);
+                    st.select_batch_lines.bind(1, row->id);
+                    while (query->executeStep()) {
+                        row->lines.emplace_back(query->getColumn(0).getInt64(),
+                                                OrderLine{query->getColumn(1).getString(), sku,
+                                                          query->getColumn(2).getInt()});
+                    }
+                }
+                detail::Use(st.commit)->exec();
+            } catch (...) {
+                lease_.connection().db.tryExec("ROLLBACK");
+                throw;
+            }
+            if (!found) return nullptr;
         }
-        for (const std::string& reference : full_batches) {
-            auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.reference == reference; });
-            if (row == rows.end()) continue;
-            detail::Use query(st.select_batch_lines);
-            st.select_batch_lines.bind(1, row->id);
-            while (query->executeStep()) {
-                row->lines.emplace_back(query->getColumn(0).getInt64(),
-                                        OrderLine{query->getColumn(1).getString(), std::string(sku),
-                                                  query->getColumn(2).getInt()});
+        for (const LineRow& line : order_lines) {
+            if (Row* row = row_with_id(line.batch_id)) {
+                row->lines.emplace_back(line.allocation_id, OrderLine{orders.front(), sku, line.qty});
             }
         }
         std::vector<Batch> batches;
@@ -286,11 +327,11 @@ private:
             std::vector<OrderLine> lines;
             lines.reserve(row.lines.size());
             for (auto& [id, line] : row.lines) lines.push_back(std::move(line));
-            batches.emplace_back(std::move(row.reference), std::string(sku), row.purchased, row.eta, std::move(lines),
+            batches.emplace_back(std::move(row.reference), sku, row.purchased, row.eta, std::move(lines),
                                  row.allocated);
             ids.push_back(row.id);
         }
-        auto entry = std::make_unique<Entry>(Product(std::string(sku), std::move(batches), version));
+        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), version));
         entry->batch_ids = std::move(ids);
         entry->orders = std::move(orders);
         entry->full_batches = std::move(full_batches);
@@ -307,8 +348,8 @@ private:
     std::int64_t insert_batch(const Batch& batch) {
         auto& st = statements();
         detail::Use query(st.insert_batch);
-        st.insert_batch.bind(1, batch.reference());
-        st.insert_batch.bind(2, batch.sku());
+        detail::bind_text(st.insert_batch, 1, batch.reference());
+        detail::bind_text(st.insert_batch, 2, batch.sku());
         st.insert_batch.bind(3, batch.purchased_quantity());
         if (batch.eta()) {
             st.insert_batch.bind(4, detail::format_date(*batch.eta()));
@@ -331,8 +372,8 @@ private:
         auto& st = statements();
         {
             detail::Use query(st.insert_line);
-            st.insert_line.bind(1, line.orderid);
-            st.insert_line.bind(2, line.sku);
+            detail::bind_text(st.insert_line, 1, line.orderid);
+            detail::bind_text(st.insert_line, 2, line.sku);
             st.insert_line.bind(3, line.qty);
             try {
                 query->exec();
@@ -357,8 +398,8 @@ private:
         auto& st = statements();
         detail::Use query(st.delete_line);
         st.delete_line.bind(1, batch_id);
-        st.delete_line.bind(2, line.orderid);
-        st.delete_line.bind(3, line.sku);
+        detail::bind_text(st.delete_line, 2, line.orderid);
+        detail::bind_text(st.delete_line, 3, line.sku);
         st.delete_line.bind(4, line.qty);
         if (query->exec() != 1) {
             throw StorageError(detail::describe(path_, "storing a deallocation",
@@ -375,7 +416,7 @@ private:
         if (!entry.stored) {
             {
                 detail::Use query(st.insert_product);
-                st.insert_product.bind(1, product.sku());
+                detail::bind_text(st.insert_product, 1, product.sku());
                 st.insert_product.bind(2, product.version_number());
                 try {
                     query->exec();
@@ -398,7 +439,7 @@ private:
         {
             detail::Use query(st.update_version);
             st.update_version.bind(1, product.version_number());
-            st.update_version.bind(2, product.sku());
+            detail::bind_text(st.update_version, 2, product.sku());
             st.update_version.bind(3, product.loaded_version());
             if (query->exec() != 1) {
                 throw ConcurrencyError("Product " + product.sku() + " was changed by someone else since version " +
@@ -453,12 +494,10 @@ private:
         for (auto it = tracked_.rbegin(); it != tracked_.rend(); ++it) (*it)->product.discard_changes();
         tracked_.clear();
         seen_.clear();
-        reading_ = false;
     }
 
     detail::Lease& lease_;
     const std::string& path_;
-    bool reading_ = false;
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<Entry*> tracked_;
     std::vector<Product*> seen_;

@@ -1,4 +1,4 @@
-// SQLite UnitOfWork and its factory: reads from a snapshot, commits with BEGIN IMMEDIATE and a version check.
+// SQLite UnitOfWork and its factory: reads without the write lock, commits with BEGIN IMMEDIATE and a version check.
 #pragma once
 
 #include <utility>
@@ -39,7 +39,6 @@ public:
     void commit() {
         auto& st = lease_.statements();
         try {
-            products_.end_snapshot();
             if (products_.has_work()) {
                 detail::Use(st.begin_write)->exec();
                 try {

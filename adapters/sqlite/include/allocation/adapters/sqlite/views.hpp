@@ -1,6 +1,7 @@
 // SQLite allocations read model: one table, kept up to date by the bus's event handlers.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,7 +16,8 @@ class AllocationsView {
 public:
     explicit AllocationsView(Database& db) noexcept : db_(&db) {}
 
-    void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
+    void add(std::string_view orderid_view, std::string_view sku_view, std::string_view batchref_view) {
+        const std::string orderid(orderid_view), sku(sku_view), batchref(batchref_view);
         run("adding to the allocations view", [&](detail::Statements& st) {
             detail::Use query(st.view_add);
             detail::bind_text(st.view_add, 1, orderid);
@@ -25,7 +27,8 @@ public:
         });
     }
 
-    void remove(std::string_view orderid, std::string_view sku) {
+    void remove(std::string_view orderid_view, std::string_view sku_view) {
+        const std::string orderid(orderid_view), sku(sku_view);
         run("removing from the allocations view", [&](detail::Statements& st) {
             detail::Use query(st.view_remove);
             detail::bind_text(st.view_remove, 1, orderid);
@@ -34,7 +37,8 @@ public:
         });
     }
 
-    std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
+    std::vector<ports::AllocationRow> allocations(std::string_view orderid_view) const {
+        const std::string orderid(orderid_view);
         std::vector<ports::AllocationRow> rows;
         run("reading the allocations view", [&](detail::Statements& st) {
             detail::Use query(st.view_select);
