@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -60,9 +61,14 @@ public:
         for (; slots_[i].hash != 0; i = next(i)) {
             if (slots_[i].hash == hash && equal_(slots_[i].key, key)) return {&slots_[i].value, false};
         }
+        // An empty slot holds a default key and value: assign into them rather than build temporaries.
         Slot& slot = slots_[i];
-        slot.key = Key(std::forward<K>(key));
-        slot.value = Value(std::forward<Args>(args)...);
+        if constexpr (std::is_assignable_v<Key&, K&&>) {
+            slot.key = std::forward<K>(key);
+        } else {
+            slot.key = Key(std::forward<K>(key));
+        }
+        if constexpr (sizeof...(Args) > 0) slot.value = Value(std::forward<Args>(args)...);
         slot.hash = hash;
         ++size_;
         return {&slot.value, true};

@@ -20,7 +20,8 @@ public:
         std::lock_guard lock(mutex_);
         auto [rows, is_new] = rows_.try_emplace(orderid);  // one hash, found or new
         if (is_new) {
-            rows->first = {std::string(sku), std::string(batchref)};
+            rows->first.sku = sku;
+            rows->first.batchref = batchref;
         } else if (auto* row = rows->find(sku)) {
             row->batchref = batchref;
         } else {
