@@ -21,7 +21,7 @@ namespace allocation::memory {
 /// Only used by a unit of work that holds the store's lock.
 class Repository {
 public:
-    explicit Repository(Store& store) : store_(store) {}
+    explicit Repository(Store& store) : store_(store), seen_(store.seen_), added_(store.added_) {}
 
     Product& add(Product product) {
         auto [it, inserted] = store_.products_.try_emplace(product.sku(), std::move(product));
@@ -88,8 +88,8 @@ private:
     }
 
     Store& store_;
-    std::vector<Product*> seen_;
-    std::vector<Product*> added_;
+    std::vector<Product*>& seen_;   // the store's, empty when a unit of work begins and when it ends
+    std::vector<Product*>& added_;
 };
 
 static_assert(ports::Repository<Repository>);

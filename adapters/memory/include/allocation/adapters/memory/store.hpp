@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "allocation/domain/model.hpp"
 
@@ -43,6 +44,10 @@ private:
     mutable std::mutex mutex_;
     detail::StringMap<Product> products_;
     detail::StringMap<std::string> batch_owner_;  // batch reference -> sku, for committed batches
+    // The products seen and added by the open unit of work (only one is open at a time: it holds the
+    // lock). Kept here, emptied at its end, so that their capacity serves the next one without a malloc.
+    std::vector<Product*> seen_;
+    std::vector<Product*> added_;
 };
 
 }  // namespace allocation::memory
