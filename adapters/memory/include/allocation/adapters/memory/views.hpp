@@ -2,6 +2,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -14,62 +17,99 @@
 
 namespace allocation::memory {
 
+/// Keeps each order's rows in as little memory as it can, so that a million orders stay cheap to reach:
+/// an order maps to the number of its first row, and the distinct (sku, batchref) rows are stored once
+/// each (there are about as many as batches). The rare orders with rows for several SKUs keep the others
+/// in a second, small map.
 class AllocationsView {
 public:
     void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
         std::lock_guard lock(mutex_);
-        auto [rows, is_new] = rows_.try_emplace(orderid);  // one hash, found or new
-        if (is_new) {
-            rows->first.sku = sku;
-            rows->first.batchref = batchref;
-        } else if (auto* row = rows->find(sku)) {
-            row->batchref = batchref;
+        const std::uint32_t row = intern(sku, batchref);
+        auto [first, is_new] = first_row_.try_emplace(orderid);  // one hash, found or new
+        if (is_new || rows_[*first].sku == sku) {
+            *first = row;
+            return;
+        }
+        std::vector<std::uint32_t>& more = *more_rows_.try_emplace(orderid).first;
+        auto same_sku = std::find_if(more.begin(), more.end(), [&](std::uint32_t r) { return rows_[r].sku == sku; });
+        if (same_sku == more.end()) {
+            more.push_back(row);
         } else {
-            rows->more.push_back({std::string(sku), std::string(batchref)});
+            *same_sku = row;
         }
     }
 
     void remove(std::string_view orderid, std::string_view sku) {
         std::lock_guard lock(mutex_);
-        Rows* rows = rows_.find(orderid);
-        if (rows == nullptr) return;
-        if (rows->first.sku != sku) {
-            std::erase_if(rows->more, [&](const auto& r) { return r.sku == sku; });
-        } else if (rows->more.empty()) {
-            rows_.erase(orderid);
-        } else {
-            rows->first = std::move(rows->more.front());
-            rows->more.erase(rows->more.begin());
+        std::uint32_t* first = first_row_.find(orderid);
+        if (first == nullptr) return;
+        std::vector<std::uint32_t>* more = more_rows_.empty() ? nullptr : more_rows_.find(orderid);
+        if (rows_[*first].sku == sku) {
+            if (more == nullptr) {
+                first_row_.erase(orderid);
+                return;
+            }
+            *first = more->front();
+            more->erase(more->begin());
+        } else if (more != nullptr) {
+            std::erase_if(*more, [&](std::uint32_t r) { return rows_[r].sku == sku; });
         }
+        if (more != nullptr && more->empty()) more_rows_.erase(orderid);
     }
 
     std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
         std::lock_guard lock(mutex_);
         std::vector<ports::AllocationRow> result;
-        if (const Rows* rows = rows_.find(orderid)) {
-            result.reserve(1 + rows->more.size());
-            result.push_back(rows->first);
-            result.insert(result.end(), rows->more.begin(), rows->more.end());
+        const std::uint32_t* first = first_row_.find(orderid);
+        if (first == nullptr) return result;
+        const std::vector<std::uint32_t>* more = more_rows_.empty() ? nullptr : more_rows_.find(orderid);
+        result.reserve(1 + (more == nullptr ? 0 : more->size()));
+        result.push_back(rows_[*first]);
+        if (more != nullptr) {
+            for (std::uint32_t r : *more) result.push_back(rows_[r]);
         }
         return result;
     }
 
 private:
-    /// The rows of one order, oldest first, one per SKU. An order usually has one line, so its first row
-    /// lives in the map's slot and only the others need a vector of their own.
-    struct Rows {
-        ports::AllocationRow first;
-        std::vector<ports::AllocationRow> more;
-
-        ports::AllocationRow* find(std::string_view sku) {
-            if (first.sku == sku) return &first;
-            auto row = std::find_if(more.begin(), more.end(), [&](const auto& r) { return r.sku == sku; });
-            return row == more.end() ? nullptr : &*row;
+    /// A row looked up by its parts, without building its strings.
+    struct RowRef {
+        std::string_view sku;
+        std::string_view batchref;
+    };
+    struct RowHash {
+        std::size_t operator()(const ports::AllocationRow& row) const noexcept { return hash(row.sku, row.batchref); }
+        std::size_t operator()(const RowRef& row) const noexcept { return hash(row.sku, row.batchref); }
+        static std::size_t hash(std::string_view sku, std::string_view batchref) noexcept {
+            std::size_t h = std::hash<std::string_view>{}(sku);
+            return h ^ (std::hash<std::string_view>{}(batchref) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+        }
+    };
+    struct RowEqual {
+        bool operator()(const ports::AllocationRow& a, const ports::AllocationRow& b) const noexcept { return a == b; }
+        bool operator()(const ports::AllocationRow& a, const RowRef& b) const noexcept {
+            return a.sku == b.sku && a.batchref == b.batchref;
         }
     };
 
+    // The number of the row (sku, batchref), stored on first sight and kept for good.
+    std::uint32_t intern(std::string_view sku, std::string_view batchref) {
+        if (const std::uint32_t* id = row_ids_.find(RowRef{sku, batchref})) return *id;
+        const auto id = static_cast<std::uint32_t>(rows_.size());
+        rows_.push_back({std::string(sku), std::string(batchref)});
+        row_ids_.try_emplace(rows_.back(), id);
+        return id;
+    }
+
+    template <typename Value>
+    using ByOrder = allocation::detail::FlatMap<std::string, Value, detail::StringHash>;
+
     mutable std::mutex mutex_;
-    allocation::detail::FlatMap<std::string, Rows, detail::StringHash> rows_;  // orderid -> rows
+    ByOrder<std::uint32_t> first_row_;                     // orderid -> its oldest row
+    ByOrder<std::vector<std::uint32_t>> more_rows_;        // orderid -> its other rows, oldest first; never empty
+    std::vector<ports::AllocationRow> rows_;               // row number -> row
+    allocation::detail::FlatMap<ports::AllocationRow, std::uint32_t, RowHash, RowEqual> row_ids_;  // row -> number
 };
 
 static_assert(ports::AllocationsView<AllocationsView>);
