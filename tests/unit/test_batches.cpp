@@ -72,5 +72,11 @@ TEST_CASE("dates read and print as YYYY-MM-DD") {
     CHECK_FALSE(parse_date("2026-1-21").has_value());
     CHECK_FALSE(parse_date("tomorrow").has_value());
     CHECK_FALSE(parse_date("2026-11-2x").has_value());
+    CHECK_FALSE(parse_date("-123-01-01").has_value());
+    CHECK_FALSE(parse_date("+026-01-01").has_value());
+    CHECK_FALSE(parse_date("0000-01-01").has_value());
+    CHECK_FALSE(parse_date("2026-+1-01").has_value());
+    CHECK(parse_date("1900-01-01").has_value());
+    CHECK(parse_date("9999-12-31").has_value());
     CHECK(tomorrow() < later());
 }

@@ -1,7 +1,6 @@
 // Text forms of domain values: ISO dates, and fmt formatters for lines, commands and events.
 #pragma once
 
-#include <charconv>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,18 +20,24 @@ inline std::string to_string(const Date& date) {
                        static_cast<unsigned>(date.day()));
 }
 
-/// Parses a calendar date written "YYYY-MM-DD"; nothing when the text is not exactly that or not a real day.
+/// The years a date may name: anything else is a typo, not an ETA.
+inline constexpr int min_year = 1900;
+inline constexpr int max_year = 9999;
+
+/// Parses a calendar date written "YYYY-MM-DD" (digits only, years min_year..max_year); nothing when the text
+/// is not exactly that or not a real day.
 inline std::optional<Date> parse_date(std::string_view text) {
     if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
     auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
         int value = 0;
-        const char* first = text.data() + pos;
-        auto [ptr, ec] = std::from_chars(first, first + len, value);
-        if (ec != std::errc{} || ptr != first + len) return std::nullopt;
+        for (std::size_t i = pos; i < pos + len; ++i) {
+            if (text[i] < '0' || text[i] > '9') return std::nullopt;  // no sign, no space
+            value = value * 10 + (text[i] - '0');
+        }
         return value;
     };
     auto y = number(0, 4), m = number(5, 2), d = number(8, 2);
-    if (!y || !m || !d) return std::nullopt;
+    if (!y || !m || !d || *y < min_year || *y > max_year) return std::nullopt;
     Date date{std::chrono::year{*y}, std::chrono::month{static_cast<unsigned>(*m)},
               std::chrono::day{static_cast<unsigned>(*d)}};
     if (!date.ok()) return std::nullopt;

@@ -2,9 +2,7 @@
 #pragma once
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,34 +17,13 @@
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
+#include "allocation/domain/format.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/repository.hpp"
 
 namespace allocation::sqlite {
 
 namespace detail {
-
-/// Dates are stored as ISO 8601 text ("2027-01-03"), readable in any SQLite shell and sorted correctly.
-inline std::string format_date(const Date& date) {
-    char text[16];
-    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
-                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
-    return text;
-}
-
-inline std::optional<Date> parse_date(std::string_view text) {
-    int y = 0;
-    unsigned m = 0, d = 0;
-    const char* end = text.data() + text.size();
-    auto r = std::from_chars(text.data(), end, y);
-    if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return std::nullopt;
-    r = std::from_chars(r.ptr + 1, end, m);
-    if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '-') return std::nullopt;
-    r = std::from_chars(r.ptr + 1, end, d);
-    if (r.ec != std::errc{} || r.ptr != end) return std::nullopt;
-    Date date = std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d};
-    return date.ok() ? std::optional<Date>(date) : std::nullopt;
-}
 
 inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
     return (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
@@ -238,7 +215,7 @@ private:
             if (query.isColumnNull(1)) return;  // no batches
             std::optional<Date> eta;
             if (!query.isColumnNull(4)) {
-                eta = detail::parse_date(query.getColumn(4).getString());
+                eta = allocation::parse_date(query.getColumn(4).getString());
                 if (!eta) {
                     throw StorageError(
                         detail::describe(path_, "reading a batch", "invalid eta " + query.getColumn(4).getString()));
@@ -352,7 +329,7 @@ private:
         detail::bind_text(st.insert_batch, 2, batch.sku());
         st.insert_batch.bind(3, batch.purchased_quantity());
         if (batch.eta()) {
-            st.insert_batch.bind(4, detail::format_date(*batch.eta()));
+            st.insert_batch.bind(4, allocation::to_string(*batch.eta()));
         } else {
             st.insert_batch.bind(4);
         }
