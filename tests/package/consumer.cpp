@@ -1,10 +1,14 @@
-// The consumers' program: allocate through the bus on the in-memory adapters (and see the SQLite one, if any).
+// The consumers' program: allocate through the bus on the in-memory adapters, and on SQLite and with the Redis
+// publisher type when the consumer has those components.
 #include <cstdio>
 
 #include <allocation/adapters/memory/memory.hpp>
 #include <allocation/allocation.hpp>
 #ifdef CONSUMER_HAS_SQLITE
 #include <allocation/adapters/sqlite/sqlite.hpp>
+#endif
+#ifdef CONSUMER_HAS_REDIS
+#include <allocation/adapters/redis/redis.hpp>
 #endif
 
 int main() {
@@ -19,7 +23,16 @@ int main() {
     if (!ref || views::allocations("o1", view).size() != 1) return 1;
     std::printf("allocated to %s\n", ref->c_str());
 #ifdef CONSUMER_HAS_SQLITE
-    static_assert(ports::UnitOfWorkFactory<sqlite::UnitOfWorkFactory>);
+    {  // the SQLite adapter links and works: a private database, one more allocation through a second bus
+        sqlite::Database db(sqlite::Options{.path = ":memory:"});
+        sqlite::AllocationsView sqlite_view(db);
+        auto sqlite_bus = bootstrap(sqlite::UnitOfWorkFactory(db), sqlite_view, notifier, publisher);
+        sqlite_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+        if (sqlite_bus.handle(commands::Allocate{"o1", "LAMP", 3}) != "b1") return 1;
+    }
+#endif
+#ifdef CONSUMER_HAS_REDIS
+    static_assert(ports::EventPublisher<redis::Publisher>);
 #endif
     return 0;
 }
