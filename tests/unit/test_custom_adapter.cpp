@@ -22,7 +22,9 @@ class MapRepository {
 public:
     allocation::Product& add(allocation::Product product) {
         std::string sku = product.sku();
-        return track(products_.insert_or_assign(sku, std::move(product)).first->second);
+        auto [stored, is_new] = products_.try_emplace(sku, std::move(product));
+        if (!is_new) throw allocation::Error("Product " + sku + " already exists");
+        return track(stored->second);
     }
     allocation::Product* get(std::string_view sku) {
         auto it = products_.find(sku);
