@@ -149,3 +149,13 @@ TEST_CASE("a deallocated line with nowhere to go leaves the view and reports out
     CHECK(views::allocations("o1", sys.view).empty());
     CHECK(sys.notifier.sent().size() == 1);
 }
+
+TEST_CASE("a second line of an order for the same sku is refused, so the view keeps one row per line") {
+    InMemorySystem sys;
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 5, std::nullopt});
+    sys.bus.handle(commands::CreateBatch{"b2", "LAMP", 50, today()});
+    CHECK(sys.bus.handle(commands::Allocate{"o1", "LAMP", 5}) == "b1");
+    CHECK_THROWS_AS(sys.bus.handle(commands::Allocate{"o1", "LAMP", 6}), DuplicateLine);
+    CHECK(views::allocations("o1", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+    CHECK(sys.product("LAMP")->batch("b2")->available_quantity() == 50);
+}

@@ -164,3 +164,23 @@ TEST_CASE("a lazily loaded batch keeps exact availability") {
     CHECK(product.version_number() == 12);
     CHECK_FALSE(product.allocate(OrderLine{"big", "LAMP", 41}).has_value());
 }
+
+TEST_CASE("an order has one line per sku: another quantity for it is refused and changes nothing") {
+    Product product("LAMP", {Batch("b1", "LAMP", 20), Batch("b2", "LAMP", 20, tomorrow())});
+    REQUIRE(product.allocate(OrderLine{"o1", "LAMP", 5}) == "b1");
+    auto version = product.version_number();
+    CHECK_THROWS_AS(product.allocate(OrderLine{"o1", "LAMP", 6}), DuplicateLine);
+    CHECK_THROWS_WITH(product.allocate(OrderLine{"o1", "LAMP", 6}), "Order o1 already has a line of 5 LAMP");
+    CHECK(product.version_number() == version);
+    CHECK(product.batch("b1")->available_quantity() == 15);
+    CHECK(product.batch_of(OrderLine{"o1", "LAMP", 6}) == nullptr);
+    CHECK(product.batch_of(OrderLine{"o1", "LAMP", 5}) != nullptr);
+    CHECK(product.events().size() == 1);
+}
+
+TEST_CASE("a deallocated line frees its order's place for the same sku") {
+    Product product("LAMP", {Batch("b1", "LAMP", 20)});
+    product.allocate(OrderLine{"o1", "LAMP", 15});
+    product.change_batch_quantity("b1", 10);  // o1 deallocated
+    CHECK(product.allocate(OrderLine{"o1", "LAMP", 8}) == "b1");
+}

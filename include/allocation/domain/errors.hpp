@@ -32,6 +32,14 @@ public:
         : Error("Batch " + std::string(reference) + " already exists") {}
 };
 
+/// A second line of one order for the same SKU, with another quantity: an order has one line per SKU.
+class DuplicateLine : public Error {
+public:
+    DuplicateLine(std::string_view orderid, std::string_view sku, int existing_qty)
+        : Error("Order " + std::string(orderid) + " already has a line of " + std::to_string(existing_qty) + " " +
+                std::string(sku)) {}
+};
+
 /// A quantity that is not positive (or otherwise out of range for its field).
 class InvalidQuantity : public Error {
 public:

@@ -35,7 +35,8 @@ inline void check_quantity(Quantity qty, std::string_view field = "qty") {
     }
 }
 
-/// A customer's request for `qty` units of `sku`, part of order `orderid`. A value.
+/// A customer's request for `qty` units of `sku`, part of order `orderid`. A value. An order has at most one
+/// line per SKU, so the read model's (orderid, sku) rows and Deallocated's (orderid, sku) name exactly one line.
 struct OrderLine {
     std::string orderid;
     std::string sku;
@@ -54,27 +55,26 @@ struct OrderLineHash {
 };
 
 namespace detail {
-/// A product's lines all share its SKU, so its index of lines keys them by order id and quantity alone.
+/// A product's lines all share its SKU and an order has one line per SKU, so the index keys lines by order id.
 struct LineKey {
     std::string orderid;
-    Quantity qty = 0;
     LineKey() = default;
-    explicit LineKey(const OrderLine& line) : orderid(line.orderid), qty(line.qty) {}
+    explicit LineKey(const OrderLine& line) : orderid(line.orderid) {}
     friend bool operator==(const LineKey&, const LineKey&) = default;
 };
 /// Hashes a LineKey, or an OrderLine as its key, so that the index is searched without copying the order id.
 struct LineKeyHash {
-    std::size_t operator()(const LineKey& key) const noexcept { return hash(key.orderid, key.qty); }
-    std::size_t operator()(const OrderLine& line) const noexcept { return hash(line.orderid, line.qty); }
-    static std::size_t hash(std::string_view orderid, Quantity qty) noexcept {
-        return std::hash<std::string_view>{}(orderid) ^ (static_cast<std::size_t>(qty) * 0x9e3779b97f4a7c15ULL);
-    }
+    std::size_t operator()(const LineKey& key) const noexcept { return std::hash<std::string_view>{}(key.orderid); }
+    std::size_t operator()(const OrderLine& line) const noexcept { return std::hash<std::string_view>{}(line.orderid); }
 };
 struct LineKeyEqual {
     bool operator()(const LineKey& a, const LineKey& b) const noexcept { return a == b; }
-    bool operator()(const LineKey& key, const OrderLine& line) const noexcept {
-        return key.qty == line.qty && key.orderid == line.orderid;
-    }
+    bool operator()(const LineKey& key, const OrderLine& line) const noexcept { return key.orderid == line.orderid; }
+};
+/// Where an allocated line sits, and its quantity (which, with the order id and the product's SKU, makes the line).
+struct LineSlot {
+    std::uint32_t slot;
+    Quantity qty;
 };
 }  // namespace detail
 
@@ -173,7 +173,7 @@ public:
         for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
             if (batches_[slot].sku() != sku_) throw InvalidSku(batches_[slot].sku());
             insert_in_order(slot);
-            for (const OrderLine& line : batches_[slot].lines_) index_.try_emplace(line, slot);
+            for (const OrderLine& line : batches_[slot].lines_) index_.try_emplace(line, detail::LineSlot{slot, line.qty});
         }
     }
 
@@ -199,17 +199,21 @@ public:
 
     /// Allocates the line to the preferred batch that can take it (warehouse first, then earliest eta)
     /// and returns that batch's reference. A line already allocated stays where it is and nothing
-    /// changes. When no batch can take it, raises OutOfStock and returns nothing.
+    /// changes; another quantity for an order that already has a line of this SKU throws DuplicateLine.
+    /// When no batch can take it, raises OutOfStock and returns nothing.
     std::optional<std::string> allocate(const OrderLine& line) {
         if (line.sku != sku_) throw InvalidSku(line.sku);
         check_quantity(line.qty);
-        // One hash lookup both asks whether the line is allocated and reserves its entry if it is not.
-        auto [slot_of_line, is_new] = index_.try_emplace(line, no_slot);
-        if (!is_new) return batches_[*slot_of_line].reference();
+        // One hash lookup both asks whether the order has a line here and reserves its entry if it has not.
+        auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{no_slot, line.qty});
+        if (!is_new) {
+            if (entry->qty != line.qty) throw DuplicateLine(line.orderid, line.sku, entry->qty);
+            return batches_[entry->slot].reference();
+        }
         for (std::uint32_t slot : order_) {
             Batch& batch = batches_[slot];
             if (batch.available_quantity() < line.qty) continue;  // the SKU was checked above, once
-            *slot_of_line = slot;
+            entry->slot = slot;
             batch.add_line(line);
             changes_.emplace_back(changes::LineAllocated{slot, line});
             ++version_;
@@ -241,8 +245,8 @@ public:
 
     /// The reference of the batch holding `line`, if it is allocated (and loaded).
     const std::string* batch_of(const OrderLine& line) const {
-        const std::uint32_t* slot = index_.find(line);
-        return slot == nullptr ? nullptr : &batches_[*slot].reference();
+        const detail::LineSlot* entry = index_.find(line);
+        return entry == nullptr || entry->qty != line.qty ? nullptr : &batches_[entry->slot].reference();
     }
 
     /// Events raised since the last commit, oldest first.
@@ -300,7 +304,7 @@ private:
     }
     void undo(changes::LineDeallocated& c) noexcept {
         // The line was popped from the back, and everything after it is already undone.
-        index_.try_emplace(c.line, c.slot);
+        index_.try_emplace(c.line, detail::LineSlot{c.slot, c.line.qty});
         batches_[c.slot].add_line(c.line);
     }
     void undo(changes::QuantityChanged& c) noexcept { batches_[c.slot].purchased_ = c.previous; }
@@ -310,7 +314,7 @@ private:
     std::string sku_;
     std::vector<Batch> batches_;                // slot = position of addition; never reordered
     std::vector<std::uint32_t> order_;          // slots in allocation preference
-    detail::FlatMap<detail::LineKey, std::uint32_t, detail::LineKeyHash, detail::LineKeyEqual> index_;  // line -> slot
+    detail::FlatMap<detail::LineKey, detail::LineSlot, detail::LineKeyHash, detail::LineKeyEqual> index_;  // line -> slot
     std::int64_t version_;
     std::int64_t loaded_version_;
     std::vector<events::Event> events_;
