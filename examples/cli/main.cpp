@@ -27,7 +27,7 @@ namespace {
 using namespace allocation;
 namespace fs = std::filesystem;
 
-/// The job has no readers: the read model is not kept.
+/// In memory nothing reads the allocations view once the job ends, so it is not kept. (A database keeps it.)
 struct NoView {
     void add(std::string_view, std::string_view, std::string_view) noexcept {}
     void remove(std::string_view, std::string_view) noexcept {}
@@ -135,8 +135,6 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
     };
     CountingNotifier notifier;
     NoPublisher publisher;
-    NoView view;
-
     if (db.empty()) {
         // In memory: the batches come from batches.csv and what was allocated before from allocations.csv.
         std::map<std::string, std::vector<Batch>> batches_by_sku;
@@ -163,12 +161,15 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
             for (auto& [sku, list] : batches_by_sku) uow.products().add(Product(sku, std::move(list)));
             uow.commit();
         }
+        NoView view;
         auto bus = bootstrap(factory, view, notifier, publisher, std::move(options));
         rows = allocate_orders(bus, orders, recorded, summary, errors);
     } else {
 #if ALLOCATION_CLI_WITH_SQLITE
-        // In a database: it remembers the batches and the allocations of earlier runs.
+        // In a database: it remembers the batches and the allocations of earlier runs, and keeps the allocations
+        // view that the server reads.
         sqlite::Database database(sqlite::Options{.path = db});
+        sqlite::AllocationsView view(database);
         auto bus = bootstrap(sqlite::UnitOfWorkFactory(database), view, notifier, publisher, std::move(options));
         for (const auto& b : batches) {
             try {

@@ -100,6 +100,30 @@ TEST_CASE("allocate-csv --db: the database remembers what allocations.csv lost",
 }
 #endif
 
+#if ALLOCATION_E2E_SQLITE
+TEST_CASE("allocate-csv --db: the server started on the job's database answers for its orders", "[e2e][csv][sqlite]") {
+    TempDir dir;
+    const std::string db = (dir / "job.db").string();
+    write_file(dir / "batches.csv", "ref,sku,qty,eta\nlater,CLOCK,10,2026-12-24\nearliest,CLOCK,10,2026-11-22\n");
+    write_file(dir / "orders.csv", "orderid,sku,qty\no1,CLOCK,8\no2,CLOCK,8\n");
+    auto job = allocate_csv(dir, {"--db", db});
+    INFO(job.err);
+    REQUIRE(job.exit_code == 0);
+
+    Server server({"--db", db});
+    auto client = server.client();
+    auto o1 = client.Get("/allocations/o1");
+    REQUIRE(o1);
+    CHECK(o1->status == 200);
+    CHECK(o1->body == R"([{"batchref":"earliest","sku":"CLOCK"}])");
+    auto o2 = client.Get("/allocations/o2");
+    REQUIRE(o2);
+    CHECK(o2->status == 200);
+    CHECK(o2->body == R"([{"batchref":"later","sku":"CLOCK"}])");
+}
+
+#endif
+
 TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv alone", "[e2e][csv][bad-input]") {
     struct Case {
         std::string batches;
