@@ -79,12 +79,11 @@ struct Summary {
     std::size_t allocated = 0, already = 0, out_of_stock = 0;
 };
 
-/// The job itself, over whichever storage the bus was made with. Returns the rows to append.
+/// The job itself, over whichever storage the bus was made with. Appends the rows of the lines it allocates to
+/// `rows` as it goes, so that they are there even when a later line fails.
 template <typename Bus>
-std::string allocate_orders(Bus& bus, const std::vector<csv::OrderRow>& orders,
-                            std::unordered_set<OrderLine, LineKey>& recorded, Summary& summary,
-                            std::vector<std::string>& errors) {
-    std::string rows;
+void allocate_orders(Bus& bus, const std::vector<csv::OrderRow>& orders,
+                     std::unordered_set<OrderLine, LineKey>& recorded, Summary& summary, std::string& rows) {
     Progress progress(orders.size(), orders.size() >= 10'000 && ::isatty(STDERR_FILENO));
     for (std::size_t i = 0; i < orders.size(); ++i) {
         progress.update(i);
@@ -93,24 +92,74 @@ std::string allocate_orders(Bus& bus, const std::vector<csv::OrderRow>& orders,
             ++summary.already;
             continue;
         }
-        try {
-            auto batchref = bus.handle(commands::Allocate{order.line.orderid, order.line.sku, order.line.qty});
-            if (!batchref) {
-                ++summary.out_of_stock;
-                continue;
-            }
-            rows += fmt::format("{},{},{},{}\n", csv::field(order.line.orderid), csv::field(order.line.sku),
-                                order.line.qty, csv::field(*batchref));
-            recorded.insert(order.line);
-            ++summary.allocated;
-        } catch (const InvalidSku& error) {
-            errors.push_back(csv::InputError({order.where.file, order.where.line, order.sku_column}, error.what()).what());
-            if (errors.size() >= 20) break;
+        auto batchref = bus.handle(commands::Allocate{order.line.orderid, order.line.sku, order.line.qty});
+        if (!batchref) {
+            ++summary.out_of_stock;
+            continue;
         }
+        rows += fmt::format("{},{},{},{}\n", csv::field(order.line.orderid), csv::field(order.line.sku),
+                            order.line.qty, csv::field(*batchref));
+        recorded.insert(order.line);
+        ++summary.allocated;
     }
     progress.update(orders.size());
     progress.finish();
-    return rows;
+}
+
+std::string describe(Quantity qty, const std::optional<Date>& eta) {
+    return fmt::format("qty {}, eta {}", qty, eta ? to_string(*eta) : std::string("none"));
+}
+
+/// Checks that the lines an earlier run recorded in allocations.csv fit the batches of batches.csv: each names a
+/// batch of its SKU, no line is recorded twice, and no batch holds more than it has. Returns them by batch.
+std::unordered_map<std::string, std::vector<OrderLine>> check_previous(const std::vector<csv::BatchRow>& batches,
+                                                                       const std::vector<csv::AllocationRow>& previous) {
+    std::unordered_map<std::string, const csv::BatchRow*> by_ref;
+    for (const auto& b : batches) by_ref.emplace(b.ref, &b);
+    std::unordered_map<std::string, std::vector<OrderLine>> lines_by_batch;
+    std::unordered_map<std::string, Quantity> allocated;
+    std::unordered_map<OrderLine, std::size_t, LineKey> first_seen;
+    for (const auto& row : previous) {
+        auto it = by_ref.find(row.batchref);
+        if (it == by_ref.end() || it->second->sku != row.line.sku) {
+            throw csv::InputError({row.where.file, row.where.line, row.batchref_column},
+                                  "batch " + row.batchref + " of sku " + row.line.sku + " is not in batches.csv");
+        }
+        if (auto [seen, inserted] = first_seen.emplace(row.line, row.where.line); !inserted) {
+            throw csv::InputError(row.where, fmt::format("order line {},{},{} is recorded twice (also at line {})",
+                                                         row.line.orderid, row.line.sku, row.line.qty, seen->second));
+        }
+        Quantity& total = allocated[row.batchref];
+        total += row.line.qty;
+        if (total > it->second->qty) {
+            throw csv::InputError({row.where.file, row.where.line, row.batchref_column},
+                                  fmt::format("batch {} has {} units in batches.csv, but the lines recorded against it "
+                                              "up to here take {}",
+                                              row.batchref, it->second->qty, total));
+        }
+        lines_by_batch[row.batchref].push_back(row.line);
+    }
+    return lines_by_batch;
+}
+
+/// Checks that every order names a SKU that has batches: in batches.csv, or else (`stored`) in the database.
+template <typename Stored>
+void check_orders(const std::vector<csv::BatchRow>& batches, const std::vector<csv::OrderRow>& orders,
+                  Stored&& stored, std::string_view where) {
+    std::unordered_set<std::string> known;
+    for (const auto& b : batches) known.insert(b.sku);
+    std::unordered_set<std::string> unknown;
+    for (const auto& order : orders) {
+        const std::string& sku = order.line.sku;
+        if (known.contains(sku)) continue;
+        if (!unknown.contains(sku) && stored(sku)) {
+            known.insert(sku);
+            continue;
+        }
+        unknown.insert(sku);
+        throw csv::InputError({order.where.file, order.where.line, order.sku_column},
+                              fmt::format("Invalid sku {}: no batch of it in {}", sku, where));
+    }
 }
 
 int allocate_csv(const fs::path& dir, const std::string& db) {
@@ -118,7 +167,7 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
                    allocations_path = dir / "allocations.csv";
     const auto started = std::chrono::steady_clock::now();
 
-    // Everything is read and checked before anything is allocated.
+    // Everything is read and checked before anything is allocated: an input error changes nothing anywhere.
     const auto batches = csv::read_batches(batches_path);
     const auto orders = csv::read_orders(orders_path);
     const auto previous = csv::read_allocations(allocations_path);
@@ -135,21 +184,45 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
     };
     CountingNotifier notifier;
     NoPublisher publisher;
+
+    // What a failure after the first write leaves behind, said truthfully.
+    std::string kept = fmt::format("{} lists the lines allocated before it; run the job again to allocate the rest",
+                                   allocations_path.string());
+    auto write_rows = [&] {
+        if (rows.empty() && !previous.empty()) return;
+        std::string content = fs::exists(allocations_path) ? csv::read_text(allocations_path) : std::string();
+        if (content.empty()) content = "orderid,sku,qty,batchref\n";
+        if (content.back() != '\n') content += '\n';
+        content += rows;
+        csv::write_atomically(allocations_path, content);
+    };
+    auto run = [&](auto&& allocate) {
+        try {
+            allocate();
+        } catch (const std::exception& error) {
+            std::string saved;
+            try {
+                if (!rows.empty()) write_rows();
+            } catch (const std::exception& write_error) {
+                saved = fmt::format(" ({} could not be written either: {})", allocations_path.string(),
+                                    write_error.what());
+            }
+            fmt::print(stderr, "allocation-cli: {}\nallocation-cli: stopped after {} of {} order lines; {}{}\n",
+                       error.what(), summary.allocated + summary.already + summary.out_of_stock, orders.size(), kept,
+                       saved);
+            return false;
+        }
+        return true;
+    };
+
+    bool finished = false;
     if (db.empty()) {
         // In memory: the batches come from batches.csv and what was allocated before from allocations.csv.
+        auto lines_by_batch = check_previous(batches, previous);
+        check_orders(batches, orders, [](const std::string&) { return false; }, batches_path.string());
         std::map<std::string, std::vector<Batch>> batches_by_sku;
-        std::unordered_map<std::string, std::pair<const csv::BatchRow*, std::vector<OrderLine>>> lines_by_batch;
-        for (const auto& b : batches) lines_by_batch[b.ref].first = &b;
-        for (const auto& row : previous) {
-            auto it = lines_by_batch.find(row.batchref);
-            if (it == lines_by_batch.end() || it->second.first->sku != row.line.sku) {
-                throw csv::InputError({row.where.file, row.where.line, row.batchref_column},
-                                      "batch " + row.batchref + " of sku " + row.line.sku + " is not in batches.csv");
-            }
-            it->second.second.push_back(row.line);
-        }
         for (const auto& b : batches) {
-            auto& lines = lines_by_batch[b.ref].second;
+            auto& lines = lines_by_batch[b.ref];
             Quantity allocated = 0;
             for (const auto& line : lines) allocated += line.qty;
             batches_by_sku[b.sku].emplace_back(b.ref, b.sku, b.qty, b.eta, std::move(lines), allocated);
@@ -163,39 +236,59 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
         }
         NoView view;
         auto bus = bootstrap(factory, view, notifier, publisher, std::move(options));
-        rows = allocate_orders(bus, orders, recorded, summary, errors);
+        finished = run([&] { allocate_orders(bus, orders, recorded, summary, rows); });
     } else {
 #if ALLOCATION_CLI_WITH_SQLITE
         // In a database: it remembers the batches and the allocations of earlier runs, and keeps the allocations
         // view that the server reads.
         sqlite::Database database(sqlite::Options{.path = db});
-        sqlite::AllocationsView view(database);
-        auto bus = bootstrap(sqlite::UnitOfWorkFactory(database), view, notifier, publisher, std::move(options));
-        for (const auto& b : batches) {
-            try {
-                bus.handle(commands::CreateBatch{b.ref, b.sku, b.qty, b.eta});
-            } catch (const DuplicateBatch&) {
-                // recorded by an earlier run
+        sqlite::UnitOfWorkFactory factory(database);
+        std::vector<const csv::BatchRow*> new_batches;
+        {
+            // A batch already stored must be the same batch: re-runs are idempotent, a changed row is an error.
+            auto uow = factory();
+            for (const auto& b : batches) {
+                if (const Product* product = uow.products().get(b.sku)) {
+                    if (const Batch* stored = product->batch(b.ref)) {
+                        if (stored->purchased_quantity() != b.qty || stored->eta() != b.eta) {
+                            throw csv::InputError(b.where, fmt::format("batch {} is in {} with {}, but this row says {}",
+                                                                       b.ref, db, describe(stored->purchased_quantity(), stored->eta()),
+                                                                       describe(b.qty, b.eta)));
+                        }
+                        continue;
+                    }
+                }
+                if (const Product* other = uow.products().get_by_batchref(b.ref)) {
+                    throw csv::InputError(b.where, fmt::format("batch {} is in {} with sku {}, but this row says {}",
+                                                               b.ref, db, other->sku(), b.sku));
+                }
+                new_batches.push_back(&b);
             }
-        }
-        rows = allocate_orders(bus, orders, recorded, summary, errors);
+            check_orders(batches, orders, [&](const std::string& sku) { return uow.products().get(sku) != nullptr; },
+                         batches_path.string() + " or " + db);
+        }  // read only: rolled back
+        sqlite::AllocationsView view(database);
+        auto bus = bootstrap(factory, view, notifier, publisher, std::move(options));
+        kept = fmt::format("{} holds the allocations made so far and {} lists them; run the job again to complete it",
+                           db, allocations_path.string());
+        finished = run([&] {
+            for (const auto* b : new_batches) bus.handle(commands::CreateBatch{b->ref, b->sku, b->qty, b->eta});
+            allocate_orders(bus, orders, recorded, summary, rows);
+        });
 #else
         fmt::print(stderr, "allocation-cli: this build has no SQLite support; leave out --db\n");
         return 2;
 #endif
     }
+    if (!finished) return 1;
 
+    write_rows();
     if (!errors.empty()) {
+        // The allocations are committed (and recorded above); only some of their event handlers failed.
         for (const auto& error : errors) fmt::print(stderr, "{}\n", error);
-        fmt::print(stderr, "allocation-cli: {} left unchanged\n", allocations_path.string());
+        fmt::print(stderr, "allocation-cli: the lines are allocated and recorded in {}, but the handlers above failed\n",
+                   allocations_path.string());
         return 1;
-    }
-    if (!rows.empty() || previous.empty()) {
-        std::string content = fs::exists(allocations_path) ? csv::read_text(allocations_path) : std::string();
-        if (content.empty()) content = "orderid,sku,qty,batchref\n";
-        if (content.back() != '\n') content += '\n';
-        content += rows;
-        csv::write_atomically(allocations_path, content);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     fmt::print("{} lines allocated, {} already allocated, {} out of stock; {} ({:.2f} s)\n", summary.allocated,

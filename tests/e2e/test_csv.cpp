@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#if ALLOCATION_E2E_SQLITE
+#include <sqlite3.h>
+#endif
+
 #include "processes.hpp"
 #include "support/catch.hpp"
 
@@ -122,6 +126,97 @@ TEST_CASE("allocate-csv --db: the server started on the job's database answers f
     CHECK(o2->body == R"([{"batchref":"later","sku":"CLOCK"}])");
 }
 
+TEST_CASE("allocate-csv --db: bad input is found before anything is written", "[e2e][csv][sqlite][bad-input]") {
+    TempDir dir;
+    const std::string db = (dir / "job.db").string();
+    write_file(dir / "batches.csv", "ref,sku,qty,eta\nb1,CHAIR,10,\n");
+
+    SECTION("an unknown sku on line 3 allocates nothing, not even line 2") {
+        write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\no2,SOFA,1\n");
+        auto result = allocate_csv(dir, {"--db", db});
+        CHECK(result.exit_code == 1);
+        CHECK_THAT(result.err, Catch::Contains((dir / "orders.csv:3:4").string() + ": Invalid sku SOFA"));
+        CHECK_FALSE(fs::exists(dir / "allocations.csv"));
+        Server server({"--db", db});
+        auto client = server.client();
+        auto o1 = client.Get("/allocations/o1");
+        REQUIRE(o1);
+        CHECK(o1->status == 404);
+        auto product = client.Get("/products/CHAIR");  // not even the batch was created
+        REQUIRE(product);
+        CHECK(product->status == 404);
+    }
+    SECTION("a sku known only to the database is fine") {
+        write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
+        REQUIRE(allocate_csv(dir, {"--db", db}).exit_code == 0);
+        write_file(dir / "batches.csv", "ref,sku,qty,eta\nt1,TABLE,5,\n");
+        write_file(dir / "orders.csv", "orderid,sku,qty\no2,CHAIR,2\no3,TABLE,1\n");
+        auto result = allocate_csv(dir, {"--db", db});
+        INFO(result.err);
+        CHECK(result.exit_code == 0);
+        CHECK_THAT(result.out, Catch::Contains("2 lines allocated, 0 already allocated"));
+    }
+    SECTION("a batches.csv row must match the batch the database has") {
+        write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
+        REQUIRE(allocate_csv(dir, {"--db", db}).exit_code == 0);
+        const std::string before = read_file(dir / "allocations.csv");
+        struct Case {
+            std::string row, message;
+        };
+        for (const Case& c : std::vector<Case>{
+                 {"b1,CHAIR,2,", "batch b1 is in " + db + " with qty 10, eta none, but this row says qty 2, eta none"},
+                 {"b1,CHAIR,10,2026-01-02", "with qty 10, eta none, but this row says qty 10, eta 2026-01-02"},
+                 {"b1,TABLE,10,", "batch b1 is in " + db + " with sku CHAIR, but this row says TABLE"}}) {
+            INFO(c.row);
+            write_file(dir / "batches.csv", "ref,sku,qty,eta\nb0,CHAIR,1,\n" + c.row + "\n");
+            write_file(dir / "orders.csv", "orderid,sku,qty\no2,CHAIR,1\n");
+            auto result = allocate_csv(dir, {"--db", db});
+            CHECK(result.exit_code == 1);
+            CHECK_THAT(result.err, Catch::Contains((dir / "batches.csv:3:1").string() + ": "));
+            CHECK_THAT(result.err, Catch::Contains(c.message));
+            CHECK(read_file(dir / "allocations.csv") == before);
+        }
+        // Nothing of those runs reached the database: b0 was never created.
+        Server server({"--db", db});
+        auto client = server.client();
+        auto product = client.Get("/products/CHAIR");
+        REQUIRE(product);
+        CHECK_THAT(product->body, !Catch::Contains("b0"));
+    }
+}
+
+TEST_CASE("allocate-csv --db: a storage failure midway says what the database holds", "[e2e][csv][sqlite]") {
+    TempDir dir;
+    const std::string db = (dir / "job.db").string();
+    write_file(dir / "batches.csv", "ref,sku,qty,eta\nb1,CHAIR,10,\n");
+    write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
+    REQUIRE(allocate_csv(dir, {"--db", db}).exit_code == 0);
+    write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\no2,CHAIR,1\no3,CHAIR,1\no4,CHAIR,1\n");
+
+    // The database refuses to store o3's line: a storage error after o2 was committed.
+    auto sql = [&](const char* statement) {
+        sqlite3* other = nullptr;
+        REQUIRE(sqlite3_open(db.c_str(), &other) == SQLITE_OK);
+        CHECK(sqlite3_exec(other, statement, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(other);
+    };
+    sql("CREATE TRIGGER refuse_o3 BEFORE INSERT ON order_lines WHEN NEW.orderid = 'o3' "
+        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+    auto blocked = allocate_csv(dir, {"--db", db});
+    sql("DROP TRIGGER refuse_o3");
+    CHECK(blocked.exit_code == 1);
+    CHECK_THAT(blocked.err, Catch::Contains(db + " holds the allocations made so far"));
+    CHECK_THAT(blocked.err, Catch::Contains("run the job again to complete it"));
+    CHECK_THAT(blocked.err, Catch::Contains("stopped after 2 of 4 order lines"));
+    CHECK_THAT(blocked.err, !Catch::Contains("unchanged"));
+    // What the database committed is recorded in allocations.csv too.
+    CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,CHAIR,1,b1\no2,CHAIR,1,b1\n");
+
+    auto again = allocate_csv(dir, {"--db", db});
+    INFO(again.err);
+    CHECK(again.exit_code == 0);
+    CHECK_THAT(again.out, Catch::Contains("2 lines allocated, 2 already allocated"));
+}
 #endif
 
 TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv alone", "[e2e][csv][bad-input]") {
@@ -155,6 +250,10 @@ TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv 
          "batch nope of sku CHAIR is not in batches.csv"},
         {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,1\n", "allocations.csv:2:10",
          "expected 4 fields"},
+        {"ref,sku,qty,eta\nb1,CHAIR,2,\n", good_orders, "orderid,sku,qty,batchref\no0,CHAIR,5,b1\n",
+         "allocations.csv:2:12", "batch b1 has 2 units in batches.csv, but the lines recorded against it up to here take 5"},
+        {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,4,b1\no9,CHAIR,3,b1\no0,CHAIR,4,b1\n",
+         "allocations.csv:4:1", "order line o0,CHAIR,4 is recorded twice (also at line 2)"},
     };
     for (const auto& c : cases) {
         INFO(c.where << ": " << c.message);
