@@ -92,7 +92,8 @@ void register_routes(httplib::Server& server, Bus& bus, const View& view, Factor
         });
     });
 
-    server.Get(R"(/allocations/([^/]+))", [&view](const Request& req, Response& res) {
+    // Ids may contain "/" (sent as %2F, which httplib decodes before matching): the rest of the path is the id.
+    server.Get(R"(/allocations/(.+))", [&view](const Request& req, Response& res) {
         detail::guarded(res, [&] {
             const std::string orderid = req.matches[1];
             auto rows = views::allocations(orderid, view);
@@ -103,7 +104,7 @@ void register_routes(httplib::Server& server, Bus& bus, const View& view, Factor
         });
     });
 
-    server.Get(R"(/products/([^/]+))", [&uow_factory](const Request& req, Response& res) {
+    server.Get(R"(/products/(.+))", [&uow_factory](const Request& req, Response& res) {
         detail::guarded(res, [&] {
             const std::string sku = req.matches[1];
             nlohmann::json body;

@@ -30,6 +30,12 @@ std::string text_field(const json& body, const char* name) {
         throw BadRequest(std::string("Field '") + name + "' must be at most " + std::to_string(max_text_length) +
                          " bytes long");
     }
+    // An id with a control character (a NUL, a newline) could not be looked up by URL, nor logged safely.
+    for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7F) {
+            throw BadRequest(std::string("Field '") + name + "' must not contain control characters");
+        }
+    }
     return text;
 }
 

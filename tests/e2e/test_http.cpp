@@ -91,6 +91,30 @@ TEST_CASE("unknown sku: 400 with the book's message, and the view answers 404", 
     CHECK(view.body["message"].is_string());
 }
 
+TEST_CASE("ids with slashes and other URL characters can be looked up", "[e2e][http]") {
+    const std::string storage = E2E_STORAGE();
+    TempDir dir;
+    Server server(storage_args(storage, dir));
+    auto client = server.client();
+    add_batch(client, "batch/1", "SOFA/RED ?#%", 10, nullptr);
+    auto allocated = post(client, "/allocate", json{{"orderid", "a/b"}, {"sku", "SOFA/RED ?#%"}, {"qty", 2}});
+    REQUIRE(allocated.status == 202);
+    CHECK(allocated.body["batchref"] == "batch/1");
+
+    const json expected = json::array({{{"sku", "SOFA/RED ?#%"}, {"batchref", "batch/1"}}});
+    for (const std::string path : {"/allocations/a%2Fb", "/allocations/a/b"}) {
+        INFO(path);
+        auto answer = get(client, path);
+        CHECK(answer.status == 200);
+        CHECK(answer.body == expected);
+    }
+    auto product = get(client, "/products/SOFA%2FRED%20%3F%23%25");
+    CHECK(product.status == 200);
+    CHECK(product.body["sku"] == "SOFA/RED ?#%");
+    CHECK(product.body["batches"][0]["ref"] == "batch/1");
+    CHECK(get(client, "/allocations/a%2Fc").status == 404);
+}
+
 TEST_CASE("out of stock is accepted, answered with a null batchref, and logged for the stock team", "[e2e][http]") {
     const std::string storage = E2E_STORAGE();
     TempDir dir;
@@ -165,6 +189,13 @@ TEST_CASE("every bad request gets a 4xx with a message naming the problem, and t
         {"/allocate", R"({"orderid": ")" + std::string(300, 'x') + R"(", "sku": "CHAIR", "qty": 1})", 400,
          "'orderid' must be at most 255"},
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": 20261121})", 400, "'eta'"},
+        // ids with control characters could never be looked up by URL
+        {"/allocate", R"({"orderid": "a\u0000b", "sku": "CHAIR", "qty": 1})", 400,
+         "'orderid' must not contain control characters"},
+        {"/allocate", R"({"orderid": "o", "sku": "CHA\nIR", "qty": 1})", 400, "'sku' must not contain control characters"},
+        {"/add_batch", R"({"ref": "b\t9", "sku": "CHAIR", "qty": 1})", 400, "'ref' must not contain control characters"},
+        {"/change_batch_quantity", R"({"batchref": "b\u007f", "qty": 1})", 400,
+         "'batchref' must not contain control characters"},
         // quantities out of range
         {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": 0})", 400, "'qty' must be between 1 and 1000000000"},
         {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": -3})", 400, "'qty' must be between 1 and"},
