@@ -2,8 +2,16 @@
 // client that publishes commands and listens to events the way another service would.
 #include <hiredis/hiredis.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -163,4 +171,93 @@ TEST_CASE("the service survives losing Redis and subscribes again when it is bac
     auto status = server.process().stop(SIGTERM);
     REQUIRE(status);
     CHECK(WEXITSTATUS(*status) == 0);
+}
+
+namespace {
+
+/// A "broker" that lets clients connect (the kernel's backlog accepts them) but never reads or answers: a Redis that
+/// hangs, as one does when its host is overloaded or stopped.
+class SilentBroker {
+public:
+    SilentBroker() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 128) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            throw std::runtime_error("cannot listen on loopback");
+        }
+        port_ = ntohs(addr.sin_port);
+    }
+    SilentBroker(const SilentBroker&) = delete;
+    SilentBroker& operator=(const SilentBroker&) = delete;
+    ~SilentBroker() { ::close(fd_); }
+    int port() const noexcept { return port_; }
+
+private:
+    int fd_;
+    int port_ = 0;
+};
+
+const allocation::events::Event allocated = allocation::events::Allocated{"o1", "LAMP", 1, "b1"};
+
+}  // namespace
+
+TEST_CASE("publishers do not queue behind a broker that hangs: each waits at most one timeout", "[e2e][redis]") {
+    using namespace std::chrono;
+    SilentBroker broker;
+    const auto timeout = 250ms;
+    allocation::redis::Publisher publisher({"127.0.0.1", broker.port()}, {.timeout = timeout, .retry_after = 10s});
+
+    constexpr int threads = 8;
+    std::vector<milliseconds> took(threads);
+    std::atomic<int> failed{0};
+    std::vector<std::thread> workers;
+    const auto started = steady_clock::now();
+    for (int i = 0; i < threads; ++i) {
+        workers.emplace_back([&, i] {
+            const auto begin = steady_clock::now();
+            try {
+                publisher.publish("line_allocated", allocated);
+            } catch (const allocation::StorageError&) {
+                ++failed;
+            }
+            took[static_cast<std::size_t>(i)] = duration_cast<milliseconds>(steady_clock::now() - begin);
+        });
+    }
+    for (auto& worker : workers) worker.join();
+    const auto all = duration_cast<milliseconds>(steady_clock::now() - started);
+    CHECK(failed == threads);
+    CHECK(*std::max_element(took.begin(), took.end()) < 3 * timeout);
+    CHECK(all < 3 * timeout);
+
+    // Once it has failed, publishing fails at once until the wait is over.
+    const auto begin = steady_clock::now();
+    CHECK_THROWS_AS(publisher.publish("line_allocated", allocated), allocation::StorageError);
+    CHECK(steady_clock::now() - begin < 50ms);
+}
+
+TEST_CASE("the publisher survives losing Redis and publishes again once it is back", "[e2e][redis]") {
+    using namespace std::chrono;
+    RedisServer redis;
+    allocation::redis::Publisher publisher({"127.0.0.1", redis.port()}, {.timeout = 500ms, .retry_after = 200ms});
+    {
+        Listener events(redis.port(), "line_allocated");
+        publisher.publish("line_allocated", allocated);
+        CHECK(events.next()["orderid"] == "o1");
+    }
+    redis.stop();
+    CHECK_THROWS_AS(publisher.publish("line_allocated", allocated), allocation::StorageError);
+    redis.start();
+    Listener events(redis.port(), "line_allocated");
+    CHECK(wait_until([&] {
+        try {
+            publisher.publish("line_allocated", allocated);
+            return true;
+        } catch (const allocation::StorageError&) {
+            return false;
+        }
+    }));
+    CHECK(events.next()["orderid"] == "o1");
 }

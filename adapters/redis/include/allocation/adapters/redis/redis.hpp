@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <hiredis/hiredis.h>
 #include <nlohmann/json.hpp>
@@ -134,57 +135,101 @@ inline Context connect(const Endpoint& endpoint, std::chrono::milliseconds timeo
 struct PublisherOptions {
     /// Limit on connecting and on each command.
     std::chrono::milliseconds timeout{1000};
-    /// After a failed connection, publishing fails at once (without waiting for Redis) for this long.
+    /// After a failure, publishing fails at once (without waiting for Redis) for this long; the wait doubles on each
+    /// failure in a row, up to `max_retry_after`, and is reset by a success.
     std::chrono::milliseconds retry_after{1000};
+    std::chrono::milliseconds max_retry_after{5000};
 };
 
-/// Publishes each event as JSON with PUBLISH. One connection, shared by the threads that publish (Redis PUBLISH
-/// is short), made on first use and made again after it broke. A failure throws StorageError; the bus reports
-/// it and the committed change stays committed.
+/// Publishes each event as JSON with PUBLISH. The threads that publish share idle connections, made on demand; a
+/// thread uses one on its own, so nobody waits for another thread's connect or command. A down or silent broker
+/// therefore costs each publisher at most one attempt bounded by `timeout` (a connection found dead at once is
+/// replaced by one fresh attempt); after a failure, publishing fails at once until `retry_after` has passed.
+/// A failure throws StorageError; the bus reports it and the committed change stays committed.
 class Publisher {
 public:
     explicit Publisher(Endpoint endpoint, PublisherOptions options = {})
-        : endpoint_(std::move(endpoint)), options_(options) {}
+        : endpoint_(std::move(endpoint)), options_(options), backoff_(options.retry_after) {}
 
     void publish(std::string_view channel, const events::Event& event) {
         const std::string payload = to_json(event);
-        std::lock_guard lock(mutex_);
-        for (int attempt = 1;; ++attempt) {
-            ensure_connected();
-            detail::Reply reply(static_cast<redisReply*>(redisCommand(context_.get(), "PUBLISH %b %b", channel.data(),
+        detail::Context context = take();  // throws while the broker is known to be away
+        bool reused = static_cast<bool>(context);
+        for (;;) {
+            if (!context) context = connect();
+            detail::Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PUBLISH %b %b", channel.data(),
                                                                       channel.size(), payload.data(), payload.size())));
-            if (reply && reply->type != REDIS_REPLY_ERROR) return;
-            std::string why = reply ? std::string(reply->str, reply->len) : std::string(context_->errstr);
-            context_.reset();  // broken or confused: start afresh next time
-            if (attempt == 2 || reply) {
+            if (reply && reply->type != REDIS_REPLY_ERROR) {
+                give_back(std::move(context));
+                return;
+            }
+            if (reply) {  // Redis answered: the connection is fine, the command was refused
+                give_back(std::move(context));
+                throw StorageError("cannot publish on Redis channel " + std::string(channel) + ": " +
+                                   std::string(reply->str, reply->len));
+            }
+            const std::string why = context->errstr;
+            // An idle connection that the broker closed meanwhile fails at once: one fresh attempt replaces it.
+            // Anything else (a timeout) is the broker's state, not the connection's.
+            const bool stale = reused && (context->err == REDIS_ERR_EOF ||
+                                          (context->err == REDIS_ERR_IO && (errno == EPIPE || errno == ECONNRESET)));
+            context.reset();
+            if (!stale) {
+                failed();
                 throw StorageError("cannot publish on Redis channel " + std::string(channel) + ": " + why);
             }
+            reused = false;
         }
     }
 
     const Endpoint& endpoint() const noexcept { return endpoint_; }
 
 private:
-    void ensure_connected() {
-        if (context_) return;
-        auto now = std::chrono::steady_clock::now();
-        if (now < next_attempt_) {
+    /// An idle connection, or none (the caller connects); throws at once while failures say to wait.
+    detail::Context take() {
+        std::lock_guard lock(mutex_);
+        if (std::chrono::steady_clock::now() < next_attempt_) {
             throw StorageError("Redis at " + endpoint_.host + ":" + std::to_string(endpoint_.port) +
                                " is unavailable; event not published");
         }
+        if (idle_.empty()) return nullptr;
+        detail::Context context = std::move(idle_.back());
+        idle_.pop_back();
+        return context;
+    }
+
+    /// Connects without holding the lock: other publishers go on meanwhile.
+    detail::Context connect() {
         try {
-            context_ = detail::connect(endpoint_, options_.timeout);
+            return detail::connect(endpoint_, options_.timeout);
         } catch (const StorageError&) {
-            next_attempt_ = now + options_.retry_after;
+            failed();
             throw;
         }
     }
 
+    void give_back(detail::Context context) {
+        std::lock_guard lock(mutex_);
+        backoff_ = options_.retry_after;
+        idle_.push_back(std::move(context));
+    }
+
+    /// The broker failed: wait before the next attempt, and drop the idle connections (likely dead too) outside
+    /// the lock.
+    void failed() {
+        std::vector<detail::Context> dropped;
+        std::lock_guard lock(mutex_);
+        next_attempt_ = std::chrono::steady_clock::now() + backoff_;
+        backoff_ = std::min(backoff_ * 2, std::max(options_.max_retry_after, options_.retry_after));
+        dropped.swap(idle_);
+    }
+
     Endpoint endpoint_;
     PublisherOptions options_;
-    std::mutex mutex_;
-    detail::Context context_;
+    std::mutex mutex_;  // guards what follows; never held across a call to Redis
+    std::vector<detail::Context> idle_;
     std::chrono::steady_clock::time_point next_attempt_{};
+    std::chrono::milliseconds backoff_;
 };
 
 static_assert(ports::EventPublisher<Publisher>);
