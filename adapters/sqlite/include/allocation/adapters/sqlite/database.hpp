@@ -59,7 +59,7 @@ CREATE TABLE order_lines (
     orderid TEXT NOT NULL,
     sku TEXT NOT NULL,
     qty INTEGER NOT NULL,
-    UNIQUE (orderid, sku, qty)
+    UNIQUE (orderid, sku)  -- an order has one line per SKU
 );
 CREATE TABLE allocations (
     id INTEGER PRIMARY KEY,

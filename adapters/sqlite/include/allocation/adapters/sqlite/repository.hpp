@@ -359,7 +359,8 @@ private:
                     throw StorageError(detail::describe(
                         path_, "storing an allocation",
                         "line " + line.orderid + "/" + line.sku + "/" + std::to_string(line.qty) +
-                            " is already allocated; look its product up with get_for_order before allocating it"));
+                            " clashes with a stored line (" + e.what() +
+                            "); look the product up with get_for_order before allocating"));
                 }
                 throw;
             }
