@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 
+#include "counting_adapters.hpp"
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/allocation.hpp"
 
@@ -17,15 +18,8 @@ using namespace allocation;
 // before the first timed one to `history + timed_allocations` after the last.
 constexpr long timed_allocations = 200'000;
 
-// Counts instead of recording: a recording publisher would measure vector growth, not the bus.
-struct CountingPublisher {
-    std::atomic<long> published{0};
-    void publish(std::string_view, const events::Event&) { published.fetch_add(1, std::memory_order_relaxed); }
-};
-struct CountingNotifier {
-    std::atomic<long> sent{0};
-    void send(std::string_view, std::string_view) { sent.fetch_add(1, std::memory_order_relaxed); }
-};
+using allocation::bench::CountingNotifier;
+using allocation::bench::CountingPublisher;
 
 std::string order_id(long n) {
     char buffer[32] = "order-";

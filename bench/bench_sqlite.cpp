@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counting_adapters.hpp"
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 #include "bench_sqlite_raw.hpp"
@@ -38,15 +39,8 @@ struct Rate {
     double cpu = 0;   // allocations per second of CPU time
 };
 
-// Counts instead of recording: a recording publisher would measure vector growth, not the adapter.
-struct CountingPublisher {
-    std::atomic<long> published{0};
-    void publish(std::string_view, const events::Event&) { published.fetch_add(1, std::memory_order_relaxed); }
-};
-struct CountingNotifier {
-    std::atomic<long> sent{0};
-    void send(std::string_view, std::string_view) { sent.fetch_add(1, std::memory_order_relaxed); }
-};
+using allocation::bench::CountingNotifier;
+using allocation::bench::CountingPublisher;
 
 struct Setting {
     const char* name;
