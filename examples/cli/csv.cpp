@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t max_text_length = 255;
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -58,11 +57,7 @@ void for_each_row(const std::vector<Record>& records, const std::string& file,
 
 std::string text_field(const Record& record, std::size_t index, std::string_view name, const std::string& file) {
     const Field& f = record.fields[index];
-    if (f.text.empty()) throw InputError({file, record.line, f.column}, fmt::format("{} must not be empty", name));
-    if (f.text.size() > max_text_length) {
-        throw InputError({file, record.line, f.column},
-                         fmt::format("{} must be at most {} bytes long", name, max_text_length));
-    }
+    if (auto problem = id_problem(f.text)) throw InputError({file, record.line, f.column}, fmt::format("{} {}", name, *problem));
     return f.text;
 }
 

@@ -25,17 +25,7 @@ std::string text_field(const json& body, const char* name) {
     const json& value = field(body, name);
     if (!value.is_string()) throw BadRequest(std::string("Field '") + name + "' must be a string");
     const auto& text = value.get_ref<const std::string&>();
-    if (text.empty()) throw BadRequest(std::string("Field '") + name + "' must not be empty");
-    if (text.size() > max_text_length) {
-        throw BadRequest(std::string("Field '") + name + "' must be at most " + std::to_string(max_text_length) +
-                         " bytes long");
-    }
-    // An id with a control character (a NUL, a newline) could not be looked up by URL, nor logged safely.
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7F) {
-            throw BadRequest(std::string("Field '") + name + "' must not contain control characters");
-        }
-    }
+    if (auto problem = id_problem(text)) throw BadRequest(std::string("Field '") + name + "' " + *problem);
     return text;
 }
 

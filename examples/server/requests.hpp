@@ -14,8 +14,6 @@ namespace allocation::service {
 
 /// The largest request body the server reads; a larger one is answered 413.
 inline constexpr std::size_t max_body_bytes = 64 * 1024;
-/// The longest order id, SKU or batch reference accepted.
-inline constexpr std::size_t max_text_length = 255;
 
 /// A request the server will not act on; `status` is the 4xx to answer with.
 class BadRequest : public std::runtime_error {

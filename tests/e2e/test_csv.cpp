@@ -240,6 +240,7 @@ TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv 
         {good_batches + "b2,CHAIR,5,2026-02-30\n", good_orders, "", "batches.csv:3:12", "eta must be a real date"},
         {good_batches + "b2,CHAIR,5,30/11/2026\n", good_orders, "", "batches.csv:3:12", "eta must be a real date"},
         {good_batches + "b2,,5,\n", good_orders, "", "batches.csv:3:4", "sku must not be empty"},
+        {good_batches, "orderid,sku,qty\n\"o\x01\",CHAIR,1\n", "", "orders.csv:2:1", "orderid must not contain control characters"},
         {good_batches + "b1,TABLE,5,\n", good_orders, "", "batches.csv:3:1", "batch b1 appears twice"},
         {good_batches + "\"b2,CHAIR,5,\n", good_orders, "", "batches.csv:3:1", "unterminated quoted field"},
         {good_batches + "b\"2,CHAIR,5,\n", good_orders, "", "batches.csv:3:2", "a double quote inside an unquoted field"},

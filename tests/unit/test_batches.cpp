@@ -80,3 +80,14 @@ TEST_CASE("dates read and print as YYYY-MM-DD") {
     CHECK(parse_date("9999-12-31").has_value());
     CHECK(tomorrow() < later());
 }
+
+TEST_CASE("ids are 1 to 255 bytes without control characters") {
+    CHECK_FALSE(id_problem("order-1").has_value());
+    CHECK_FALSE(id_problem("a/b ?#%").has_value());
+    CHECK(id_problem("") == "must not be empty");
+    CHECK(id_problem(std::string(max_id_length, 'x')) == std::nullopt);
+    CHECK(id_problem(std::string(max_id_length + 1, 'x')) == "must be at most 255 bytes long");
+    CHECK(id_problem(std::string("a\nb")) == "must not contain control characters");
+    CHECK(id_problem(std::string("a\0b", 3)) == "must not contain control characters");
+    CHECK(id_problem("a\x7f") == "must not contain control characters");
+}

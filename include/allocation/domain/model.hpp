@@ -35,6 +35,21 @@ inline void check_quantity(Quantity qty, std::string_view field = "qty") {
     }
 }
 
+/// The longest id (order id, SKU, batch reference) that the entry points accept.
+inline constexpr std::size_t max_id_length = 255;
+
+/// What is wrong with `text` as an id (order id, SKU, batch reference), phrased to follow the field's name
+/// ("must not be empty"), or nothing when it is fine. Ids are 1 to max_id_length bytes without control
+/// characters, so that every id can be looked up by URL and written to a log line safely.
+inline std::optional<std::string> id_problem(std::string_view text) {
+    if (text.empty()) return "must not be empty";
+    if (text.size() > max_id_length) return "must be at most " + std::to_string(max_id_length) + " bytes long";
+    for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7F) return "must not contain control characters";
+    }
+    return std::nullopt;
+}
+
 /// A customer's request for `qty` units of `sku`, part of order `orderid`. A value. An order has at most one
 /// line per SKU, so the read model's (orderid, sku) rows and Deallocated's (orderid, sku) name exactly one line.
 struct OrderLine {
