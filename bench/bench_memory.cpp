@@ -37,10 +37,9 @@ void BM_allocate_through_bus(benchmark::State& state) {
     const long history = state.range(2);
 
     memory::Store store;
-    memory::AllocationsView view;
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto bus = bootstrap(memory::UnitOfWorkFactory(store), view, notifier, publisher);
+    auto bus = bootstrap(memory::UnitOfWorkFactory(store), notifier, publisher);
 
     const auto start = std::chrono::year{2027} / std::chrono::January / 1;
     for (int b = 0; b < batches; ++b) {

@@ -80,7 +80,7 @@ Rate adapter_run(const std::string& path, sqlite::Synchronous synchronous, int a
     sqlite::AllocationsView view(db);
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto bus = bootstrap(sqlite::UnitOfWorkFactory(db), view, notifier, publisher);
+    auto bus = bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher);
     bus.handle(commands::CreateBatch{"batch", "SKU", max_quantity, std::nullopt});
     const auto start = Clock::now();
     const double cpu_start = cpu_seconds();
@@ -120,8 +120,8 @@ void history_figure(Scratch& scratch, int allocations) {
     sqlite::AllocationsView small_view(small_db), large_view(large_db);
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto small_bus = bootstrap(sqlite::UnitOfWorkFactory(small_db), small_view, notifier, publisher);
-    auto large_bus = bootstrap(sqlite::UnitOfWorkFactory(large_db), large_view, notifier, publisher);
+    auto small_bus = bootstrap(sqlite::UnitOfWorkFactory(small_db), notifier, publisher);
+    auto large_bus = bootstrap(sqlite::UnitOfWorkFactory(large_db), notifier, publisher);
     // Alternate rounds so that drift of the machine hits both alike.
     const int rounds = 10, per_round = std::max(1, allocations / rounds);
     std::chrono::duration<double> small_time{0}, large_time{0};

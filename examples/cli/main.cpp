@@ -27,14 +27,6 @@ namespace {
 using namespace allocation;
 namespace fs = std::filesystem;
 
-/// In memory nothing reads the allocations view once the job ends, so it is not kept. (A database keeps it.)
-struct NoView {
-    void add(std::string_view, std::string_view, std::string_view) noexcept {}
-    void remove(std::string_view, std::string_view) noexcept {}
-    std::vector<ports::AllocationRow> allocations(std::string_view) const { return {}; }
-};
-static_assert(ports::AllocationsView<NoView>);
-
 /// Out-of-stock lines are counted and reported at the end, not notified one by one.
 struct CountingNotifier {
     std::size_t sent = 0;
@@ -234,13 +226,12 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
             for (auto& [sku, list] : batches_by_sku) uow.products().add(Product(sku, std::move(list)));
             uow.commit();
         }
-        NoView view;
-        auto bus = bootstrap(factory, view, notifier, publisher, std::move(options));
+        auto bus = bootstrap(factory, notifier, publisher, std::move(options));
         finished = run([&] { allocate_orders(bus, orders, recorded, summary, rows); });
     } else {
 #if ALLOCATION_CLI_WITH_SQLITE
-        // In a database: it remembers the batches and the allocations of earlier runs, and keeps the allocations
-        // view that the server reads.
+        // In a database: it remembers the batches and the allocations of earlier runs, and each commit keeps
+        // the allocations view that the server reads.
         sqlite::Database database(sqlite::Options{.path = db});
         sqlite::UnitOfWorkFactory factory(database);
         std::vector<const csv::BatchRow*> new_batches;
@@ -267,8 +258,7 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
             check_orders(batches, orders, [&](const std::string& sku) { return uow.products().get(sku) != nullptr; },
                          batches_path.string() + " or " + db);
         }  // read only: rolled back
-        sqlite::AllocationsView view(database);
-        auto bus = bootstrap(factory, view, notifier, publisher, std::move(options));
+        auto bus = bootstrap(factory, notifier, publisher, std::move(options));
         kept = fmt::format("{} holds the allocations made so far and {} lists them; run the job again to complete it",
                            db, allocations_path.string());
         finished = run([&] {

@@ -41,7 +41,7 @@ int play_story(Factory uow_factory, View& view) {
     }
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(uow_factory, view, notifier, publisher);
+    auto bus = bootstrap(uow_factory, notifier, publisher);
 
     // Print every event as the bus handles it.
     bus.template subscribe<events::Allocated>([](const events::Allocated& e) { fmt::print("  event: {}\n", e); });
@@ -117,8 +117,7 @@ int main(int argc, char** argv) try {
     if (!in_memory) fmt::print("Built without SQLite: using the in-memory adapters\n");
 #endif
     memory::Store store;
-    memory::AllocationsView view;
-    return play_story(memory::UnitOfWorkFactory(store), view);
+    return play_story(memory::UnitOfWorkFactory(store), store.allocations());
 } catch (const std::exception& error) {
     fmt::print(stderr, "quickstart: {}\n", error.what());
     return 1;

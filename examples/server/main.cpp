@@ -129,7 +129,7 @@ int serve(const Options& options, Factory uow_factory, View& view, std::string_v
     bus_options.on_error = [](const events::Event& event, std::string_view handler, const std::exception& error) {
         service::log_line(fmt::format("handler {} failed on {}: {}", handler, event, error.what()));
     };
-    auto bus = bootstrap(uow_factory, view, notifier, publisher, std::move(bus_options));
+    auto bus = bootstrap(uow_factory, notifier, publisher, std::move(bus_options));
 
     httplib::Server server;
     const auto threads = static_cast<std::size_t>(options.threads);
@@ -194,8 +194,7 @@ int main(int argc, char** argv) {
     try {
         if (options.memory) {
             memory::Store store;
-            memory::AllocationsView view;
-            return serve(options, memory::UnitOfWorkFactory(store), view, "in memory");
+            return serve(options, memory::UnitOfWorkFactory(store), store.allocations(), "in memory");
         }
 #if ALLOCATION_SERVER_WITH_SQLITE
         sqlite::Database database(sqlite::Options{.path = options.db});

@@ -15,3 +15,4 @@
 #include "allocation/service_layer/handlers.hpp"
 #include "allocation/service_layer/message_bus.hpp"
 #include "allocation/service_layer/views.hpp"
+#include "allocation/view_changes.hpp"

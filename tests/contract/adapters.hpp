@@ -18,9 +18,8 @@ namespace allocation::contract {
 struct MemoryAdapter {
     static constexpr const char* name = "memory";
     memory::Store store;
-    memory::AllocationsView allocations_view;
     memory::UnitOfWorkFactory factory() { return memory::UnitOfWorkFactory(store); }
-    memory::AllocationsView& view() { return allocations_view; }
+    memory::AllocationsView& view() { return store.allocations(); }
 };
 
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE

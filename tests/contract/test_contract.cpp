@@ -257,6 +257,36 @@ TEMPLATE_LIST_TEST_CASE("contract: the read model adds, replaces, removes and li
     CHECK(view.allocations("o2") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
 }
 
+TEMPLATE_LIST_TEST_CASE("contract: read-model changes through the unit of work are stored with its commit",
+                        "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 1});
+        uow.allocations().add("o1", "LAMP", "LAMP-b1");
+        // The unit of work sees its own pending rows; nobody else does until it commits.
+        CHECK(uow.allocations().allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+        uow.commit();
+    }
+    CHECK(adapter.view().allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+    {
+        auto uow = adapter.factory()();
+        uow.allocations().remove("o1", "LAMP");
+        uow.allocations().add("o2", "LAMP", "LAMP-b2");
+        CHECK(uow.allocations().allocations("o1").empty());
+    }  // rolled back
+    CHECK(adapter.view().allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+    CHECK(adapter.view().allocations("o2").empty());
+    {
+        auto uow = adapter.factory()();
+        uow.allocations().add("o3", "LAMP", "LAMP-b1");
+        uow.rollback();
+        uow.commit();  // nothing left to store
+    }
+    CHECK(adapter.view().allocations("o3").empty());
+}
+
 namespace broken {
 // Each type misses one requirement of one port.
 struct RepositoryWithoutSeen {

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
         allocation::memory::RecordingPublisher publisher;
         allocation::BusOptions options;
         options.max_attempts = 1000;  // every process hammers the same two products
-        auto bus = allocation::bootstrap(allocation::sqlite::UnitOfWorkFactory(db), view, notifier, publisher, options);
+        auto bus = allocation::bootstrap(allocation::sqlite::UnitOfWorkFactory(db), notifier, publisher, options);
         std::ofstream answers(argv[4]);
         for (int i = 0; i < orders; ++i) {
             const std::string orderid = "w" + worker + "-o" + std::to_string(i);

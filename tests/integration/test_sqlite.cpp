@@ -64,13 +64,13 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 /// A bus over one database, with recording notifier and publisher.
 struct System {
     explicit System(const std::string& path, BusOptions options = {})
-        : db(sqlite::Options{path}), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), view, notifier, publisher,
+        : db(sqlite::Options{path}), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher,
                                                               std::move(options))) {}
     sqlite::Database db;
     sqlite::AllocationsView view;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    MessageBus<sqlite::UnitOfWorkFactory, sqlite::AllocationsView, memory::RecordingNotifier,
+    MessageBus<sqlite::UnitOfWorkFactory, memory::RecordingNotifier,
                memory::RecordingPublisher>
         bus;
 

@@ -14,10 +14,10 @@
 int main() {
     using namespace allocation;
     memory::Store store;
-    memory::AllocationsView view;
+    memory::AllocationsView& view = store.allocations();
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(memory::UnitOfWorkFactory(store), view, notifier, publisher);
+    auto bus = bootstrap(memory::UnitOfWorkFactory(store), notifier, publisher);
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     auto ref = bus.handle(commands::Allocate{"o1", "LAMP", 3});
     if (!ref || views::allocations("o1", view).size() != 1) return 1;
@@ -26,7 +26,7 @@ int main() {
     {  // the SQLite adapter links and works: a private database, one more allocation through a second bus
         sqlite::Database db(sqlite::Options{.path = ":memory:"});
         sqlite::AllocationsView sqlite_view(db);
-        auto sqlite_bus = bootstrap(sqlite::UnitOfWorkFactory(db), sqlite_view, notifier, publisher);
+        auto sqlite_bus = bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher);
         sqlite_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
         if (sqlite_bus.handle(commands::Allocate{"o1", "LAMP", 3}) != "b1") return 1;
     }

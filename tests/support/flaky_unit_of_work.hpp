@@ -20,6 +20,7 @@ public:
     FlakyUnitOfWork(memory::Store& store, RaceCounters& counters) : inner_(store), counters_(counters) {}
 
     memory::Repository& products() { return inner_.products(); }
+    memory::UnitOfWork::View& allocations() { return inner_.allocations(); }
     void commit() {
         if (counters_.commits_to_fail.fetch_sub(1) > 0) throw ConcurrencyError("simulated lost race");
         inner_.commit();

@@ -17,13 +17,13 @@ inline Date later() { return std::chrono::sys_days{today()} + std::chrono::days{
 
 struct InMemorySystem {
     explicit InMemorySystem(BusOptions options = {})
-        : bus(bootstrap(memory::UnitOfWorkFactory(store), view, notifier, publisher, std::move(options))) {}
+        : bus(bootstrap(memory::UnitOfWorkFactory(store), notifier, publisher, std::move(options))) {}
 
     memory::Store store;
-    memory::AllocationsView view;
+    memory::AllocationsView& view = store.allocations();
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    MessageBus<memory::UnitOfWorkFactory, memory::AllocationsView, memory::RecordingNotifier,
+    MessageBus<memory::UnitOfWorkFactory, memory::RecordingNotifier,
                memory::RecordingPublisher>
         bus;
 

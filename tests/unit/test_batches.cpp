@@ -91,3 +91,22 @@ TEST_CASE("ids are 1 to 255 bytes without control characters") {
     CHECK(id_problem(std::string("a\0b", 3)) == "must not contain control characters");
     CHECK(id_problem("a\x7f") == "must not contain control characters");
 }
+
+TEST_CASE("view changes apply in order, and overlay an order's stored rows") {
+    ViewChanges changes;
+    changes.add("o1", "LAMP", "b1");
+    changes.add("o2", "DESK", "b7");
+    changes.remove("o1", "LAMP");
+    changes.add("o1", "LAMP", "b2");
+    CHECK(changes.overlay("o1", {}) == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+    CHECK(changes.overlay("o3", {{"SOFA", "b9"}}) == std::vector<ports::AllocationRow>{{"SOFA", "b9"}});
+    CHECK(changes.overlay("o2", {{"DESK", "b6"}, {"SOFA", "b9"}}) ==
+          std::vector<ports::AllocationRow>{{"DESK", "b7"}, {"SOFA", "b9"}});
+    memory::AllocationsView view;
+    view.add("o1", "LAMP", "old");
+    changes.apply_to(view);
+    CHECK(view.allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+    CHECK(view.allocations("o2") == std::vector<ports::AllocationRow>{{"DESK", "b7"}});
+    changes.clear();
+    CHECK(changes.empty());
+}

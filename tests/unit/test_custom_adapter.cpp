@@ -53,31 +53,41 @@ static_assert(allocation::ports::Repository<MapRepository>);
 
 namespace {
 
-// A single-threaded unit of work over one MapRepository: commit keeps, rollback undoes.
+// A single-threaded unit of work over one MapRepository and a read model: commit keeps, rollback undoes.
 class MapUnitOfWork {
 public:
-    explicit MapUnitOfWork(MapRepository& repository) : repository_(repository) {}
+    using View = allocation::PendingAllocationsView<const allocation::memory::AllocationsView&>;
+
+    MapUnitOfWork(MapRepository& repository, allocation::memory::AllocationsView& view)
+        : repository_(repository), committed_view_(view), view_(view) {}
     MapUnitOfWork(const MapUnitOfWork&) = delete;
     MapUnitOfWork& operator=(const MapUnitOfWork&) = delete;
     ~MapUnitOfWork() { rollback(); }
 
     MapRepository& products() { return repository_; }
+    View& allocations() { return view_; }
     void commit() {
         for (allocation::Product* product : repository_.seen()) product->mark_committed(events_);
+        view_.changes().apply_to(committed_view_);
+        view_.changes().clear();
     }
     void rollback() noexcept {
         for (allocation::Product* product : repository_.seen()) product->discard_changes();
+        view_.changes().clear();
     }
     std::vector<allocation::events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
     MapRepository& repository_;
+    allocation::memory::AllocationsView& committed_view_;
+    View view_;
     std::vector<allocation::events::Event> events_;
 };
 
 struct MapUnitOfWorkFactory {
     MapRepository* repository;
-    MapUnitOfWork operator()() const { return MapUnitOfWork(*repository); }
+    allocation::memory::AllocationsView* view;
+    MapUnitOfWork operator()() const { return MapUnitOfWork(*repository, *view); }
 };
 
 static_assert(allocation::ports::UnitOfWorkFactory<MapUnitOfWorkFactory>);
@@ -90,7 +100,7 @@ TEST_CASE("a user's own repository plugs into the bus") {
     memory::AllocationsView view;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(MapUnitOfWorkFactory{&repository}, view, notifier, publisher);
+    auto bus = bootstrap(MapUnitOfWorkFactory{&repository, &view}, notifier, publisher);
 
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     CHECK(bus.handle(commands::Allocate{"o1", "LAMP", 4}) == "b1");

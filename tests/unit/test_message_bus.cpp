@@ -31,7 +31,7 @@ struct FailingPublisher {
 
 TEST_CASE("a failing event handler is reported and the other handlers still run") {
     memory::Store store;
-    memory::AllocationsView view;
+    memory::AllocationsView& view = store.allocations();
     memory::RecordingNotifier notifier;
     FailingPublisher publisher;
     std::vector<Failure> failures;
@@ -40,7 +40,7 @@ TEST_CASE("a failing event handler is reported and the other handlers still run"
         CHECK(std::holds_alternative<events::Allocated>(event));
         failures.push_back({std::string(handler), error.what()});
     };
-    auto bus = bootstrap(memory::UnitOfWorkFactory(store), view, notifier, publisher, options);
+    auto bus = bootstrap(memory::UnitOfWorkFactory(store), notifier, publisher, options);
 
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     CHECK(bus.handle(commands::Allocate{"o1", "LAMP", 1}) == "b1");  // the command itself succeeded
@@ -106,13 +106,12 @@ TEST_CASE("the bus handles any message through the variant, and external events"
 
 TEST_CASE("a lost concurrency race is retried with a fresh unit of work") {
     memory::Store store;
-    memory::AllocationsView view;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
     RaceCounters counters;
     BusOptions options;
     options.max_attempts = 3;
-    auto bus = bootstrap(FlakyUnitOfWorkFactory{&store, &counters}, view, notifier, publisher, options);
+    auto bus = bootstrap(FlakyUnitOfWorkFactory{&store, &counters}, notifier, publisher, options);
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
 
     SECTION("two lost races, then success") {
@@ -125,6 +124,7 @@ TEST_CASE("a lost concurrency race is retried with a fresh unit of work") {
         auto uow = memory::UnitOfWorkFactory(store)();
         CHECK(uow.products().get("LAMP")->batch("b1")->available_quantity() == 6);
         CHECK(uow.products().get("LAMP")->version_number() == 2);
+        CHECK(views::allocations("o1", store.allocations()) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
     }
     SECTION("every attempt lost: the caller gets ConcurrencyError and nothing is written") {
         counters.commits_to_fail = 3;
@@ -135,18 +135,18 @@ TEST_CASE("a lost concurrency race is retried with a fresh unit of work") {
         auto uow = memory::UnitOfWorkFactory(store)();
         CHECK(uow.products().get("LAMP")->batch("b1")->available_quantity() == 10);
         CHECK(uow.products().get("LAMP")->version_number() == 1);
+        CHECK(views::allocations("o1", store.allocations()).empty());  // the read model was not touched either
     }
 }
 
 TEST_CASE("max_attempts is at least one") {
     memory::Store store;
-    memory::AllocationsView view;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
     RaceCounters counters;
     BusOptions options;
     options.max_attempts = 0;
-    auto bus = bootstrap(FlakyUnitOfWorkFactory{&store, &counters}, view, notifier, publisher, options);
+    auto bus = bootstrap(FlakyUnitOfWorkFactory{&store, &counters}, notifier, publisher, options);
     CHECK(bus.options().max_attempts == 1);
     counters.commits_to_fail = 1;
     CHECK_THROWS_AS(bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt}), ConcurrencyError);
@@ -173,4 +173,15 @@ TEST_CASE("the default error sink writes one line to stderr") {
     CHECK(std::string(buffer, n) ==
           "allocation: handler send_out_of_stock_notification failed on OutOfStock(sku=LAMP): smtp is down\n");
     CHECK(fmt::format("{}", Message{commands::Allocate{"o1", "LAMP", 2}}) == "Allocate(orderid=o1, sku=LAMP, qty=2)");
+}
+
+TEST_CASE("the read model changes in the commit that raised its events, before anything is published") {
+    InMemorySystem sys;
+    std::vector<std::vector<ports::AllocationRow>> seen_when_published;
+    sys.bus.subscribe<events::Allocated>(
+        [&](const events::Allocated& e) { seen_when_published.push_back(views::allocations(e.orderid, sys.view)); });
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+    sys.bus.handle(commands::Allocate{"o1", "LAMP", 2});
+    REQUIRE(seen_when_published.size() == 1);
+    CHECK(seen_when_published[0] == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
 }

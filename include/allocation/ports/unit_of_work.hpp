@@ -7,6 +7,7 @@
 
 #include "allocation/domain/events.hpp"
 #include "allocation/ports/repository.hpp"
+#include "allocation/ports/views.hpp"
 
 namespace allocation::ports {
 
@@ -20,6 +21,9 @@ namespace allocation::ports {
 ///   and keeps nothing uncommitted.
 /// - `collect_new_events()` hands over, once and oldest first, the events raised by committed products.
 ///   Events of rolled-back work are discarded and never handed over.
+/// - `allocations()` is the allocations read model as this unit of work sees it. Its changes are stored by
+///   `commit()` together with the products' changes (in the same transaction, where the storage has them)
+///   and discarded by `rollback()`, so the read model never disagrees with the products it describes.
 /// - A unit of work belongs to one thread; it is neither copied nor shared.
 template <typename U>
 concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {
@@ -28,6 +32,8 @@ concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {
     { uow.commit() };
     { uow.rollback() } noexcept;
     { uow.collect_new_events() } -> std::same_as<std::vector<events::Event>>;
+    { uow.allocations() } -> std::same_as<std::remove_cvref_t<decltype(uow.allocations())>&>;
+    requires AllocationsView<std::remove_cvref_t<decltype(uow.allocations())>>;
 };
 
 /// Makes a fresh unit of work for each message. It may be called from several threads at once; each call

@@ -46,6 +46,42 @@ struct BusOptions {
     ErrorSink on_error = print_handler_error;
 };
 
+namespace detail {
+
+/// The unit of work a handler gets from the bus: the adapter's own, whose commit first runs the read-model
+/// handlers for the events of the products being committed, through the adapter's view, so that the read
+/// model is stored in the same commit.
+template <ports::UnitOfWork U>
+class ProjectingUnitOfWork {
+public:
+    explicit ProjectingUnitOfWork(U& inner) noexcept : inner_(inner) {}
+    ProjectingUnitOfWork(const ProjectingUnitOfWork&) = delete;
+    ProjectingUnitOfWork& operator=(const ProjectingUnitOfWork&) = delete;
+
+    decltype(auto) products() { return inner_.products(); }
+    decltype(auto) allocations() { return inner_.allocations(); }
+
+    void commit() {
+        for (Product* product : std::as_const(inner_.products()).seen()) {
+            for (const events::Event& event : product->events()) {
+                if (const auto* allocated = std::get_if<events::Allocated>(&event)) {
+                    handlers::add_allocation_to_read_model(*allocated, inner_.allocations());
+                } else if (const auto* deallocated = std::get_if<events::Deallocated>(&event)) {
+                    handlers::remove_allocation_from_read_model(*deallocated, inner_.allocations());
+                }
+            }
+        }
+        inner_.commit();
+    }
+    void rollback() noexcept { inner_.rollback(); }
+    std::vector<events::Event> collect_new_events() { return inner_.collect_new_events(); }
+
+private:
+    U& inner_;
+};
+
+}  // namespace detail
+
 /// Handles commands and the events they raise, one unit of work per message.
 ///
 /// - A command has exactly one handler; its failure reaches the caller. `Allocate` returns the batch
@@ -54,16 +90,18 @@ struct BusOptions {
 /// - Events raised while handling a message are handled after it, in order, until none is left. The queue
 ///   belongs to one `handle()` call, so one bus may be used from several threads at once: every message gets
 ///   its own unit of work from the factory. (Subscribe extra handlers before sharing the bus.)
+/// - The read-model handlers are the exception: they run as part of the commit that raised their events,
+///   through the unit of work's own view (`uow.allocations()`), so the read model changes in the same
+///   transaction as the products and can never fall behind them or apply their changes out of order.
 /// - A message whose unit of work throws ConcurrencyError is tried again with a fresh unit of work, up to
 ///   `BusOptions::max_attempts` times in all.
-template <ports::UnitOfWorkFactory Factory, ports::AllocationsView View, ports::Notifier Notify,
-          ports::EventPublisher Publish>
+template <ports::UnitOfWorkFactory Factory, ports::Notifier Notify, ports::EventPublisher Publish>
 class MessageBus {
 public:
-    using unit_of_work_type = decltype(std::declval<Factory&>()());
+    using unit_of_work_type = detail::ProjectingUnitOfWork<decltype(std::declval<Factory&>()())>;
 
-    MessageBus(Factory uow_factory, View& view, Notify& notifier, Publish& publisher, BusOptions options = {})
-        : uow_factory_(std::move(uow_factory)), view_(view), notifier_(notifier), publisher_(publisher),
+    MessageBus(Factory uow_factory, Notify& notifier, Publish& publisher, BusOptions options = {})
+        : uow_factory_(std::move(uow_factory)), notifier_(notifier), publisher_(publisher),
           options_(std::move(options)) {
         if (options_.max_attempts < 1) options_.max_attempts = 1;
         if (!options_.on_error) options_.on_error = print_handler_error;
@@ -116,7 +154,8 @@ private:
     auto with_unit_of_work(Work&& work, std::vector<events::Event>& queue) {
         for (int attempt = 1;; ++attempt) {
             try {
-                unit_of_work_type uow = uow_factory_();
+                auto adapter_uow = uow_factory_();
+                unit_of_work_type uow(adapter_uow);
                 if constexpr (std::is_void_v<std::invoke_result_t<Work&, unit_of_work_type&>>) {
                     work(uow);
                     append(queue, uow.collect_new_events());
@@ -191,12 +230,9 @@ private:
 
     void dispatch(const events::Allocated& e, const events::Event& event, std::vector<events::Event>&) {
         guarded("publish_allocated_event", event, [&] { handlers::publish_allocated_event(e, publisher_); });
-        guarded("add_allocation_to_read_model", event, [&] { handlers::add_allocation_to_read_model(e, view_); });
         run_subscribers(e, event);
     }
     void dispatch(const events::Deallocated& e, const events::Event& event, std::vector<events::Event>& queue) {
-        guarded("remove_allocation_from_read_model", event,
-                [&] { handlers::remove_allocation_from_read_model(e, view_); });
         guarded("reallocate", event, [&] {
             with_unit_of_work([&](unit_of_work_type& uow) { handlers::reallocate(e, uow); }, queue);
         });
@@ -209,7 +245,6 @@ private:
     }
 
     Factory uow_factory_;
-    View& view_;
     Notify& notifier_;
     Publish& publisher_;
     BusOptions options_;

@@ -4,5 +4,6 @@
 #include "allocation/adapters/memory/recording.hpp"
 #include "allocation/adapters/memory/repository.hpp"
 #include "allocation/adapters/memory/store.hpp"
+#include "allocation/adapters/memory/string_map.hpp"
 #include "allocation/adapters/memory/unit_of_work.hpp"
 #include "allocation/adapters/memory/views.hpp"

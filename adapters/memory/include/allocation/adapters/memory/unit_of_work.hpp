@@ -9,29 +9,44 @@
 #include "allocation/adapters/memory/store.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/ports/unit_of_work.hpp"
+#include "allocation/view_changes.hpp"
 
 namespace allocation::memory {
 
 /// Holds the store's lock from construction to destruction, so units of work on several threads take
-/// turns and never see each other's uncommitted changes.
+/// turns and never see each other's uncommitted changes. Its read-model changes reach the store's view on
+/// commit, under that lock.
 class UnitOfWork {
 public:
-    explicit UnitOfWork(Store& store) : lock_(store.mutex_), products_(store) {}
+    using View = PendingAllocationsView<const AllocationsView&, ViewChanges&>;
+
+    explicit UnitOfWork(Store& store)
+        : lock_(store.mutex_), store_(store), products_(store), view_(store.allocations_, store.view_changes_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() { rollback(); }
 
     Repository& products() noexcept { return products_; }
+    View& allocations() noexcept { return view_; }
 
-    void commit() { products_.commit(events_); }
+    void commit() {
+        products_.commit(events_);
+        view_.changes().apply_to(store_.allocations_);
+        view_.changes().clear();
+    }
 
-    void rollback() noexcept { products_.rollback(); }
+    void rollback() noexcept {
+        products_.rollback();
+        view_.changes().clear();
+    }
 
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
     std::unique_lock<std::mutex> lock_;
+    Store& store_;
     Repository products_;
+    View view_;
     std::vector<events::Event> events_;
 };
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "allocation/adapters/memory/store.hpp"
+#include "allocation/adapters/memory/string_map.hpp"
 #include "allocation/detail/flat_map.hpp"
 #include "allocation/ports/views.hpp"
 

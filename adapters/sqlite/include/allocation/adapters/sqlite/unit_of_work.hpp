@@ -1,14 +1,18 @@
 // SQLite UnitOfWork and its factory: reads without the write lock, commits with BEGIN IMMEDIATE and a version check.
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/adapters/sqlite/repository.hpp"
+#include "allocation/adapters/sqlite/views.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/ports/unit_of_work.hpp"
+#include "allocation/view_changes.hpp"
 
 namespace allocation::sqlite {
 
@@ -18,9 +22,22 @@ namespace allocation::sqlite {
 /// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`), then the product's
 /// recorded changes, then COMMIT. A version that moved, or a product or batch someone else created meanwhile,
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
+/// The read-model changes made through `allocations()` are written in that same transaction.
 class UnitOfWork {
+    /// The stored view, read through this unit of work's connection.
+    struct StoredView {
+        detail::Lease* lease;
+        std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
+            return detail::view_rows(lease->statements(), std::string(orderid));
+        }
+    };
+
 public:
-    explicit UnitOfWork(Database& db) : db_(db), lease_(db.lease()), products_(lease_, db.options().path) {
+    using View = PendingAllocationsView<StoredView>;
+
+public:
+    explicit UnitOfWork(Database& db)
+        : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
@@ -35,14 +52,22 @@ public:
     }
 
     Repository& products() noexcept { return products_; }
+    View& allocations() noexcept { return view_; }
 
     void commit() {
         auto& st = lease_.statements();
         try {
-            if (products_.has_work()) {
+            if (products_.has_work() || !view_.changes().empty()) {
                 detail::Use(st.begin_write)->exec();
                 try {
                     for (auto* entry : products_.tracked_) products_.write(*entry);
+                    for (const auto& change : view_.changes().pending()) {
+                        if (change.is_add) {
+                            detail::view_add(st, change.orderid, change.sku, change.batchref);
+                        } else {
+                            detail::view_remove(st, change.orderid, change.sku);
+                        }
+                    }
                     detail::Use(st.commit)->exec();
                 } catch (...) {
                     lease_.connection().db.tryExec("ROLLBACK");
@@ -53,10 +78,12 @@ public:
             throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
         }
         products_.committed(events_);
+        view_.changes().clear();
     }
 
     void rollback() noexcept {
         products_.discard();
+        view_.changes().clear();
         if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
     }
 
@@ -66,6 +93,7 @@ private:
     Database& db_;
     detail::Lease lease_;
     Repository products_;
+    View view_;
     std::vector<events::Event> events_;
 };
 

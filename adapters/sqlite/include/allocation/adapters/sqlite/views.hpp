@@ -1,4 +1,4 @@
-// SQLite allocations read model: one table, kept up to date by the bus's event handlers.
+// SQLite allocations read model: one table, written by each unit of work's commit, read by queries.
 #pragma once
 
 #include <string>
@@ -10,43 +10,58 @@
 
 namespace allocation::sqlite {
 
-/// Each call takes a connection nobody else is using for one statement (its own implicit transaction), so the
-/// view may be used from several threads at once. The Database must outlive it.
+namespace detail {
+
+/// The read model's statements, on whichever connection (and transaction) `st` belongs to. Text is bound
+/// without a copy: it must outlive the call, as it does here.
+inline void view_add(Statements& st, const std::string& orderid, const std::string& sku, const std::string& batchref) {
+    Use query(st.view_add);
+    bind_text(st.view_add, 1, orderid);
+    bind_text(st.view_add, 2, sku);
+    bind_text(st.view_add, 3, batchref);
+    query->exec();
+}
+
+inline void view_remove(Statements& st, const std::string& orderid, const std::string& sku) {
+    Use query(st.view_remove);
+    bind_text(st.view_remove, 1, orderid);
+    bind_text(st.view_remove, 2, sku);
+    query->exec();
+}
+
+inline std::vector<ports::AllocationRow> view_rows(Statements& st, const std::string& orderid) {
+    std::vector<ports::AllocationRow> rows;
+    Use query(st.view_select);
+    bind_text(st.view_select, 1, orderid);
+    while (query->executeStep()) rows.push_back({query->getColumn(0).getString(), query->getColumn(1).getString()});
+    return rows;
+}
+
+}  // namespace detail
+
+/// The stored read model, for queries (and for tools that maintain it by hand). Each call takes a connection
+/// nobody else is using for one statement (its own implicit transaction), so the view may be used from several
+/// threads at once. The Database must outlive it. The bus itself writes the view through each unit of work,
+/// in the same transaction as the products.
 class AllocationsView {
 public:
     explicit AllocationsView(Database& db) noexcept : db_(&db) {}
 
-    void add(std::string_view orderid_view, std::string_view sku_view, std::string_view batchref_view) {
-        const std::string orderid(orderid_view), sku(sku_view), batchref(batchref_view);
+    void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
         run("adding to the allocations view", [&](detail::Statements& st) {
-            detail::Use query(st.view_add);
-            detail::bind_text(st.view_add, 1, orderid);
-            detail::bind_text(st.view_add, 2, sku);
-            detail::bind_text(st.view_add, 3, batchref);
-            query->exec();
+            detail::view_add(st, std::string(orderid), std::string(sku), std::string(batchref));
         });
     }
 
-    void remove(std::string_view orderid_view, std::string_view sku_view) {
-        const std::string orderid(orderid_view), sku(sku_view);
-        run("removing from the allocations view", [&](detail::Statements& st) {
-            detail::Use query(st.view_remove);
-            detail::bind_text(st.view_remove, 1, orderid);
-            detail::bind_text(st.view_remove, 2, sku);
-            query->exec();
-        });
+    void remove(std::string_view orderid, std::string_view sku) {
+        run("removing from the allocations view",
+            [&](detail::Statements& st) { detail::view_remove(st, std::string(orderid), std::string(sku)); });
     }
 
-    std::vector<ports::AllocationRow> allocations(std::string_view orderid_view) const {
-        const std::string orderid(orderid_view);
+    std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
         std::vector<ports::AllocationRow> rows;
-        run("reading the allocations view", [&](detail::Statements& st) {
-            detail::Use query(st.view_select);
-            detail::bind_text(st.view_select, 1, orderid);
-            while (query->executeStep()) {
-                rows.push_back({query->getColumn(0).getString(), query->getColumn(1).getString()});
-            }
-        });
+        run("reading the allocations view",
+            [&](detail::Statements& st) { rows = detail::view_rows(st, std::string(orderid)); });
         return rows;
     }
 
