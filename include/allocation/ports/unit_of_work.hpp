@@ -44,4 +44,16 @@ concept UnitOfWorkFactory = std::copy_constructible<F> && requires(F& factory) {
     requires UnitOfWork<decltype(factory())>;
 };
 
+/// The usual factory: a pointer to the adapter's shared storage, and `UoW(storage)` per call. Cheap to copy;
+/// every copy refers to the same storage, which must outlive it.
+template <typename UoW, typename Storage>
+class BasicUnitOfWorkFactory {
+public:
+    explicit BasicUnitOfWorkFactory(Storage& storage) noexcept : storage_(&storage) {}
+    UoW operator()() const { return UoW(*storage_); }
+
+private:
+    Storage* storage_;
+};
+
 }  // namespace allocation::ports

@@ -53,14 +53,7 @@ private:
 static_assert(ports::UnitOfWork<UnitOfWork>);
 
 /// Makes a unit of work over one store. Cheap to copy; every copy refers to the same store.
-class UnitOfWorkFactory {
-public:
-    explicit UnitOfWorkFactory(Store& store) noexcept : store_(&store) {}
-    UnitOfWork operator()() const { return UnitOfWork(*store_); }
-
-private:
-    Store* store_;
-};
+using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Store>;
 
 static_assert(ports::UnitOfWorkFactory<UnitOfWorkFactory>);
 

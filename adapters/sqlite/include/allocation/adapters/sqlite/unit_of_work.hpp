@@ -101,14 +101,7 @@ static_assert(ports::UnitOfWork<UnitOfWork>);
 
 /// Makes units of work over one database. Cheap to copy; every copy refers to the same Database, which must
 /// outlive it. May be called from any number of threads: each unit of work gets a connection of its own.
-class UnitOfWorkFactory {
-public:
-    explicit UnitOfWorkFactory(Database& db) noexcept : db_(&db) {}
-    UnitOfWork operator()() const { return UnitOfWork(*db_); }
-
-private:
-    Database* db_;
-};
+using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Database>;
 
 static_assert(ports::UnitOfWorkFactory<UnitOfWorkFactory>);
 
