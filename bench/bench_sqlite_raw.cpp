@@ -57,7 +57,7 @@ double allocations_per_second(const Settings& settings) {
     sqlite3_stmt* commit = prepare(db, "COMMIT");
     sqlite3_stmt* read_version = prepare(db, "SELECT version_number FROM products WHERE sku = ?1");
     sqlite3_stmt* insert_line = prepare(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)");
-    sqlite3_stmt* insert_allocation = prepare(db, "INSERT INTO allocations (orderline_id, batch_id) VALUES (?1, ?2)");
+    sqlite3_stmt* insert_allocation = prepare(db, "INSERT INTO allocations (orderline_id, batch_id, allocated_after) VALUES (?1, ?2, ?3)");
     sqlite3_stmt* insert_view =
         prepare(db, "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3)");
     sqlite3_stmt* set_version =
@@ -82,6 +82,7 @@ double allocations_per_second(const Settings& settings) {
 
         sqlite3_bind_int64(insert_allocation, 1, line_id);
         sqlite3_bind_int64(insert_allocation, 2, batch_id);
+        sqlite3_bind_int(insert_allocation, 3, i + 1);  // the batch's allocated quantity with this line
         run(db, insert_allocation, "insert allocation");
 
         sqlite3_bind_text(insert_view, 1, orderid, length, SQLITE_STATIC);

@@ -106,6 +106,49 @@ TEST_CASE("sqlite: a new file gets the current schema version, WAL and every tab
     for (const char* table : {"products", "batches", "order_lines", "allocations", "allocations_view"}) {
         CHECK(raw.tableExists(table));
     }
+    CHECK(raw.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'batch_stock'").getInt() == 1);
+}
+
+TEST_CASE("sqlite: a database of schema version 1 keeps its allocations and quantities when migrated") {
+    TempDir dir;
+    const auto path = dir.file("v1.db");
+    {
+        // Version 1 kept a batch's allocated quantity in a batch column. Line 2 of b1 was deallocated once.
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec(sqlite::detail::migrations[0]);
+        raw.exec(R"sql(
+            PRAGMA user_version = 1;
+            INSERT INTO products VALUES ('LAMP', 6);
+            INSERT INTO batches (id, reference, sku, purchased_quantity, eta, allocated_quantity) VALUES
+                (1, 'b1', 'LAMP', 100, NULL, 12), (2, 'b2', 'LAMP', 50, '2027-01-05', 7);
+            INSERT INTO order_lines (id, orderid, sku, qty) VALUES (1, 'o1', 'LAMP', 5), (3, 'o3', 'LAMP', 7),
+                (4, 'o4', 'LAMP', 7);
+            INSERT INTO allocations (id, orderline_id, batch_id) VALUES (1, 1, 1), (3, 3, 2), (4, 4, 1);
+            INSERT INTO allocations_view VALUES ('o1', 'LAMP', 'b1'), ('o3', 'LAMP', 'b2'), ('o4', 'LAMP', 'b1');
+        )sql");
+    }
+    System sys(path);
+    CHECK(count(path, "PRAGMA user_version") == sqlite::schema_version);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 12);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b2'") == 7);
+    CHECK(count(path, "SELECT allocated_after FROM allocations WHERE id = 1") == 5);
+    CHECK(count(path, "SELECT allocated_after FROM allocations WHERE id = 4") == 12);
+    CHECK(count(path, "SELECT count(*) FROM order_lines") == 3);
+    CHECK(sys.view.allocations("o4") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+
+    // The migrated quantities drive allocation: b1 has 88 left and b2 43.
+    CHECK(sys.bus.handle(commands::Allocate{"o5", "LAMP", 88}) == "b1");
+    CHECK_FALSE(sys.bus.handle(commands::Allocate{"o6", "LAMP", 44}).has_value());
+    CHECK(sys.bus.handle(commands::Allocate{"o6", "LAMP", 36}) == "b2");
+    // Shrinking b1 deallocates its newest lines (o5, then o4) and reallocates them where there is room.
+    sys.bus.handle(commands::ChangeBatchQuantity{"b1", 6});
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 5);
+    const Product lamp = stored_product(path, "LAMP");
+    CHECK(lamp.batch("b1")->allocated_quantity() == 5);
+    CHECK(lamp.batch("b1")->allocations().size() == 1);
+    CHECK(lamp.batch("b2")->allocated_quantity() == 50);
+    CHECK(sys.view.allocations("o5").empty());  // 88 fits nowhere now
+    CHECK(sys.view.allocations("o4") == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
 }
 
 TEST_CASE("sqlite: an empty database of schema version 0 is migrated in place, keeping what else it holds") {
@@ -171,7 +214,7 @@ TEST_CASE("sqlite: rollback happens by default and on an exception, in the file"
     CHECK(count(path, "SELECT count(*) FROM order_lines") == 0);
     CHECK(count(path, "SELECT count(*) FROM allocations") == 0);
     CHECK(count(path, "SELECT count(*) FROM products WHERE sku = 'DESK'") == 0);
-    CHECK(count(path, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 0);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 0);
     CHECK(count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 1);
     // The connection is usable again: the next unit of work commits.
     CHECK(sys.bus.handle(commands::Allocate{"o1", "LAMP", 10}) == "b1");
@@ -209,7 +252,7 @@ TEST_CASE("sqlite: two units of work racing on one SKU: exactly one commits") {
     CHECK(refused == 1);
     CHECK(count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'") == before + 1);
     CHECK(count(path, "SELECT count(*) FROM allocations") == 1);
-    CHECK(count(path, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 10);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 10);
 }
 
 TEST_CASE("sqlite: two units of work creating the same product: the second gets ConcurrencyError") {
@@ -305,7 +348,7 @@ TEST_CASE("sqlite: many threads through one bus on one file never oversell, lose
     CHECK(handler_failures == 0);
     CHECK(count(path, "SELECT count(*) FROM allocations") == 200);  // 200 distinct lines, 250 in stock
     CHECK(acknowledged == 400);                                     // the repeated line is acknowledged again
-    CHECK(count(path, "SELECT sum(allocated_quantity) FROM batches") == 200);
+    CHECK(count(path, "SELECT sum(allocated_quantity) FROM batch_stock") == 200);
     CHECK(count(path, "SELECT version_number FROM products") == 2 + 200);
 }
 
@@ -372,7 +415,7 @@ TEST_CASE("sqlite: several processes allocating through their own bus into one f
     SQLite::Statement batches(raw,
                               "SELECT b.reference, b.purchased_quantity, b.allocated_quantity, "
                               "(SELECT coalesce(sum(l.qty), 0) FROM allocations a JOIN order_lines l ON "
-                              "l.id = a.orderline_id WHERE a.batch_id = b.id) FROM batches b");
+                              "l.id = a.orderline_id WHERE a.batch_id = b.id) FROM batch_stock b");
     int batch_count = 0;
     while (batches.executeStep()) {
         ++batch_count;

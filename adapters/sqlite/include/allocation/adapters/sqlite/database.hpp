@@ -34,7 +34,7 @@ struct Options {
 };
 
 /// The newest schema version this library knows; stored in `PRAGMA user_version`.
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 namespace detail {
 
@@ -73,6 +73,22 @@ CREATE TABLE allocations_view (
     batchref TEXT NOT NULL,
     UNIQUE (orderid, sku)
 );
+)sql",
+    // A batch's allocated quantity is kept on its allocations instead of in a batch column, so that allocating
+    // writes no batch row: each allocation stores the batch's allocated quantity once it was made. Lines leave
+    // a batch newest first, so the newest remaining allocation always holds the batch's current total.
+    R"sql(
+ALTER TABLE allocations ADD COLUMN allocated_after INTEGER NOT NULL DEFAULT 0;
+UPDATE allocations SET allocated_after = running.total FROM (
+    SELECT a.id, sum(l.qty) OVER (PARTITION BY a.batch_id ORDER BY a.id) AS total
+    FROM allocations a JOIN order_lines l ON l.id = a.orderline_id) AS running
+WHERE running.id = allocations.id;
+ALTER TABLE batches DROP COLUMN allocated_quantity;
+CREATE VIEW batch_stock AS
+SELECT b.id, b.reference, b.sku, b.purchased_quantity, b.eta,
+       coalesce((SELECT a.allocated_after FROM allocations a WHERE a.batch_id = b.id ORDER BY a.id DESC LIMIT 1), 0)
+           AS allocated_quantity
+FROM batches b;
 )sql",
 };
 static_assert(std::size(migrations) == schema_version);
@@ -114,14 +130,14 @@ struct Statements {
           // One query for the product and its batches: a product without batches gives one row of NULLs.
           select_product(db,
                          "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity "
-                         "FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = ?1 ORDER BY b.id"),
+                         "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 ORDER BY b.id"),
           // The same and the lines of one order, in one statement and so from one snapshot (the Allocate lookup).
           // Rows of the product have a version; rows of lines have none and carry (batch id, qty, allocation id)
           // in columns 1, 5 and 6. Row order is not guaranteed: the reader sorts.
           select_product_and_order(
               db,
               "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
-              "FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = ?1 "
+              "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "
               "UNION ALL "
               "SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id FROM order_lines l JOIN allocations a "
               "ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1"),
@@ -134,15 +150,16 @@ struct Statements {
           select_batch_sku(db, "SELECT sku FROM batches WHERE reference = ?1"),
           insert_product(db, "INSERT INTO products (sku, version_number) VALUES (?1, ?2)"),
           update_version(db, "UPDATE products SET version_number = ?1 WHERE sku = ?2 AND version_number = ?3"),
-          insert_batch(db,
-                       "INSERT INTO batches (reference, sku, purchased_quantity, eta, allocated_quantity) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5)"),
-          update_batch(db, "UPDATE batches SET purchased_quantity = ?1, allocated_quantity = ?2 WHERE id = ?3"),
+          insert_batch(db, "INSERT INTO batches (reference, sku, purchased_quantity, eta) VALUES (?1, ?2, ?3, ?4)"),
+          update_batch(db, "UPDATE batches SET purchased_quantity = ?1 WHERE id = ?2"),
           insert_line(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)"),
-          insert_allocation(db, "INSERT INTO allocations (orderline_id, batch_id) VALUES (?1, ?2)"),
+          insert_allocation(db,
+                            "INSERT INTO allocations (orderline_id, batch_id, allocated_after) VALUES (?1, ?2, ?3)"),
+          // Only the batch's newest line may go (its allocation deletes with it), which keeps allocated_after
+          // of the newest remaining allocation the batch's total.
           delete_line(db,
-                      "DELETE FROM order_lines WHERE orderid = ?2 AND sku = ?3 AND qty = ?4 AND EXISTS "
-                      "(SELECT 1 FROM allocations WHERE orderline_id = order_lines.id AND batch_id = ?1)"),
+                      "DELETE FROM order_lines WHERE id = (SELECT orderline_id FROM allocations WHERE batch_id = ?1 "
+                      "ORDER BY id DESC LIMIT 1) AND orderid = ?2 AND sku = ?3 AND qty = ?4"),
           view_add(db,
                    "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref"),

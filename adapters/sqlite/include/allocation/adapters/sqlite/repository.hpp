@@ -333,7 +333,6 @@ private:
         } else {
             st.insert_batch.bind(4);
         }
-        st.insert_batch.bind(5, batch.allocated_quantity());
         try {
             query->exec();
         } catch (const SQLite::Exception& e) {
@@ -345,7 +344,8 @@ private:
         return lease_.connection().db.getLastInsertRowid();
     }
 
-    void insert_line(const OrderLine& line, std::int64_t batch_id) {
+    // `allocated_after`: the batch's allocated quantity with this line (see migrations[1]).
+    void insert_line(const OrderLine& line, std::int64_t batch_id, Quantity allocated_after) {
         auto& st = statements();
         {
             detail::Use query(st.insert_line);
@@ -369,6 +369,7 @@ private:
         detail::Use query(st.insert_allocation);
         st.insert_allocation.bind(1, line_id);
         st.insert_allocation.bind(2, batch_id);
+        st.insert_allocation.bind(3, allocated_after);
         query->exec();
     }
 
@@ -381,7 +382,8 @@ private:
         st.delete_line.bind(4, line.qty);
         if (query->exec() != 1) {
             throw StorageError(detail::describe(path_, "storing a deallocation",
-                                                "line " + line.orderid + " is not stored in batch " + reference));
+                                                "line " + line.orderid + " is not the newest line stored in batch " +
+                                                    reference));
         }
     }
 
@@ -392,6 +394,16 @@ private:
         const auto batches = product.batches();
         auto& st = statements();
         if (!entry.stored) {
+            for (const Batch& batch : batches) {
+                Quantity sum = 0;
+                for (const OrderLine& line : batch.allocations()) sum += line.qty;
+                if (sum != batch.allocated_quantity()) {
+                    throw std::logic_error("new product " + product.sku() + ": batch " + batch.reference() +
+                                           " has an allocated quantity of " + std::to_string(batch.allocated_quantity()) +
+                                           " but its lines add up to " + std::to_string(sum) +
+                                           "; a new product's batches must hold all their lines");
+                }
+            }
             {
                 detail::Use query(st.insert_product);
                 detail::bind_text(st.insert_product, 1, product.sku());
@@ -408,7 +420,11 @@ private:
             entry.pending_ids.assign(batches.size(), 0);
             for (std::size_t slot = 0; slot < batches.size(); ++slot) {
                 entry.pending_ids[slot] = insert_batch(batches[slot]);
-                for (const OrderLine& line : batches[slot].allocations()) insert_line(line, entry.pending_ids[slot]);
+                Quantity allocated = 0;
+                for (const OrderLine& line : batches[slot].allocations()) {
+                    allocated += line.qty;
+                    insert_line(line, entry.pending_ids[slot], allocated);
+                }
             }
             return;
         }
@@ -426,7 +442,15 @@ private:
         }
         auto& ids = entry.pending_ids;
         ids.resize(batches.size(), 0);
-        std::vector<std::uint32_t> touched;
+        // Each batch's allocated quantity before the changes, replayed forward to give every new allocation
+        // its allocated_after.
+        running_.resize(batches.size());
+        for (std::size_t slot = 0; slot < batches.size(); ++slot) running_[slot] = batches[slot].allocated_quantity();
+        for (const changes::Change& change : product.changes()) {
+            if (const auto* c = std::get_if<changes::LineAllocated>(&change)) running_[c->slot] -= c->line.qty;
+            if (const auto* c = std::get_if<changes::LineDeallocated>(&change)) running_[c->slot] += c->line.qty;
+        }
+        touched_.clear();
         for (const changes::Change& change : product.changes()) {
             std::visit(
                 [&](const auto& c) {
@@ -434,24 +458,23 @@ private:
                     if constexpr (std::is_same_v<C, changes::BatchAdded>) {
                         ids[c.slot] = insert_batch(batches[c.slot]);
                     } else if constexpr (std::is_same_v<C, changes::LineAllocated>) {
-                        insert_line(c.line, ids[c.slot]);
-                        touched.push_back(c.slot);
+                        running_[c.slot] += c.line.qty;
+                        insert_line(c.line, ids[c.slot], running_[c.slot]);
                     } else if constexpr (std::is_same_v<C, changes::LineDeallocated>) {
                         delete_line(c.line, ids[c.slot], batches[c.slot].reference());
-                        touched.push_back(c.slot);
+                        running_[c.slot] -= c.line.qty;
                     } else {
-                        touched.push_back(c.slot);
+                        touched_.push_back(c.slot);
                     }
                 },
                 change);
         }
-        std::sort(touched.begin(), touched.end());
-        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-        for (std::uint32_t slot : touched) {
+        std::sort(touched_.begin(), touched_.end());
+        touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+        for (std::uint32_t slot : touched_) {
             detail::Use query(st.update_batch);
             st.update_batch.bind(1, batches[slot].purchased_quantity());
-            st.update_batch.bind(2, batches[slot].allocated_quantity());
-            st.update_batch.bind(3, ids[slot]);
+            st.update_batch.bind(2, ids[slot]);
             query->exec();
         }
     }
@@ -479,6 +502,8 @@ private:
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<Entry*> tracked_;
     std::vector<Product*> seen_;
+    std::vector<Quantity> running_;        // write(): allocated quantity per slot
+    std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
 };
 
 static_assert(ports::Repository<Repository>);
