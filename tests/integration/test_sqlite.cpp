@@ -289,7 +289,9 @@ TEST_CASE("sqlite: lookups load only the lines they promise, and commits keep th
         uow.commit();
     }
     {
-        auto uow = sys.factory()();
+        // A connection of its own, which has kept nothing from the units of work above.
+        sqlite::Database fresh(sqlite::Options{path});
+        auto uow = sqlite::UnitOfWorkFactory(fresh)();
         Product* lamp = uow.products().get("LAMP");
         CHECK(lamp->batch("b1")->allocations().empty());
         CHECK(lamp->batch("b1")->allocated_quantity() == 11);
@@ -301,6 +303,63 @@ TEST_CASE("sqlite: lookups load only the lines they promise, and commits keep th
         CHECK_THROWS_AS(uow.products().get_for_order("LAMP", "o11"), std::logic_error);
     }
     CHECK(count(path, "SELECT count(*) FROM allocations") == 6);
+}
+
+TEST_CASE("sqlite: a product kept from an earlier unit of work is handed out only while it is the stored one") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 20, std::nullopt});
+    CHECK(sys.bus.handle(commands::Allocate{"o1", "LAMP", 4}) == "b1");
+    auto allocated = [&] {
+        auto uow = sys.factory()();
+        return uow.products().get("LAMP")->batch("b1")->allocated_quantity();
+    };
+    CHECK(allocated() == 4);
+
+    SECTION("a commit through another connection (another process, say) is seen") {
+        System other(path);
+        CHECK(other.bus.handle(commands::Allocate{"o2", "LAMP", 5}) == "b1");
+        CHECK(allocated() == 9);
+        CHECK(sys.bus.handle(commands::Allocate{"o3", "LAMP", 11}) == "b1");
+        CHECK_FALSE(sys.bus.handle(commands::Allocate{"o4", "LAMP", 1}).has_value());
+        CHECK(count(path, "SELECT allocated_quantity FROM batch_stock") == 20);
+    }
+    SECTION("an order's stored line is loaded even when the version has not moved") {
+        // Another connection allocates o2; this one then reads LAMP without lines, at the new version.
+        System other(path);
+        CHECK(other.bus.handle(commands::Allocate{"o2", "LAMP", 5}) == "b1");
+        CHECK(allocated() == 9);
+        auto uow = sys.factory()();
+        Product* lamp = uow.products().get_for_order("LAMP", "o2");
+        REQUIRE(lamp->batch("b1")->allocations().size() >= 1);
+        CHECK(lamp->allocate(OrderLine{"o2", "LAMP", 5}) == "b1");  // already there: nothing changes
+        CHECK_FALSE(lamp->changed());
+        CHECK_THROWS_AS(lamp->allocate(OrderLine{"o2", "LAMP", 6}), DuplicateLine);
+    }
+    SECTION("a unit of work that did not commit leaves the kept product as stored") {
+        {
+            auto uow = sys.factory()();
+            CHECK(uow.products().get_for_order("LAMP", "o5")->allocate(OrderLine{"o5", "LAMP", 3}) == "b1");
+        }
+        CHECK(allocated() == 4);
+        CHECK(sys.bus.handle(commands::Allocate{"o5", "LAMP", 16}) == "b1");
+        CHECK(allocated() == 20);
+    }
+    SECTION("a lost race leaves nothing stale behind") {
+        {
+            auto uow = sys.factory()();
+            Product* lamp = uow.products().get_for_order("LAMP", "o6");
+            CHECK(lamp->allocate(OrderLine{"o6", "LAMP", 10}) == "b1");
+            System other(path);
+            CHECK(other.bus.handle(commands::Allocate{"o7", "LAMP", 10}) == "b1");
+            CHECK_THROWS_AS(uow.commit(), ConcurrencyError);
+        }
+        CHECK(allocated() == 14);
+        CHECK(sys.bus.handle(commands::Allocate{"o6", "LAMP", 10}) == std::nullopt);
+        CHECK(sys.bus.handle(commands::Allocate{"o6", "LAMP", 6}) == "b1");
+    }
+    CHECK(count(path, "SELECT count(*) FROM batch_stock WHERE allocated_quantity > purchased_quantity") == 0);
 }
 
 TEST_CASE("sqlite: shrinking a batch deallocates its newest lines and the bus reallocates them") {

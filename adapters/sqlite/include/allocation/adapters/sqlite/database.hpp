@@ -17,6 +17,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
+#include "allocation/adapters/sqlite/product_cache.hpp"
 #include "allocation/domain/errors.hpp"
 
 namespace allocation::sqlite {
@@ -141,6 +142,12 @@ struct Statements {
               "UNION ALL "
               "SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id FROM order_lines l JOIN allocations a "
               "ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1"),
+          // Whether a cached product is still the stored one (ProductCache): its version, and for an order's
+          // lookup whether that order has a line of the SKU, in one statement.
+          select_version(db, "SELECT version_number FROM products WHERE sku = ?1"),
+          select_version_and_order(db,
+                                   "SELECT version_number, EXISTS (SELECT 1 FROM order_lines WHERE orderid = ?2 AND "
+                                   "sku = ?1) FROM products WHERE sku = ?1"),
           select_order_lines(db,
                              "SELECT a.id, a.batch_id, l.qty FROM order_lines l JOIN allocations a "
                              "ON a.orderline_id = l.id WHERE l.orderid = ?1 AND l.sku = ?2"),
@@ -167,8 +174,8 @@ struct Statements {
           view_select(db, "SELECT sku, batchref FROM allocations_view WHERE orderid = ?1 ORDER BY rowid") {}
 
     SQLite::Statement begin_read, begin_write, commit, rollback;
-    SQLite::Statement select_product, select_product_and_order, select_order_lines, select_batch_lines,
-        select_batch_sku;
+    SQLite::Statement select_product, select_product_and_order, select_version, select_version_and_order,
+        select_order_lines, select_batch_lines, select_batch_sku;
     SQLite::Statement insert_product, update_version, insert_batch, update_batch, insert_line, insert_allocation,
         delete_line;
     SQLite::Statement view_add, view_remove, view_select;
@@ -197,6 +204,7 @@ struct Connection {
 
     SQLite::Database db;
     std::optional<Statements> statements;
+    ProductCache cache;
     std::thread::id last_user;
     bool in_use = false;
     bool unit_of_work_open = false;  // only ever true for one unit of work (checked on ":memory:")

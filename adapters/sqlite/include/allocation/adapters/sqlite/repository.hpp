@@ -38,6 +38,8 @@ inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
 /// Each lookup reads from one consistent snapshot, without holding the write lock; two lookups of one unit of
 /// work may see different moments. That is enough, because only a changed product is written, and its commit
 /// is a compare-and-set on the version that the lookup read together with everything else it loaded: see read().
+/// A product that an earlier unit of work on the same connection ended with is handed out again, without
+/// being read, when one statement shows that it is still the stored one (see ProductCache).
 ///
 /// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
 /// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
@@ -58,7 +60,7 @@ public:
 
     Product* get(std::string_view sku) {
         if (Entry* entry = find(sku)) return &entry->product;
-        return guarded("reading a product", [&] { return load_new(sku, {}, {}); });
+        return guarded("reading a product", [&] { return load_new(sku, std::nullopt, std::nullopt); });
     }
 
     Product* get_for_order(std::string_view sku, std::string_view orderid) {
@@ -70,7 +72,7 @@ public:
                 return &entry->product;
             });
         }
-        return guarded("reading a product", [&] { return load_new(sku, {std::string(orderid)}, {}); });
+        return guarded("reading a product", [&] { return load_new(sku, orderid, std::nullopt); });
     }
 
     Product* get_by_batchref(std::string_view reference) {
@@ -97,26 +99,24 @@ public:
                 reload(*entry);
                 return &entry->product;
             }
-            return load_new(*sku, {}, {std::string(reference)});
+            return load_new(*sku, std::nullopt, reference);
         });
     }
 
     std::span<Product* const> seen() const noexcept { return seen_; }
 
+    /// Hands the products back to the connection's cache, which keeps those that are as stored.
+    ~Repository() {
+        for (auto& entry : entries_) cache_.keep(std::move(entry));
+    }
+
 private:
     friend class UnitOfWork;
 
-    struct Entry {
-        explicit Entry(Product p) : product(std::move(p)) {}
-        Product product;
-        bool stored = true;                   // false until the first commit of an added product
-        std::vector<std::int64_t> batch_ids;  // row id of each stored batch, by slot
-        std::vector<std::int64_t> pending_ids;
-        std::vector<std::string> orders;        // orders whose lines are loaded
-        std::vector<std::string> full_batches;  // batches whose lines are all loaded
-    };
+    using Entry = detail::LoadedProduct;
 
-    Repository(detail::Lease& lease, const std::string& path) : lease_(lease), path_(path) {}
+    Repository(detail::Lease& lease, const std::string& path)
+        : lease_(lease), path_(path), cache_(lease.connection().cache) {}
 
     template <typename Fn>
     Product* guarded(std::string_view doing, Fn&& fn) {
@@ -157,9 +157,35 @@ private:
         return query->getColumn(0).getString();
     }
 
-    Product* load_new(std::string_view sku, std::vector<std::string> orders, std::vector<std::string> full_batches) {
+    // A lookup of a product this unit of work does not hold yet: with every line of `orderid`, or of the batch
+    // `reference`, when given.
+    Product* load_new(std::string_view sku, std::optional<std::string_view> orderid,
+                      std::optional<std::string_view> reference) {
+        std::unique_ptr<Entry> cached = cache_.take(sku);
+        if (cached && !reference) {
+            if (orderid) cached->orders.emplace_back(*orderid);
+            if (still_stored(*cached)) return &track(std::move(cached));
+        }
+        std::vector<std::string> orders, full_batches;
+        if (orderid) orders.emplace_back(*orderid);
+        if (reference) full_batches.emplace_back(*reference);
         auto entry = read(sku, std::move(orders), std::move(full_batches));
         return entry ? &track(std::move(entry)) : nullptr;
+    }
+
+    // Whether a cached product is still exactly the stored one: the same version, which every change moves up.
+    // For an order's lookup, the order must have no stored line of the SKU either, since a cached product holds
+    // only some lines; the rare lookup of an order that has one reads the product afresh with that line.
+    // `entry.orders` holds the order of the lookup, if any.
+    bool still_stored(const Entry& entry) {
+        const bool for_order = !entry.orders.empty();
+        auto& query = for_order ? statements().select_version_and_order : statements().select_version;
+        detail::Use use(query);
+        detail::bind_text(query, 1, entry.product.sku());
+        if (for_order) detail::bind_text(query, 2, entry.orders.front());
+        if (!query.executeStep()) return false;
+        return query.getColumn(0).getInt64() == entry.product.version_number() &&
+               (!for_order || query.getColumn(1).getInt() == 0);
     }
 
     void reload(Entry& entry) {
@@ -499,6 +525,7 @@ private:
 
     detail::Lease& lease_;
     const std::string& path_;
+    detail::ProductCache& cache_;
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<Entry*> tracked_;
     std::vector<Product*> seen_;
