@@ -508,7 +508,8 @@ private:
     // After COMMIT: the stored state is the products' state.
     void committed(std::vector<events::Event>& events) {
         for (Entry* entry : tracked_) {
-            if (!entry->stored || entry->product.changed()) entry->batch_ids = std::move(entry->pending_ids);
+            // A swap rather than a move, so that both vectors keep their capacity for the next unit of work.
+            if (!entry->stored || entry->product.changed()) std::swap(entry->batch_ids, entry->pending_ids);
             entry->pending_ids.clear();
             entry->stored = true;
             entry->product.mark_committed(events);
