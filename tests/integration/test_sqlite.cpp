@@ -113,27 +113,33 @@ TEST_CASE("sqlite: a database of schema version 1 keeps its allocations and quan
     TempDir dir;
     const auto path = dir.file("v1.db");
     {
-        // Version 1 kept a batch's allocated quantity in a batch column. Line 2 of b1 was deallocated once.
+        // Version 1 kept a batch's allocated quantity in a batch column. The ids 2 are gaps: a line that was
+        // deallocated. b3's quantity counts more than its one stored line, as version 1 stored a new product's
+        // batches when they claimed so.
         SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
         raw.exec(sqlite::detail::migrations[0]);
         raw.exec(R"sql(
             PRAGMA user_version = 1;
-            INSERT INTO products VALUES ('LAMP', 6);
+            INSERT INTO products VALUES ('LAMP', 6), ('DESK', 1);
             INSERT INTO batches (id, reference, sku, purchased_quantity, eta, allocated_quantity) VALUES
-                (1, 'b1', 'LAMP', 100, NULL, 12), (2, 'b2', 'LAMP', 50, '2027-01-05', 7);
+                (1, 'b1', 'LAMP', 100, NULL, 12), (2, 'b2', 'LAMP', 50, '2027-01-05', 7), (3, 'b3', 'DESK', 40, NULL, 20);
             INSERT INTO order_lines (id, orderid, sku, qty) VALUES (1, 'o1', 'LAMP', 5), (3, 'o3', 'LAMP', 7),
-                (4, 'o4', 'LAMP', 7);
-            INSERT INTO allocations (id, orderline_id, batch_id) VALUES (1, 1, 1), (3, 3, 2), (4, 4, 1);
-            INSERT INTO allocations_view VALUES ('o1', 'LAMP', 'b1'), ('o3', 'LAMP', 'b2'), ('o4', 'LAMP', 'b1');
+                (4, 'o4', 'LAMP', 7), (5, 'o1', 'DESK', 5);
+            INSERT INTO allocations (id, orderline_id, batch_id) VALUES (1, 1, 1), (3, 3, 2), (4, 4, 1), (5, 5, 3);
+            INSERT INTO allocations_view VALUES ('o1', 'LAMP', 'b1'), ('o3', 'LAMP', 'b2'), ('o4', 'LAMP', 'b1'),
+                ('o1', 'DESK', 'b3');
         )sql");
     }
     System sys(path);
     CHECK(count(path, "PRAGMA user_version") == sqlite::schema_version);
     CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 12);
     CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b2'") == 7);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b3'") == 20);
     CHECK(count(path, "SELECT allocated_after FROM allocations WHERE id = 1") == 5);
     CHECK(count(path, "SELECT allocated_after FROM allocations WHERE id = 4") == 12);
-    CHECK(count(path, "SELECT count(*) FROM order_lines") == 3);
+    CHECK(count(path, "SELECT count(*) FROM order_lines") == 4);
+    CHECK(sys.bus.handle(commands::Allocate{"o2", "DESK", 20}) == "b3");
+    CHECK_FALSE(sys.bus.handle(commands::Allocate{"o3", "DESK", 1}).has_value());
     CHECK(sys.view.allocations("o4") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
 
     // The migrated quantities drive allocation: b1 has 88 left and b2 43.
@@ -149,6 +155,29 @@ TEST_CASE("sqlite: a database of schema version 1 keeps its allocations and quan
     CHECK(lamp.batch("b2")->allocated_quantity() == 50);
     CHECK(sys.view.allocations("o5").empty());  // 88 fits nowhere now
     CHECK(sys.view.allocations("o4") == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+}
+
+TEST_CASE("sqlite: a version 1 batch whose quantity has no line to live on is refused, and the file kept") {
+    TempDir dir;
+    const auto path = dir.file("v1.db");
+    {
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec("PRAGMA journal_mode = WAL");
+        raw.exec(sqlite::detail::migrations[0]);
+        raw.exec(R"sql(
+            PRAGMA user_version = 1;
+            INSERT INTO products VALUES ('LAMP', 2);
+            INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity) VALUES ('b1', 'LAMP', 100, 30);
+        )sql");
+    }
+    const std::string before = read_bytes(path);
+    CHECK_THROWS_AS(sqlite::Database(sqlite::Options{path}), StorageError);
+    CHECK_THROWS_WITH(sqlite::Database(sqlite::Options{path}),
+                      Catch::Contains(path) && Catch::Contains("refusing to upgrade the schema to version 2") &&
+                          Catch::Contains("batch b1 has an allocated quantity of 30 but no allocated line"));
+    CHECK(read_bytes(path) == before);
+    CHECK(count(path, "PRAGMA user_version") == 1);
+    CHECK(count(path, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 30);
 }
 
 TEST_CASE("sqlite: an empty database of schema version 0 is migrated in place, keeping what else it holds") {
@@ -316,17 +345,28 @@ TEST_CASE("sqlite: a product kept from an earlier unit of work is handed out onl
         return uow.products().get("LAMP")->batch("b1")->allocated_quantity();
     };
     CHECK(allocated() == 4);
+    {
+        // The product this connection ended with comes back, with the line it allocated (a read of the product
+        // alone would load no lines).
+        auto uow = sys.factory()();
+        REQUIRE(uow.products().get("LAMP")->batch("b1")->allocations().size() == 1);
+        CHECK(uow.products().get("LAMP")->batch("b1")->allocations()[0] == OrderLine{"o1", "LAMP", 4});
+    }
 
     SECTION("a commit through another connection (another process, say) is seen") {
         System other(path);
         CHECK(other.bus.handle(commands::Allocate{"o2", "LAMP", 5}) == "b1");
         CHECK(allocated() == 9);
+        {
+            auto uow = sys.factory()();
+            CHECK(uow.products().get("LAMP")->batch("b1")->allocations().empty());  // read afresh
+        }
         CHECK(sys.bus.handle(commands::Allocate{"o3", "LAMP", 11}) == "b1");
         CHECK_FALSE(sys.bus.handle(commands::Allocate{"o4", "LAMP", 1}).has_value());
         CHECK(count(path, "SELECT allocated_quantity FROM batch_stock") == 20);
     }
-    SECTION("an order's stored line is loaded even when the version has not moved") {
-        // Another connection allocates o2; this one then reads LAMP without lines, at the new version.
+    SECTION("an order's stored line is loaded even when the kept product is current") {
+        // Another connection allocates o2; this one then reads LAMP afresh, without lines, and keeps it.
         System other(path);
         CHECK(other.bus.handle(commands::Allocate{"o2", "LAMP", 5}) == "b1");
         CHECK(allocated() == 9);
@@ -360,6 +400,46 @@ TEST_CASE("sqlite: a product kept from an earlier unit of work is handed out onl
         CHECK(sys.bus.handle(commands::Allocate{"o6", "LAMP", 6}) == "b1");
     }
     CHECK(count(path, "SELECT count(*) FROM batch_stock WHERE allocated_quantity > purchased_quantity") == 0);
+}
+
+TEST_CASE("sqlite: lines allocated and deallocated in one commit leave exact quantities") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 50, std::nullopt});
+    sys.bus.handle(commands::CreateBatch{"b2", "LAMP", 50, day(3)});
+    for (int i = 0; i < 3; ++i) sys.bus.handle(commands::Allocate{"o" + std::to_string(i), "LAMP", 10});
+    {
+        auto uow = sys.factory()();
+        Product* lamp = uow.products().get_by_batchref("b1");
+        CHECK(lamp->allocate(OrderLine{"o3", "LAMP", 15}) == "b1");  // b1: 45
+        lamp->change_batch_quantity("b1", 25);                        // o3 and o2 leave: 20
+        CHECK(lamp->allocate(OrderLine{"o4", "LAMP", 5}) == "b1");   // 25
+        CHECK(lamp->allocate(OrderLine{"o2", "LAMP", 10}) == "b2");
+        uow.commit();
+    }
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 25);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b2'") == 10);
+    CHECK(count(path, "SELECT count(*) FROM order_lines WHERE orderid = 'o3'") == 0);
+    const Product lamp = stored_product(path, "LAMP");
+    CHECK(lamp.batch("b1")->allocated_quantity() == 25);
+    CHECK(lamp.batch("b1")->all_lines_loaded());
+    CHECK(lamp.batch("b2")->allocated_quantity() == 10);
+    // The next deallocations take the newest lines (o4, o1, o0) and the bus places them again: o4 back in b1.
+    sys.bus.handle(commands::ChangeBatchQuantity{"b1", 8});
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 5);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b2'") == 30);
+    CHECK(views::allocations("o4", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+    CHECK(views::allocations("o0", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b2"}});
+}
+
+TEST_CASE("sqlite: a new product's batches must hold all their lines") {
+    TempDir dir;
+    System sys(dir.file("allocation.db"));
+    auto uow = sys.factory()();
+    Product partial("LAMP", {Batch("b1", "LAMP", 100, std::nullopt, {OrderLine{"o1", "LAMP", 5}}, 30)});
+    CHECK_THROWS_AS(uow.products().add(std::move(partial)), std::invalid_argument);
+    CHECK(uow.products().get("LAMP") == nullptr);
 }
 
 TEST_CASE("sqlite: shrinking a batch deallocates its newest lines and the bus reallocates them") {

@@ -165,6 +165,38 @@ TEST_CASE("a lazily loaded batch keeps exact availability") {
     CHECK_FALSE(product.allocate(OrderLine{"big", "LAMP", 41}).has_value());
 }
 
+TEST_CASE("a batch knows whether all of its lines are loaded") {
+    CHECK(Batch("b1", "LAMP", 100).all_lines_loaded());
+    CHECK(Batch("b1", "LAMP", 100, std::nullopt, {OrderLine{"o1", "LAMP", 5}}, 5).all_lines_loaded());
+    CHECK_FALSE(Batch("b1", "LAMP", 100, std::nullopt, {OrderLine{"o1", "LAMP", 5}}, 6).all_lines_loaded());
+    CHECK_FALSE(Batch("b1", "LAMP", 100, std::nullopt, {}, 1).all_lines_loaded());
+    Product product("LAMP", {Batch("b1", "LAMP", 100, std::nullopt, {}, 10)}, 3);
+    product.allocate(OrderLine{"o2", "LAMP", 4});
+    CHECK_FALSE(product.batch("b1")->all_lines_loaded());  // o2 is loaded, the first 10 units' lines are not
+}
+
+TEST_CASE("a batch whose lines are not all loaded cannot deallocate, and nothing changes") {
+    // o1 is loaded; the newest line (the other 6 units) is not: deallocating o1 would take the wrong line.
+    Product product("LAMP", {Batch("b1", "LAMP", 20, std::nullopt, {OrderLine{"o1", "LAMP", 5}}, 11)}, 7);
+    CHECK_THROWS_AS(product.change_batch_quantity("b1", 8), std::logic_error);
+    CHECK_THROWS_WITH(product.change_batch_quantity("b1", 8), Catch::Contains("were not all loaded"));
+    CHECK_FALSE(product.changed());
+    CHECK(product.version_number() == 7);
+    CHECK(product.batch("b1")->purchased_quantity() == 20);
+    // A change that deallocates nothing needs no lines.
+    product.change_batch_quantity("b1", 11);
+    CHECK(product.batch("b1")->available_quantity() == 0);
+}
+
+TEST_CASE("add_batch takes a new batch, with nothing allocated") {
+    Product product("LAMP");
+    CHECK_THROWS_AS(product.add_batch(Batch("b1", "LAMP", 100, std::nullopt, {OrderLine{"o1", "LAMP", 5}}, 5)),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(product.add_batch(Batch("b1", "LAMP", 100, std::nullopt, {}, 30)), std::invalid_argument);
+    CHECK(product.batches().empty());
+    CHECK_FALSE(product.changed());
+}
+
 TEST_CASE("an order has one line per sku: another quantity for it is refused and changes nothing") {
     Product product("LAMP", {Batch("b1", "LAMP", 20), Batch("b2", "LAMP", 20, tomorrow())});
     REQUIRE(product.allocate(OrderLine{"o1", "LAMP", 5}) == "b1");

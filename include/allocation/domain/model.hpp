@@ -110,7 +110,9 @@ public:
     Batch(std::string reference, std::string sku, Quantity purchased_quantity, std::optional<Date> eta,
           std::vector<OrderLine> lines, Quantity allocated_quantity)
         : reference_(std::move(reference)), sku_(std::move(sku)), eta_(eta), purchased_(purchased_quantity),
-          allocated_(allocated_quantity), lines_(std::move(lines)) {}
+          allocated_(allocated_quantity), lines_(std::move(lines)) {
+        for (const OrderLine& line : lines_) loaded_ += line.qty;
+    }
 
     const std::string& reference() const noexcept { return reference_; }
     const std::string& sku() const noexcept { return sku_; }
@@ -121,6 +123,9 @@ public:
     Quantity available_quantity() const noexcept { return purchased_ - allocated_; }
     /// The lines allocated to this batch (those loaded, for a lazily loaded batch), oldest first.
     std::span<const OrderLine> allocations() const noexcept { return lines_; }
+    /// Whether allocations() holds every line of the batch. Exact: every line has a quantity of at least 1, so
+    /// only all of them add up to the allocated quantity.
+    bool all_lines_loaded() const noexcept { return loaded_ == allocated_; }
 
     bool can_allocate(const OrderLine& line) const noexcept {
         return line.sku == sku_ && available_quantity() >= line.qty;
@@ -134,18 +139,22 @@ private:
     void add_line(const OrderLine& line) {
         lines_.push_back(line);
         allocated_ += line.qty;
+        loaded_ += line.qty;
     }
     void drop_last_line() noexcept {
         allocated_ -= lines_.back().qty;
+        loaded_ -= lines_.back().qty;
         lines_.pop_back();
     }
+    // The newest line: only known when every line is loaded.
     OrderLine pop_line() {
-        if (lines_.empty()) {
-            throw std::logic_error("the lines of batch " + reference_ + " were not loaded, cannot deallocate");
+        if (!all_lines_loaded()) {
+            throw std::logic_error("the lines of batch " + reference_ + " were not all loaded, cannot deallocate");
         }
         OrderLine line = std::move(lines_.back());
         lines_.pop_back();
         allocated_ -= line.qty;
+        loaded_ -= line.qty;
         return line;
     }
 
@@ -154,6 +163,7 @@ private:
     std::optional<Date> eta_;
     Quantity purchased_;
     Quantity allocated_ = 0;
+    Quantity loaded_ = 0;  // the quantity of the lines in lines_
     std::vector<OrderLine> lines_;
 };
 
@@ -201,9 +211,14 @@ public:
         return slot ? &batches_[*slot] : nullptr;
     }
 
-    /// Adds a new batch of this product's SKU. Throws DuplicateBatch if the reference is taken here.
+    /// Adds a new batch of this product's SKU, with nothing allocated yet (lines are allocated through the
+    /// product). Throws DuplicateBatch if the reference is taken here.
     void add_batch(Batch batch) {
         if (batch.sku() != sku_) throw InvalidSku(batch.sku());
+        if (batch.allocated_quantity() != 0) {
+            throw std::invalid_argument("batch " + batch.reference() +
+                                        " already has allocations; add_batch takes a new batch");
+        }
         if (find_slot(batch.reference())) throw DuplicateBatch(batch.reference());
         auto slot = static_cast<std::uint32_t>(batches_.size());
         batches_.push_back(std::move(batch));
@@ -247,6 +262,9 @@ public:
         if (!slot) throw UnknownBatch(reference);
         check_quantity(qty);
         Batch& batch = batches_[*slot];
+        if (qty < batch.allocated_ && !batch.all_lines_loaded()) {  // before anything changes
+            throw std::logic_error("the lines of batch " + batch.reference_ + " were not all loaded, cannot deallocate");
+        }
         changes_.emplace_back(changes::QuantityChanged{*slot, batch.purchased_});
         batch.purchased_ = qty;
         ++version_;

@@ -37,6 +37,10 @@ struct Options {
 /// The newest schema version this library knows; stored in `PRAGMA user_version`.
 inline constexpr int schema_version = 2;
 
+/// The oldest SQLite library the adapter works with (as sqlite3_libversion_number() counts): the migrations use
+/// `ALTER TABLE ... DROP COLUMN`, new in 3.35.0 and fixed in 3.35.5.
+inline constexpr int oldest_sqlite = 3'035'005;
+
 namespace detail {
 
 /// migrations[i] takes the schema from version i to version i + 1.
@@ -78,12 +82,14 @@ CREATE TABLE allocations_view (
     // A batch's allocated quantity is kept on its allocations instead of in a batch column, so that allocating
     // writes no batch row: each allocation stores the batch's allocated quantity once it was made. Lines leave
     // a batch newest first, so the newest remaining allocation always holds the batch's current total.
+    // The stored quantity minus the lines allocated after each one is exactly what version 1 would have stored
+    // once those later lines left (see also refuse_unrepresentable_v1).
     R"sql(
 ALTER TABLE allocations ADD COLUMN allocated_after INTEGER NOT NULL DEFAULT 0;
-UPDATE allocations SET allocated_after = running.total FROM (
-    SELECT a.id, sum(l.qty) OVER (PARTITION BY a.batch_id ORDER BY a.id) AS total
-    FROM allocations a JOIN order_lines l ON l.id = a.orderline_id) AS running
-WHERE running.id = allocations.id;
+UPDATE allocations SET allocated_after = later.total FROM (
+    SELECT a.id, b.allocated_quantity - sum(l.qty) OVER (PARTITION BY a.batch_id ORDER BY a.id DESC) + l.qty AS total
+    FROM allocations a JOIN order_lines l ON l.id = a.orderline_id JOIN batches b ON b.id = a.batch_id) AS later
+WHERE later.id = allocations.id;
 ALTER TABLE batches DROP COLUMN allocated_quantity;
 CREATE VIEW batch_stock AS
 SELECT b.id, b.reference, b.sku, b.purchased_quantity, b.eta,
@@ -302,11 +308,17 @@ inline Lease::~Lease() { pool_->release(*connection_); }
 /// (migrations run in order inside one transaction; the version lives in `PRAGMA user_version`).
 ///
 /// A file that cannot be opened for writing, is not an SQLite database, or has a schema newer than this library
-/// knows is refused with a StorageError naming the path and the reason, and is left exactly as it was.
+/// knows is refused with a StorageError naming the path and the reason, and is left exactly as it was; so is
+/// every file when the SQLite library is older than 3.35.5.
 /// The Database must outlive every factory, unit of work and view made from it. It is not copyable.
 class Database {
 public:
     explicit Database(Options options) : options_(std::move(options)) {
+        if (sqlite3_libversion_number() < oldest_sqlite) {
+            throw StorageError(detail::describe(options_.path, "cannot open",
+                                                std::string("this program uses SQLite ") + sqlite3_libversion() +
+                                                    "; the allocation schema needs SQLite 3.35.5 or newer"));
+        }
         auto first = detail::ConnectionPool::open(options_, true);
         migrate(*first);
         try {
@@ -345,6 +357,21 @@ private:
         }
     }
 
+    // Version 2 keeps a batch's allocated quantity on its allocations, so a version 1 batch with a quantity but no
+    // allocated line (the adapter stored what a new product's batches claimed) cannot be carried over.
+    void refuse_unrepresentable_v1(detail::Connection& connection) const {
+        SQLite::Statement query(connection.db,
+                                "SELECT reference, allocated_quantity FROM batches b WHERE allocated_quantity <> 0 AND "
+                                "NOT EXISTS (SELECT 1 FROM allocations a WHERE a.batch_id = b.id) LIMIT 1");
+        if (!query.executeStep()) return;
+        throw StorageError(detail::describe(
+            options_.path, "refusing to upgrade the schema to version 2",
+            "batch " + query.getColumn(0).getString() + " has an allocated quantity of " +
+                query.getColumn(1).getString() +
+                " but no allocated line, and version 2 keeps a batch's allocated quantity on its lines; set that "
+                "batch's allocated_quantity to 0 or store its lines, then open the file again"));
+    }
+
     // Nothing is written before the file has been checked, so a refused file stays byte-for-byte the same.
     void migrate(detail::Connection& connection) {
         refuse_if_newer(user_version(connection));
@@ -361,6 +388,7 @@ private:
                 const int found = connection.db.execAndGet("PRAGMA user_version").getInt();
                 refuse_if_newer(found);
                 for (int version = found; version < schema_version; ++version) {
+                    if (version == 1) refuse_unrepresentable_v1(connection);
                     connection.db.exec(detail::migrations[version]);
                 }
                 if (found != schema_version) {

@@ -31,10 +31,12 @@ inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
 
 }  // namespace detail
 
-/// What each lookup loads, so that a command costs the same however long the product's history is:
-/// - `get(sku)`: the product and its batches (exact quantities), no lines;
+/// What each lookup loads at least, so that a command costs the same however long the product's history is:
+/// - `get(sku)`: the product and its batches (exact quantities);
 /// - `get_for_order(sku, orderid)`: the same plus every line of that order;
 /// - `get_by_batchref(reference)`: the same plus every line of that batch.
+/// A product may hold other lines too (those that earlier units of work on the connection loaded or allocated,
+/// still true at its version); `Batch::all_lines_loaded()` tells whether a batch holds all of its lines.
 /// Each lookup reads from one consistent snapshot, without holding the write lock; two lookups of one unit of
 /// work may see different moments. That is enough, because only a changed product is written, and its commit
 /// is a compare-and-set on the version that the lookup read together with everything else it loaded: see read().
@@ -53,6 +55,15 @@ public:
     /// commit throws ConcurrencyError.
     Product& add(Product product) {
         if (find(product.sku()) != nullptr) throw Error("Product " + product.sku() + " already exists");
+        for (const Batch& batch : product.batches()) {
+            // Stored, a batch's allocated quantity is the sum of its stored lines.
+            if (!batch.all_lines_loaded()) {
+                throw std::invalid_argument("new product " + product.sku() + ": the lines of batch " +
+                                            batch.reference() + " do not add up to its allocated quantity of " +
+                                            std::to_string(batch.allocated_quantity()) +
+                                            "; a new product's batches must hold all their lines");
+            }
+        }
         auto entry = std::make_unique<Entry>(std::move(product));
         entry->stored = false;
         return track(std::move(entry));
@@ -420,16 +431,6 @@ private:
         const auto batches = product.batches();
         auto& st = statements();
         if (!entry.stored) {
-            for (const Batch& batch : batches) {
-                Quantity sum = 0;
-                for (const OrderLine& line : batch.allocations()) sum += line.qty;
-                if (sum != batch.allocated_quantity()) {
-                    throw std::logic_error("new product " + product.sku() + ": batch " + batch.reference() +
-                                           " has an allocated quantity of " + std::to_string(batch.allocated_quantity()) +
-                                           " but its lines add up to " + std::to_string(sum) +
-                                           "; a new product's batches must hold all their lines");
-                }
-            }
             {
                 detail::Use query(st.insert_product);
                 detail::bind_text(st.insert_product, 1, product.sku());
