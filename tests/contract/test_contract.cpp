@@ -1,7 +1,9 @@
 // One suite, written against the ports, run over every adapter: the fakes cannot drift from the real thing.
+#include <atomic>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters.hpp"
@@ -177,6 +179,53 @@ TEMPLATE_LIST_TEST_CASE("contract: get_by_batchref loads the batch's lines, so q
     REQUIRE(b1.allocations().size() == 2);
     CHECK(lamp->batch_of(OrderLine{"o4", "LAMP", 10}) == nullptr);
     CHECK(lamp->version_number() == 2 + 5 + 1);
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: threads sharing one bus never oversell, lose or double an allocation", "[contract]",
+                        Adapters) {
+    TestType adapter;
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    std::atomic<int> handler_failures{0};
+    BusOptions options;
+    options.max_attempts = 1000;  // the threads race for one product
+    options.on_error = [&](const events::Event&, std::string_view, const std::exception&) { ++handler_failures; };
+    auto bus = bootstrap(adapter.factory(), notifier, publisher, options);
+    bus.handle(commands::CreateBatch{"b1", "LAMP", 60, std::nullopt});
+    bus.handle(commands::CreateBatch{"b2", "LAMP", 40, day(1)});
+
+    std::atomic<int> acknowledged{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 4; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < 40; ++i) {
+                // Threads t and t^1 send the same orders: each line is sent twice, concurrently.
+                auto ref = bus.handle(commands::Allocate{"o" + std::to_string((t / 2) * 40 + i), "LAMP", 2});
+                if (ref) ++acknowledged;
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+
+    CHECK(handler_failures == 0);
+    // 80 distinct lines of 2 units against 100 in stock: exactly 50 fit, each acknowledged twice.
+    CHECK(acknowledged == 100);
+    std::vector<std::pair<std::string, std::string>> stored;  // (orderid, batchref)
+    {
+        auto uow = adapter.factory()();
+        Product* lamp = uow.products().get_by_batchref("b1");
+        REQUIRE(lamp == uow.products().get_by_batchref("b2"));
+        for (const Batch& batch : lamp->batches()) {
+            CHECK(batch.all_lines_loaded());
+            CHECK(batch.available_quantity() == 0);
+            for (const OrderLine& line : batch.allocations()) stored.emplace_back(line.orderid, batch.reference());
+        }
+        CHECK(lamp->version_number() == 2 + 50);
+    }
+    CHECK(stored.size() == 50);
+    for (const auto& [orderid, batchref] : stored) {
+        CHECK(views::allocations(orderid, adapter.view()) == std::vector<ports::AllocationRow>{{"LAMP", batchref}});
+    }
 }
 
 TEMPLATE_LIST_TEST_CASE("contract: unknown products and batches are nullptr", "[contract]", Adapters) {
