@@ -146,11 +146,8 @@ private:
         loaded_ -= lines_.back().qty;
         lines_.pop_back();
     }
-    // The newest line: only known when every line is loaded.
-    OrderLine pop_line() {
-        if (!all_lines_loaded()) {
-            throw std::logic_error("the lines of batch " + reference_ + " were not all loaded, cannot deallocate");
-        }
+    // The newest line: only known when every line is loaded, which change_batch_quantity checks first.
+    OrderLine pop_line() noexcept {
         OrderLine line = std::move(lines_.back());
         lines_.pop_back();
         allocated_ -= line.qty;
