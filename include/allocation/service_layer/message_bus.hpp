@@ -44,6 +44,8 @@ struct BusOptions {
     int max_attempts = 3;
     /// Where event-handler failures are reported. They never stop the other handlers.
     ErrorSink on_error = print_handler_error;
+    /// Called before each new try of a message whose unit of work lost a race (for metrics); may be empty.
+    std::function<void()> on_retry;
 };
 
 namespace detail {
@@ -167,6 +169,7 @@ private:
                 }
             } catch (const ConcurrencyError&) {
                 if (attempt >= options_.max_attempts) throw;
+                if (options_.on_retry) options_.on_retry();
             }
         }
     }
