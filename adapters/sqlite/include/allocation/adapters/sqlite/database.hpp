@@ -333,6 +333,13 @@ public:
 
     const Options& options() const noexcept { return options_; }
 
+    /// Asks the database one question (its schema version) on a connection nobody else is using, for readiness
+    /// probes: throws StorageError when the file does not answer, or another program gave it a newer schema.
+    void check() {
+        auto lease = pool_->acquire();
+        refuse_if_newer(user_version(lease.connection()));
+    }
+
 private:
     friend class UnitOfWork;
     friend class AllocationsView;
@@ -406,6 +413,10 @@ private:
 
     Options options_;
     std::optional<detail::ConnectionPool> pool_;
+    // Held by a unit of work from BEGIN IMMEDIATE to COMMIT. Threads of one process take turns on it instead of
+    // in SQLite's busy handler, which sleeps (1 ms, then 2, 5, 10 ...) however soon the lock is free again.
+    // Other processes still meet in the busy handler.
+    std::mutex writer_;
 };
 
 }  // namespace allocation::sqlite

@@ -1,6 +1,7 @@
 // SQLite UnitOfWork and its factory: reads without the write lock, commits with BEGIN IMMEDIATE and a version check.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,7 @@ public:
         auto& st = lease_.statements();
         try {
             if (products_.has_work() || !view_.changes().empty()) {
+                std::lock_guard writer(db_.writer_);
                 detail::Use(st.begin_write)->exec();
                 try {
                     for (auto* entry : products_.tracked_) products_.write(*entry);
