@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/domain/commands.hpp"
+#include "allocation/domain/model.hpp"
 
 namespace allocation::service {
 
@@ -25,10 +27,16 @@ private:
     int status_;
 };
 
-/// Parses a request body that must be one JSON object.
+/// Parses a request body that must be one JSON object. Throws BadRequest, and nothing else, for any bytes: a
+/// number too large for a double names the top-level field it was in.
 nlohmann::json parse_body(std::string_view body);
 
-/// {"ref", "sku", "qty", "eta": "YYYY-MM-DD" or null (or absent)}
+/// The date an ETA names: "YYYY-MM-DD", or an ISO 8601 date-time ("2030-01-01T12:30:00.5+02:00") whose date is
+/// kept, as the book's `datetime.fromisoformat(eta).date()` does. Nothing when the text is neither.
+std::optional<Date> parse_eta(std::string_view text);
+
+/// {"ref", "sku", "qty", "eta": "YYYY-MM-DD", an ISO 8601 date-time, or null (or absent)}. Like the two below,
+/// throws only BadRequest: a quantity is a whole number 1..max_quantity (3.0 counts as 3).
 commands::CreateBatch parse_create_batch(const nlohmann::json& body);
 /// {"orderid", "sku", "qty"}
 commands::Allocate parse_allocate(const nlohmann::json& body);
