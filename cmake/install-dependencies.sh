@@ -10,7 +10,7 @@ packages=(
   libfmt-dev catch2 libbenchmark-dev           # core, tests, benchmarks
   libsqlite3-dev libsqlitecpp-dev              # allocation::sqlite
   libhiredis-dev redis-server                  # allocation::redis and its end-to-end tests
-  libcpp-httplib-dev nlohmann-json3-dev libcli11-dev  # the service and the CSV job
+  libboost1.81-dev nlohmann-json3-dev libcli11-dev  # the service (Boost.Beast, Asio) and the CSV job
 )
 packages+=("$@")  # extra packages a caller needs (CI adds clang)
 

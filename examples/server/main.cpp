@@ -1,11 +1,9 @@
 // allocation-server: the allocation service over HTTP, on an embedded SQLite database (or in memory), with
 // optional Redis events. The composition root of the book's Flask app, as one C++ program.
-#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
@@ -13,12 +11,14 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/allocation.hpp"
-#include "http_api.hpp"
+#include "http_server.hpp"
 #include "logging.hpp"
+#include "metrics.hpp"
+#include "routes.hpp"
 
 #if ALLOCATION_SERVER_WITH_SQLITE
 #include "allocation/adapters/sqlite/sqlite.hpp"
@@ -30,15 +30,72 @@
 namespace {
 
 using namespace allocation;
+using namespace allocation::service;
 
 struct Options {
     std::string db = "./allocation.db";
     bool memory = false;
+    std::string synchronous = "full";
     std::string host = "127.0.0.1";
     int port = 5005;
-    int threads = static_cast<int>(std::max(4U, std::thread::hardware_concurrency()));
+    std::size_t threads = 4;
+    std::size_t io_threads = 1;
     std::string redis;
+    std::size_t max_connections = ServerLimits{}.max_connections;
+    std::size_t queue_limit = ServerLimits{}.queue_limit;
+    std::size_t header_limit = ServerLimits{}.header_bytes;
+    std::size_t body_limit = ServerLimits{}.body_bytes;
+    double request_timeout = 10, idle_timeout = 5, write_timeout = 10, drain_timeout = 10;
 };
+
+// Every flag also comes from an environment variable, ALLOCATION_<FLAG>; a flag given on the command line wins.
+void add_options(CLI::App& app, Options& o) {
+    auto flag = [&](const std::string& name, auto& value, const std::string& help) {
+        std::string env = "ALLOCATION_" + name;
+        std::transform(env.begin(), env.end(), env.begin(), [](char c) { return c == '-' ? '_' : std::toupper(c); });
+        return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
+    };
+    flag("db", o.db, "SQLite database file (created if missing)");
+    app.add_flag("--memory", o.memory, "Keep everything in memory instead (lost on exit)")->envname("ALLOCATION_MEMORY");
+    flag("synchronous", o.synchronous,
+         "SQLite durability: full (a 201/202 survives a power cut) or normal (survives a crash of the process)")
+        ->check(CLI::IsMember({"full", "normal"}));
+    flag("host", o.host, "Address to listen on");
+    flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
+    flag("threads", o.threads, "Worker threads running the requests (each with its own database connection)")
+        ->check(CLI::Range(1, 256));
+    flag("io-threads", o.io_threads, "Threads doing the network I/O")->check(CLI::Range(1, 64));
+#if ALLOCATION_SERVER_WITH_REDIS
+    flag("redis", o.redis, "Redis HOST:PORT: publish line_allocated events, consume change_batch_quantity commands");
+#endif
+    flag("max-connections", o.max_connections, "Open connections at most; beyond, 503")->check(CLI::Range(1, 1000000));
+    flag("queue-limit", o.queue_limit, "Requests waiting for a worker at most; beyond, 503")->check(CLI::Range(1, 1000000));
+    flag("header-limit", o.header_limit, "Bytes of request line and headers at most; beyond, 431")
+        ->check(CLI::Range(512, 1024 * 1024));
+    flag("body-limit", o.body_limit, "Bytes of request body at most, however framed; beyond, 413")
+        ->check(CLI::Range(1, 64 * 1024 * 1024));
+    flag("request-timeout", o.request_timeout, "Seconds for a whole request to arrive; beyond, 408")
+        ->check(CLI::Range(0.01, 3600.0));
+    flag("idle-timeout", o.idle_timeout, "Seconds a keep-alive connection may wait for its next request")
+        ->check(CLI::Range(0.01, 3600.0));
+    flag("write-timeout", o.write_timeout, "Seconds for an answer to be taken by its client")->check(CLI::Range(0.01, 3600.0));
+    flag("drain-timeout", o.drain_timeout, "Seconds from SIGTERM to exit, at most")->check(CLI::Range(0.0, 3600.0));
+}
+
+std::chrono::milliseconds millis(double seconds) {
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+ServerOptions server_options(const Options& o) {
+    ServerOptions s;
+    s.host = o.host;
+    s.port = static_cast<unsigned short>(o.port);
+    s.io_threads = o.io_threads;
+    s.workers = o.threads;
+    s.limits = {o.header_limit, o.body_limit, millis(o.request_timeout), millis(o.idle_timeout),
+                millis(o.write_timeout),  o.max_connections, o.queue_limit, millis(o.drain_timeout)};
+    return s;
+}
 
 /// Publishes to Redis when the service was started with --redis, and nowhere otherwise.
 class ServicePublisher {
@@ -58,50 +115,10 @@ private:
 
 static_assert(ports::EventPublisher<ServicePublisher>);
 
-/// Turns SIGINT and SIGTERM into a clean stop: they are blocked in every thread and awaited by one.
-class SignalWatcher {
-public:
-    /// Call before starting any thread, so that every thread inherits the blocked set.
-    static void block_signals() {
-        sigset_t set = signals();
-        pthread_sigmask(SIG_BLOCK, &set, nullptr);
-        ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
-    }
-
-    explicit SignalWatcher(std::function<void(int)> on_signal)
-        : thread_([on_signal = std::move(on_signal)] {
-              sigset_t set = signals();
-              int signal = 0;
-              while (sigwait(&set, &signal) == 0) {
-                  if (signal == SIGUSR1) return;  // the service ended on its own
-                  on_signal(signal);
-                  return;
-              }
-          }) {}
-    SignalWatcher(const SignalWatcher&) = delete;
-    SignalWatcher& operator=(const SignalWatcher&) = delete;
-    ~SignalWatcher() {
-        pthread_kill(thread_.native_handle(), SIGUSR1);
-        thread_.join();
-    }
-
-private:
-    static sigset_t signals() {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGUSR1);
-        return set;
-    }
-
-    std::thread thread_;
-};
-
-void print_banner(const Options& options, std::string_view storage) {
-    const std::string url = fmt::format("http://{}:{}", options.host, options.port);
+void print_banner(const Options& options, unsigned short port, std::string_view storage) {
+    const std::string url = fmt::format("http://{}:{}", options.host, port);
     fmt::print(
-        "allocation-server listening on {} ({}, {} threads). Try:\n"
+        "allocation-server listening on {} ({}, {} worker threads). Try:\n"
         "  curl -X POST {}/add_batch -H 'Content-Type: application/json' "
         "-d '{{\"ref\": \"batch-001\", \"sku\": \"SMALL-TABLE\", \"qty\": 20, \"eta\": null}}'\n"
         "  curl -X POST {}/allocate -H 'Content-Type: application/json' "
@@ -113,63 +130,89 @@ void print_banner(const Options& options, std::string_view storage) {
     std::fflush(stdout);
 }
 
-template <typename Factory, typename View>
-int serve(const Options& options, Factory uow_factory, View& view, std::string_view storage) {
-    service::LogNotifier notifier;
-    ServicePublisher publisher;
-#if ALLOCATION_SERVER_WITH_REDIS
-    std::optional<redis::Endpoint> redis_endpoint;
-    if (!options.redis.empty()) {
-        redis_endpoint = redis::parse_endpoint(options.redis);
-        publisher.connect(*redis_endpoint);
-    }
-#endif
-    BusOptions bus_options;
-    bus_options.max_attempts = 10;
-    bus_options.on_error = [](const events::Event& event, std::string_view handler, const std::exception& error) {
-        service::log_line(fmt::format("handler {} failed on {}: {}", handler, event, error.what()));
+BusOptions bus_options(Metrics& metrics) {
+    BusOptions options;
+    options.max_attempts = 10;
+    options.on_error = [&metrics](const events::Event& event, std::string_view handler, const std::exception& error) {
+        metrics.handler_failure();
+        log_line(fmt::format("handler {} failed on {}: {}", handler, event, error.what()));
     };
-    auto bus = bootstrap(uow_factory, notifier, publisher, std::move(bus_options));
+    options.on_retry = [&metrics] { metrics.concurrency_retry(); };
+    return options;
+}
 
-    httplib::Server server;
-    const auto threads = static_cast<std::size_t>(options.threads);
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+/// GET /ready: 200 when the database answers a query and, with --redis, the subscription is confirmed.
+template <typename CheckStorage, typename RedisState>
+Response readiness(CheckStorage& check_storage, RedisState& redis_state) {
+    nlohmann::json body = {{"status", "ready"}, {"database", "ok"}};
+    int status = 200;
+    try {
+        check_storage();
+    } catch (const std::exception& error) {
+        body["database"] = error.what();
+        status = 503;
+    }
+    if (auto redis = redis_state()) {
+        body["redis"] = *redis;
+        if (*redis != "subscribed") status = 503;
+    }
+    if (status != 200) body["status"] = "unavailable";
+    return {status, to_text(body), "ready"};
+}
 
+/// Composes the bus over `uow_factory` and serves it until the server has drained.
+template <typename Factory, typename View, typename CheckStorage>
+int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory uow_factory, View& view,
+          CheckStorage check_storage, std::string_view storage) {
+    LogNotifier notifier;
+    ServicePublisher publisher;
+    auto bus = bootstrap(uow_factory, notifier, publisher, bus_options(metrics));
 #if ALLOCATION_SERVER_WITH_REDIS
     std::optional<redis::Consumer> consumer;
-    if (redis_endpoint) {
+    if (!options.redis.empty()) {
+        const auto endpoint = redis::parse_endpoint(options.redis);
+        publisher.connect(endpoint);
         consumer.emplace(
-            *redis_endpoint, [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); },
-            [](std::string_view line) { service::log_line(line); });
+            endpoint, [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); },
+            [](std::string_view line) { log_line(line); });
     }
-    service::HealthProbe probe = [&consumer](nlohmann::json& health) {
-        if (consumer) health["redis"] = consumer->subscribed() ? "subscribed" : "connecting";
+    auto redis_state = [&consumer]() -> std::optional<std::string> {
+        if (!consumer) return std::nullopt;
+        return consumer->subscribed() ? "subscribed" : "connecting";
     };
 #else
-    service::HealthProbe probe;
+    auto redis_state = []() -> std::optional<std::string> { return std::nullopt; };
 #endif
-    service::register_routes(server, bus, view, uow_factory, std::move(probe));
-
-    if (!server.bind_to_port(options.host.c_str(), options.port)) {
-        service::log_line(fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
-                                      options.host, options.port));
-        return 1;
-    }
-    {
-        SignalWatcher watcher([&server](int signal) {
-            service::log_line(fmt::format("{} received, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM"));
-            // A signal right after start may come before the accept loop runs, when stop() would be lost.
-            for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            server.stop();
-        });
-        print_banner(options, storage);
-        server.listen_after_bind();
-    }
+    Routes routes(bus, view, uow_factory, metrics);
+    server.serve({[&routes](const Request& request) { return routes.handle(request); },
+                  [&] { return readiness(check_storage, redis_state); }});
+    print_banner(options, server.port(), storage);
+    server.wait();
 #if ALLOCATION_SERVER_WITH_REDIS
     if (consumer) consumer->stop();  // before the bus it feeds goes away
 #endif
-    service::log_line("stopped");
+    log_line("stopped");
     return 0;
+}
+
+int run(HttpServer& server, Metrics& metrics, const Options& options) {
+    if (options.memory) {
+        memory::Store store;
+        return serve(server, metrics, options, memory::UnitOfWorkFactory(store), store.allocations(), [] {},
+                     "in memory");
+    }
+#if ALLOCATION_SERVER_WITH_SQLITE
+    // Opening may wait for another process's lock or run migrations; /ready says "starting" meanwhile.
+    sqlite::Database database(sqlite::Options{
+        .path = options.db,
+        .synchronous = options.synchronous == "normal" ? sqlite::Synchronous::normal : sqlite::Synchronous::full});
+    sqlite::AllocationsView view(database);
+    return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, [&] { database.check(); },
+                 fmt::format("database {}, synchronous={}", options.db, options.synchronous));
+#else
+    log_line("this build has no SQLite support; run with --memory");
+    return 2;
+#endif
 }
 
 }  // namespace
@@ -177,35 +220,24 @@ int serve(const Options& options, Factory uow_factory, View& view, std::string_v
 int main(int argc, char** argv) {
     Options options;
     CLI::App app{"The allocation service: allocates order lines to batches of stock, over HTTP."};
-    app.add_option("--db", options.db, "SQLite database file (created if missing)")->capture_default_str();
-    app.add_flag("--memory", options.memory, "Keep everything in memory instead (lost on exit)");
-    app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
-    app.add_option("--port", options.port, "Port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
-    app.add_option("--threads", options.threads, "Worker threads serving requests")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 1024));
-#if ALLOCATION_SERVER_WITH_REDIS
-    app.add_option("--redis", options.redis,
-                   "Redis HOST:PORT: publish line_allocated events, consume change_batch_quantity commands");
-#endif
+    add_options(app, options);
     CLI11_PARSE(app, argc, argv);
 
-    SignalWatcher::block_signals();
+    ::signal(SIGPIPE, SIG_IGN);  // a client or broker that hangs up must not kill the server
+    Metrics metrics;
+    std::optional<HttpServer> server;
     try {
-        if (options.memory) {
-            memory::Store store;
-            return serve(options, memory::UnitOfWorkFactory(store), store.allocations(), "in memory");
-        }
-#if ALLOCATION_SERVER_WITH_SQLITE
-        sqlite::Database database(sqlite::Options{.path = options.db});
-        sqlite::AllocationsView view(database);
-        return serve(options, sqlite::UnitOfWorkFactory(database), view, "database " + options.db);
-#else
-        service::log_line("this build has no SQLite support; run with --memory");
-        return 2;
-#endif
+        server.emplace(server_options(options), metrics);
     } catch (const std::exception& error) {
-        service::log_line(fmt::format("allocation-server: {}", error.what()));
+        log_line(fmt::format("allocation-server: {}", error.what()));
+        return 1;
+    }
+    try {
+        return run(*server, metrics, options);
+    } catch (const std::exception& error) {
+        log_line(fmt::format("allocation-server: {}", error.what()));
+        server->shutdown();
+        server->wait();
         return 1;
     }
 }

@@ -1,7 +1,6 @@
 // The HTTP API's request bodies: JSON in, commands out, with a 4xx message naming the field for anything wrong.
 #pragma once
 
-#include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,9 +12,6 @@
 #include "allocation/domain/model.hpp"
 
 namespace allocation::service {
-
-/// The largest request body the server reads; a larger one is answered 413.
-inline constexpr std::size_t max_body_bytes = 64 * 1024;
 
 /// A request the server will not act on; `status` is the 4xx to answer with.
 class BadRequest : public std::runtime_error {

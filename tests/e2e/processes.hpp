@@ -21,7 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "http_client.hpp"
 
 namespace e2e {
 
@@ -123,6 +125,11 @@ public:
     std::optional<int> stop(int signal = SIGTERM, std::chrono::milliseconds timeout = 10s) {
         if (!running()) return exit_status_;
         ::kill(pid_, signal);
+        return wait(timeout);
+    }
+
+    /// Waits up to `timeout` for the exit, sending nothing; returns the wait status, or nothing on timeout.
+    std::optional<int> wait(std::chrono::milliseconds timeout) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
         while (std::chrono::steady_clock::now() < deadline) {
             if (!running()) return exit_status_;
@@ -194,21 +201,28 @@ bool wait_until(Ready&& ready, std::chrono::milliseconds timeout = 15s) {
     return ready();
 }
 
-/// The real allocation-server on a free loopback port, ready (GET /health answered) when constructed.
+/// What the Server constructor waits for.
+enum class Await {
+    started,    // GET /ready no longer says "starting": the storage is open
+    listening,  // GET /health answers
+};
+
+/// The real allocation-server on a free loopback port.
 class Server {
 public:
-    explicit Server(std::vector<std::string> extra_args, const fs::path& log = {})
+    explicit Server(std::vector<std::string> extra_args, const fs::path& log = {}, Await await = Await::started)
         : port_(free_port()), log_(log.empty() ? scratch_ / "server.log" : log),
           process_(ALLOCATION_SERVER_PATH, with_port(std::move(extra_args), port_), log_) {
-        httplib::Client client("127.0.0.1", port_);
-        client.set_connection_timeout(1s);
+        HttpClient client(port_, 1s);
         bool ready = wait_until([&] {
             if (!process_.running()) return true;
-            auto res = client.Get("/health");
-            return res && res->status == 200;
+            auto res = client.Get(await == Await::started ? "/ready" : "/health");
+            if (!res) return false;
+            return await == Await::listening ||
+                   nlohmann::json::parse(res->body, nullptr, false).value("status", "") != "starting";
         });
         if (!ready || !process_.running()) {
-            throw std::runtime_error("allocation-server did not become ready; its log:\n" + process_.log());
+            throw std::runtime_error("allocation-server did not start; its log:\n" + process_.log());
         }
     }
 
@@ -216,12 +230,7 @@ public:
     Process& process() noexcept { return process_; }
     std::string log() const { return process_.log(); }
     /// A client of this server.
-    httplib::Client client() const {
-        httplib::Client c("127.0.0.1", port_);
-        c.set_connection_timeout(5s);
-        c.set_read_timeout(30s);
-        return c;
-    }
+    HttpClient client() const { return HttpClient(port_); }
 
 private:
     static std::vector<std::string> with_port(std::vector<std::string> args, int port) {

@@ -21,43 +21,70 @@ struct Answer {
     json body;
 };
 
-Answer post(httplib::Client& client, const std::string& path, const std::string& body) {
+Answer post(HttpClient& client, const std::string& path, const std::string& body) {
     auto res = client.Post(path.c_str(), body, "application/json");
     REQUIRE(res);
     return {res->status, json::parse(res->body)};
 }
-Answer post(httplib::Client& client, const std::string& path, const json& body) { return post(client, path, body.dump()); }
+Answer post(HttpClient& client, const std::string& path, const json& body) { return post(client, path, body.dump()); }
 
-Answer get(httplib::Client& client, const std::string& path) {
+Answer get(HttpClient& client, const std::string& path) {
     auto res = client.Get(path.c_str());
     REQUIRE(res);
     return {res->status, json::parse(res->body)};
 }
 
-void add_batch(httplib::Client& client, const std::string& ref, const std::string& sku, int qty, json eta) {
+void add_batch(HttpClient& client, const std::string& ref, const std::string& sku, int qty, json eta) {
     auto answer = post(client, "/add_batch", json{{"ref", ref}, {"sku", sku}, {"qty", qty}, {"eta", eta}});
     REQUIRE(answer.status == 201);
 }
 
 }  // namespace
 
-TEST_CASE("happy path: allocation picks the earliest batch and the view shows it", "[e2e][http]") {
+// The book's own end-to-end scenarios (tests/e2e/test_api.py), step for step.
+TEST_CASE("book: test_happy_path_returns_202_and_batch_is_allocated", "[e2e][http][book]") {
+    const std::string storage = E2E_STORAGE();
+    TempDir dir;
+    Server server(storage_args(storage, dir));
+    auto client = server.client();
+    const std::string sku = "sku-1", othersku = "sku-other", orderid = "order-1";
+
+    add_batch(client, "batch-2", sku, 100, "2011-01-02");
+    add_batch(client, "batch-1", sku, 100, "2011-01-01");
+    add_batch(client, "batch-3", othersku, 100, nullptr);
+
+    auto allocated = post(client, "/allocate", json{{"orderid", orderid}, {"sku", sku}, {"qty", 3}});
+    CHECK(allocated.status == 202);
+
+    auto view = get(client, "/allocations/" + orderid);
+    CHECK(view.status == 200);
+    CHECK(view.body == json::array({{{"sku", sku}, {"batchref", "batch-1"}}}));
+}
+
+TEST_CASE("book: test_unhappy_path_returns_400_and_error_message", "[e2e][http][book]") {
+    const std::string storage = E2E_STORAGE();
+    TempDir dir;
+    Server server(storage_args(storage, dir));
+    auto client = server.client();
+
+    auto answer = post(client, "/allocate", json{{"orderid", "order-2"}, {"sku", "UNKNOWN-SKU"}, {"qty", 20}});
+    CHECK(answer.status == 400);
+    CHECK(answer.body == json{{"message", "Invalid sku UNKNOWN-SKU"}});
+
+    auto view = get(client, "/allocations/order-2");
+    CHECK(view.status == 404);
+    CHECK(view.body["message"].is_string());
+}
+
+TEST_CASE("the product shows its batches with their quantities and its version", "[e2e][http]") {
     const std::string storage = E2E_STORAGE();
     TempDir dir;
     Server server(storage_args(storage, dir));
     auto client = server.client();
 
     add_batch(client, "later-batch", "RETRO-CLOCK", 100, "2026-11-23");
-    add_batch(client, "earliest-batch", "RETRO-CLOCK", 100, "2026-11-21");
-    add_batch(client, "other-batch", "OTHER-CLOCK", 100, nullptr);
-
-    auto allocated = post(client, "/allocate", json{{"orderid", "order-1"}, {"sku", "RETRO-CLOCK"}, {"qty", 3}});
-    CHECK(allocated.status == 202);
-    CHECK(allocated.body == json{{"batchref", "earliest-batch"}});
-
-    auto view = get(client, "/allocations/order-1");
-    CHECK(view.status == 200);
-    CHECK(view.body == json::array({{{"sku", "RETRO-CLOCK"}, {"batchref", "earliest-batch"}}}));
+    add_batch(client, "earliest-batch", "RETRO-CLOCK", 100, "2026-11-21T09:30:00+01:00");
+    REQUIRE(post(client, "/allocate", json{{"orderid", "order-1"}, {"sku", "RETRO-CLOCK"}, {"qty", 3}}).status == 202);
 
     auto product = get(client, "/products/RETRO-CLOCK");
     REQUIRE(product.status == 200);
@@ -74,21 +101,6 @@ TEST_CASE("happy path: allocation picks the earliest batch and the view shows it
                                 {"available", 100}});
         }
     }
-}
-
-TEST_CASE("unknown sku: 400 with the book's message, and the view answers 404", "[e2e][http]") {
-    const std::string storage = E2E_STORAGE();
-    TempDir dir;
-    Server server(storage_args(storage, dir));
-    auto client = server.client();
-
-    auto answer = post(client, "/allocate", json{{"orderid", "order-2"}, {"sku", "UNKNOWN-SKU"}, {"qty", 20}});
-    CHECK(answer.status == 400);
-    CHECK(answer.body == json{{"message", "Invalid sku UNKNOWN-SKU"}});
-
-    auto view = get(client, "/allocations/order-2");
-    CHECK(view.status == 404);
-    CHECK(view.body["message"].is_string());
 }
 
 TEST_CASE("ids with slashes and other URL characters can be looked up", "[e2e][http]") {
@@ -202,13 +214,16 @@ TEST_CASE("every bad request gets a 4xx with a message naming the problem, and t
         {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": 1000000001})", 400, "'qty' must be between 1 and"},
         {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": 18446744073709551615})", 400, "'qty' must be between"},
         {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": 1e300})", 400, "'qty' must be between"},
+        {"/add_batch", R"({"ref": "r", "sku": "s", "qty": 1e400, "eta": null})", 400, "'qty'"},
+        {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": -1e400})", 400, "'qty'"},
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 0, "eta": null})", 400, "'qty' must be between"},
         {"/change_batch_quantity", R"({"batchref": "b1", "qty": 0})", 400, "'qty' must be between"},
         {"/change_batch_quantity", R"({"batchref": "b1", "qty": 2000000000})", 400, "'qty' must be between"},
         // bad dates
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": "2026-02-30"})", 400, "'eta' must be a real date"},
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": "21/11/2026"})", 400, "'eta'"},
-        {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": "2026-11-21T00:00"})", 400, "'eta'"},
+        {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": "2026-11-21T25:00"})", 400, "'eta'"},
+        {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": "2026-11-21T10:00:00+24:00"})", 400, "'eta'"},
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": ""})", 400, "'eta'"},
         // unknown batch, taken reference, unknown sku
         {"/change_batch_quantity", R"({"batchref": "no-such-batch", "qty": 1})", 400, "Unknown batch no-such-batch"},
@@ -314,8 +329,8 @@ TEST_CASE("SIGINT and SIGTERM stop the server cleanly, after one log line per re
 
     const std::string log = server.log();
     INFO(log);
-    // method, path, status, duration
-    const std::regex line(R"(\n\S+Z (GET|POST) (\S+) (\d{3}) \d+\.\d{3}ms)");
+    // time, client, method, path, status, duration, request id
+    const std::regex line(R"(\n\S+Z 127\.0\.0\.1:\d+ (GET|POST) (\S+) (\d{3}) \d+\.\d{3}ms id=[0-9a-f]{16}(?=\n))");
     std::vector<std::string> requests;
     for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
         requests.push_back((*it)[1].str() + " " + (*it)[2].str() + " " + (*it)[3].str());

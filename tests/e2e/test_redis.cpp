@@ -107,7 +107,7 @@ void post(const Server& server, const std::string& path, const json& body, int s
     REQUIRE(res->status == status);
 }
 
-bool subscribed(const Server& server) { return get(server, "/health").value("redis", "") == "subscribed"; }
+bool subscribed(const Server& server) { return get(server, "/ready").value("redis", "") == "subscribed"; }
 
 }  // namespace
 

@@ -1,0 +1,102 @@
+// The service's HTTP/1.1 server: asynchronous I/O with a deadline on every connection, the application's
+// handlers on a bounded worker pool, and an explicit limit for everything a client can make it hold.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "metrics.hpp"
+
+namespace allocation::service {
+
+/// One request as the application sees it; the server has already checked every limit.
+struct Request {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // as sent: "/allocations/a%2Fb?x=1"
+    std::string body;
+    std::string request_id;
+};
+
+/// The application's answer. `route` names the route for the metrics and must have static storage.
+struct Response {
+    int status = 200;
+    std::string body;
+    std::string_view route = "other";
+    std::string_view content_type = "application/json";
+    int retry_after_seconds = 0;  // sent as Retry-After when > 0
+};
+
+/// What the server asks of the application. Both run on a worker thread and must not throw.
+struct Application {
+    std::function<Response(const Request&)> handle;
+    /// The answer to GET /ready while serving (not starting or draining): 200 when every dependency answers.
+    std::function<Response()> ready;
+};
+
+struct ServerLimits {
+    std::size_t header_bytes = 8 * 1024;            // request line and headers; 431 beyond
+    std::size_t body_bytes = 64 * 1024;             // however framed; 413 beyond, the rest unread
+    std::chrono::milliseconds request_timeout{10'000};  // a whole request, from its first byte; 408 beyond
+    std::chrono::milliseconds idle_timeout{5'000};      // a keep-alive connection waiting for its next request
+    std::chrono::milliseconds write_timeout{10'000};    // an answer, to a client that does not read it
+    std::size_t max_connections = 1024;             // beyond, 503 and close at once
+    std::size_t queue_limit = 128;                  // requests waiting for a worker; beyond, 503
+    std::chrono::milliseconds drain_timeout{10'000};    // from SIGTERM to exit, at most
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    unsigned short port = 5005;
+    std::size_t io_threads = 1;
+    std::size_t workers = 4;
+    ServerLimits limits;
+};
+
+/// The server's own errors at start (the address cannot be bound), with a message naming the address.
+class ServerError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Binds in the constructor (no SO_REUSEPORT: a port in use is an error, never a shared port), serves
+/// /health and /metrics itself from the first moment, answers 503 to everything else until `serve()` hands it
+/// the application, and drains on SIGINT or SIGTERM: it stops accepting, /ready answers 503, requests in flight
+/// finish, idle connections close, and `wait()` returns within the drain deadline. A second signal exits the
+/// process at once (status 128 + the signal).
+class HttpServer {
+public:
+    HttpServer(ServerOptions options, Metrics& metrics);
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+    ~HttpServer();
+
+    /// The port it listens on (useful with port 0).
+    unsigned short port() const noexcept;
+    /// From now on requests go to `app`. Thread-safe; call once.
+    void serve(Application app);
+    /// Begins the drain, as SIGTERM does.
+    void shutdown();
+    /// Blocks until the server has drained (or the drain deadline passed) and its threads are joined.
+    void wait();
+    /// True once a drain has begun.
+    bool draining() const noexcept;
+
+    struct Impl;  // the implementation's, in http_server.cpp
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Escapes every byte that is not printable ASCII as \xHH (and the backslash itself), so that text from a
+/// request can never start a line of the log or forge a field.
+std::string escape_for_log(std::string_view text);
+
+/// `candidate` when it is a sane request id (1 to 128 of A-Z a-z 0-9 and - _ . : /), a fresh random id otherwise.
+std::string request_id_from(std::string_view candidate);
+
+}  // namespace allocation::service
