@@ -88,6 +88,8 @@ struct HttpServer::Impl {
     std::mutex sessions_mutex;
     std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
     std::atomic<bool> is_draining{false};
+    std::atomic<bool> stopped{false};  // the I/O threads are joined: nothing may be posted any more
+    unsigned short bound_port = 0;
     std::optional<Application> app_storage;
     std::atomic<const Application*> app{nullptr};
     // Declared after everything a Session touches, so that sessions destroyed with the io_context still find it.
@@ -387,6 +389,7 @@ void HttpServer::Impl::bind() {
     if (acceptor.set_option(tcp::acceptor::reuse_address(true), ec)) fail("setsockopt");
     if (acceptor.bind(endpoint, ec)) fail("bind");
     if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) fail("listen");
+    bound_port = acceptor.local_endpoint(ec).port();
 }
 
 void HttpServer::Impl::start() {
@@ -475,6 +478,7 @@ void HttpServer::Impl::begin_drain(std::string_view why) {
 }
 
 void HttpServer::Impl::finish() {
+    if (stopped.load()) return;  // sessions destroyed with the io_context have nobody to tell
     asio::post(ioc, [this] {
         drain_timer.cancel();
         ioc.stop();
@@ -507,10 +511,7 @@ HttpServer::~HttpServer() {
     wait();
 }
 
-unsigned short HttpServer::port() const noexcept {
-    error_code ec;
-    return impl_->acceptor.local_endpoint(ec).port();
-}
+unsigned short HttpServer::port() const noexcept { return impl_->bound_port; }
 
 void HttpServer::serve(Application app) {
     impl_->app_storage.emplace(std::move(app));
@@ -518,6 +519,7 @@ void HttpServer::serve(Application app) {
 }
 
 void HttpServer::shutdown() {
+    if (impl_->stopped.load()) return;
     asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_drain("shutting down"); });
 }
 
@@ -525,6 +527,7 @@ void HttpServer::wait() {
     for (auto& thread : impl_->io_threads) {
         if (thread.joinable()) thread.join();
     }
+    impl_->stopped.store(true);
     impl_->pool.stop();
 }
 
