@@ -254,7 +254,7 @@ TEST_CASE("sqlite: rollback happens by default and on an exception, in the file"
     CHECK(count(path, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 2);
 }
 
-TEST_CASE("sqlite: two units of work racing on one SKU: exactly one commits") {
+TEST_CASE("sqlite: two units of work racing on one SKU: exactly one commits", "[threads]") {
     TempDir dir;
     const auto path = dir.file("allocation.db");
     System sys(path);
@@ -465,7 +465,7 @@ TEST_CASE("sqlite: shrinking a batch deallocates its newest lines and the bus re
     CHECK(count(path, "SELECT count(*) FROM allocations") == 5);
 }
 
-TEST_CASE("sqlite: many threads through one bus on one file never oversell, lose or double") {
+TEST_CASE("sqlite: many threads through one bus on one file never oversell, lose or double", "[threads]") {
     TempDir dir;
     const auto path = dir.file("allocation.db");
     std::atomic<int> handler_failures{0};
