@@ -181,7 +181,7 @@ TEMPLATE_LIST_TEST_CASE("contract: get_by_batchref loads the batch's lines, so q
     CHECK(lamp->version_number() == 2 + 5 + 1);
 }
 
-TEMPLATE_LIST_TEST_CASE("contract: threads sharing one bus never oversell, lose or double an allocation", "[contract]",
+TEMPLATE_LIST_TEST_CASE("contract: threads sharing one bus never oversell, lose or double an allocation", "[contract][threads]",
                         Adapters) {
     TestType adapter;
     memory::RecordingNotifier notifier;

@@ -269,7 +269,7 @@ TEST_CASE("every bad request gets a 4xx with a message naming the problem, and t
     CHECK(server.log().find(" 500 ") == std::string::npos);
 }
 
-TEST_CASE("concurrent clients on one SKU never oversell", "[e2e][http][concurrency]") {
+TEST_CASE("concurrent clients on one SKU never oversell", "[e2e][http][concurrency][threads]") {
     const std::string storage = E2E_STORAGE();
     TempDir dir;
     auto args = storage_args(storage, dir);

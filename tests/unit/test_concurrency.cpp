@@ -12,7 +12,7 @@ using namespace allocation;
 using allocation::testing::InMemorySystem;
 using allocation::testing::today;
 
-TEST_CASE("many threads through one bus never oversell, lose or double an allocation") {
+TEST_CASE("many threads through one bus never oversell, lose or double an allocation", "[threads]") {
     std::atomic<int> handler_failures{0};
     BusOptions options;
     options.on_error = [&](const events::Event&, std::string_view, const std::exception&) { ++handler_failures; };
@@ -69,7 +69,7 @@ TEST_CASE("many threads through one bus never oversell, lose or double an alloca
     }
 }
 
-TEST_CASE("threads competing for scarce stock never oversell") {
+TEST_CASE("threads competing for scarce stock never oversell", "[threads]") {
     InMemorySystem sys;
     sys.bus.handle(commands::CreateBatch{"only", "RARE", 50, std::nullopt});
     std::atomic<int> acknowledged{0};
