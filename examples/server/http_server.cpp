@@ -69,7 +69,8 @@ class Session;
 
 struct HttpServer::Impl {
     Impl(ServerOptions opts, Metrics& m)
-        : options(std::move(opts)), metrics(m), acceptor(ioc), signals(ioc, SIGINT, SIGTERM), drain_timer(ioc),
+        : options(std::move(opts)), metrics(m), control(asio::make_strand(ioc)), acceptor(control),
+          signals(control, SIGINT, SIGTERM), drain_timer(control),
           pool(options.workers, options.limits.queue_limit) {}
 
     void bind();
@@ -94,6 +95,8 @@ struct HttpServer::Impl {
     std::atomic<const Application*> app{nullptr};
     // Declared after everything a Session touches, so that sessions destroyed with the io_context still find it.
     asio::io_context ioc;
+    // The acceptor, the signals and the drain run on one strand, whichever I/O thread runs them.
+    asio::strand<asio::io_context::executor_type> control;
     tcp::acceptor acceptor;
     asio::signal_set signals;
     asio::steady_timer drain_timer;
@@ -406,7 +409,7 @@ void HttpServer::Impl::accept() {
         if (ec) {
             // Out of file descriptors, most likely: say so, and try again shortly instead of spinning.
             log_line(fmt::format("accept failed: {}", ec.message()));
-            auto retry = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
+            auto retry = std::make_shared<asio::steady_timer>(control, std::chrono::milliseconds(100));
             retry->async_wait([this, retry](error_code) { accept(); });
             return;
         }
@@ -479,7 +482,7 @@ void HttpServer::Impl::begin_drain(std::string_view why) {
 
 void HttpServer::Impl::finish() {
     if (stopped.load()) return;  // sessions destroyed with the io_context have nobody to tell
-    asio::post(ioc, [this] {
+    asio::post(control, [this] {
         drain_timer.cancel();
         ioc.stop();
     });
@@ -520,7 +523,7 @@ void HttpServer::serve(Application app) {
 
 void HttpServer::shutdown() {
     if (impl_->stopped.load()) return;
-    asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_drain("shutting down"); });
+    asio::post(impl_->control, [impl = impl_.get()] { impl->begin_drain("shutting down"); });
 }
 
 void HttpServer::wait() {
