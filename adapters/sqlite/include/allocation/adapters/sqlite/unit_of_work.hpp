@@ -9,6 +9,7 @@
 
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/adapters/sqlite/repository.hpp"
+#include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/adapters/sqlite/views.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
@@ -60,21 +61,16 @@ public:
         try {
             if (products_.has_work() || !view_.changes().empty()) {
                 std::lock_guard writer(db_.writer_);
-                detail::Use(st.begin_write)->exec();
-                try {
-                    for (auto* entry : products_.tracked_) products_.write(*entry);
-                    for (const auto& change : view_.changes().pending()) {
-                        if (change.is_add) {
-                            detail::view_add(st, change.orderid, change.sku, change.batchref);
-                        } else {
-                            detail::view_remove(st, change.orderid, change.sku);
-                        }
+                detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
+                for (auto* entry : products_.tracked_) products_.write(*entry);
+                for (const auto& change : view_.changes().pending()) {
+                    if (change.is_add) {
+                        detail::view_add(st, change.orderid, change.sku, change.batchref);
+                    } else {
+                        detail::view_remove(st, change.orderid, change.sku);
                     }
-                    detail::Use(st.commit)->exec();
-                } catch (...) {
-                    lease_.connection().db.tryExec("ROLLBACK");
-                    throw;
                 }
+                transaction.commit();
             }
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));

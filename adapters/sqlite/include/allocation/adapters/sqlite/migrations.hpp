@@ -1,0 +1,146 @@
+// The schema's history: each migration, the checks that a file's data can take the next one, and the upgrade.
+#pragma once
+
+#include <iterator>
+#include <string>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "allocation/adapters/sqlite/errors.hpp"
+#include "allocation/adapters/sqlite/transaction.hpp"
+#include "allocation/domain/errors.hpp"
+
+namespace allocation::sqlite {
+
+/// The newest schema version this library knows; stored in `PRAGMA user_version`.
+inline constexpr int schema_version = 2;
+
+/// The oldest SQLite library the adapter works with (as sqlite3_libversion_number() counts): the migrations use
+/// `ALTER TABLE ... DROP COLUMN`, new in 3.35.0 and fixed in 3.35.5.
+inline constexpr int oldest_sqlite = 3'035'005;
+
+namespace detail {
+
+/// migrations[i] takes the schema from version i to version i + 1.
+inline constexpr const char* migrations[] = {
+    R"sql(
+CREATE TABLE products (
+    sku TEXT PRIMARY KEY,
+    version_number INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    sku TEXT NOT NULL REFERENCES products (sku),
+    purchased_quantity INTEGER NOT NULL,
+    eta TEXT,
+    allocated_quantity INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX batches_by_sku ON batches (sku);
+CREATE TABLE order_lines (
+    id INTEGER PRIMARY KEY,
+    orderid TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    UNIQUE (orderid, sku)  -- an order has one line per SKU
+);
+CREATE TABLE allocations (
+    id INTEGER PRIMARY KEY,
+    orderline_id INTEGER NOT NULL UNIQUE REFERENCES order_lines (id) ON DELETE CASCADE,
+    batch_id INTEGER NOT NULL REFERENCES batches (id)
+);
+CREATE INDEX allocations_by_batch ON allocations (batch_id);
+CREATE TABLE allocations_view (
+    orderid TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    batchref TEXT NOT NULL,
+    UNIQUE (orderid, sku)
+);
+)sql",
+    // A batch's allocated quantity is kept on its allocations instead of in a batch column, so that allocating
+    // writes no batch row: each allocation stores the batch's allocated quantity once it was made. Lines leave
+    // a batch newest first, so the newest remaining allocation always holds the batch's current total.
+    // The stored quantity minus the lines allocated after each one is exactly what version 1 would have stored
+    // once those later lines left (see also refuse_unrepresentable_v1).
+    R"sql(
+ALTER TABLE allocations ADD COLUMN allocated_after INTEGER NOT NULL DEFAULT 0;
+UPDATE allocations SET allocated_after = later.total FROM (
+    SELECT a.id, b.allocated_quantity - sum(l.qty) OVER (PARTITION BY a.batch_id ORDER BY a.id DESC) + l.qty AS total
+    FROM allocations a JOIN order_lines l ON l.id = a.orderline_id JOIN batches b ON b.id = a.batch_id) AS later
+WHERE later.id = allocations.id;
+ALTER TABLE batches DROP COLUMN allocated_quantity;
+CREATE VIEW batch_stock AS
+SELECT b.id, b.reference, b.sku, b.purchased_quantity, b.eta,
+       coalesce((SELECT a.allocated_after FROM allocations a WHERE a.batch_id = b.id ORDER BY a.id DESC LIMIT 1), 0)
+           AS allocated_quantity
+FROM batches b;
+)sql",
+};
+static_assert(std::size(migrations) == schema_version);
+
+/// Refuses a file whose schema is newer than this library knows.
+inline void refuse_if_newer(const std::string& path, int found) {
+    if (found > schema_version) {
+        throw StorageError(describe(path, "refusing to open",
+                                    "its schema version " + std::to_string(found) +
+                                        " is newer than the newest this library supports (" +
+                                        std::to_string(schema_version) + "); use a newer version of allocation"));
+    }
+}
+
+/// The file's schema version; a file that cannot answer is not a usable database.
+inline int user_version(SQLite::Database& db, const std::string& path) {
+    try {
+        return db.execAndGet("PRAGMA user_version").getInt();
+    } catch (const SQLite::Exception& e) {
+        throw StorageError(describe(path, "not a usable SQLite database (corrupt, or not a database)", e.what()));
+    }
+}
+
+// Version 2 keeps a batch's allocated quantity on its allocations, so a version 1 batch with a quantity but no
+// allocated line (the adapter stored what a new product's batches claimed) cannot be carried over.
+inline void refuse_unrepresentable_v1(SQLite::Database& db, const std::string& path) {
+    SQLite::Statement query(db,
+                            "SELECT reference, allocated_quantity FROM batches b WHERE allocated_quantity <> 0 AND "
+                            "NOT EXISTS (SELECT 1 FROM allocations a WHERE a.batch_id = b.id) LIMIT 1");
+    if (!query.executeStep()) return;
+    throw StorageError(describe(
+        path, "refusing to upgrade the schema to version 2",
+        "batch " + query.getColumn(0).getString() + " has an allocated quantity of " + query.getColumn(1).getString() +
+            " but no allocated line, and version 2 keeps a batch's allocated quantity on its lines; set that "
+            "batch's allocated_quantity to 0 or store its lines, then open the file again"));
+}
+
+// Runs migrations[version] after checking that the data can take it.
+inline void run_migration(SQLite::Database& db, const std::string& path, int version) {
+    if (version == 1) refuse_unrepresentable_v1(db, path);
+    db.exec(migrations[version]);
+}
+
+/// Brings the schema up to date, all migrations in one transaction. Nothing is written before the file has
+/// been checked, so a refused file stays byte-for-byte the same.
+inline void migrate(SQLite::Database& db, const std::string& path) {
+    refuse_if_newer(path, user_version(db, path));
+    try {
+        if (path != ":memory:") {
+            auto mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
+            if (mode != "wal") throw StorageError(describe(path, "cannot switch to WAL mode", "journal mode is " + mode));
+        }
+        SQLite::Statement begin(db, "BEGIN IMMEDIATE"), commit(db, "COMMIT");
+        Transaction transaction(db, begin, commit);
+        // Another process may have migrated the file since we looked.
+        const int found = db.execAndGet("PRAGMA user_version").getInt();
+        refuse_if_newer(path, found);
+        for (int version = found; version < schema_version; ++version) run_migration(db, path, version);
+        if (found != schema_version) db.exec("PRAGMA user_version = " + std::to_string(schema_version));
+        transaction.commit();
+    } catch (const SQLite::Exception& e) {
+        throw StorageError(describe(path, "cannot create or upgrade the schema", e.what()));
+    }
+}
+
+}  // namespace detail
+
+}  // namespace allocation::sqlite
