@@ -114,15 +114,14 @@ TEST_CASE("sqlite: a database of schema version 1 keeps its allocations and quan
     const auto path = dir.file("v1.db");
     {
         // Version 1 kept a batch's allocated quantity in a batch column. The ids 2 are gaps: a line that was
-        // deallocated. b3's quantity counts more than its one stored line, as version 1 stored a new product's
-        // batches when they claimed so.
+        // deallocated.
         SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
         raw.exec(sqlite::detail::migrations[0]);
         raw.exec(R"sql(
             PRAGMA user_version = 1;
             INSERT INTO products VALUES ('LAMP', 6), ('DESK', 1);
             INSERT INTO batches (id, reference, sku, purchased_quantity, eta, allocated_quantity) VALUES
-                (1, 'b1', 'LAMP', 100, NULL, 12), (2, 'b2', 'LAMP', 50, '2027-01-05', 7), (3, 'b3', 'DESK', 40, NULL, 20);
+                (1, 'b1', 'LAMP', 100, NULL, 12), (2, 'b2', 'LAMP', 50, '2027-01-05', 7), (3, 'b3', 'DESK', 40, NULL, 5);
             INSERT INTO order_lines (id, orderid, sku, qty) VALUES (1, 'o1', 'LAMP', 5), (3, 'o3', 'LAMP', 7),
                 (4, 'o4', 'LAMP', 7), (5, 'o1', 'DESK', 5);
             INSERT INTO allocations (id, orderline_id, batch_id) VALUES (1, 1, 1), (3, 3, 2), (4, 4, 1), (5, 5, 3);
@@ -134,11 +133,11 @@ TEST_CASE("sqlite: a database of schema version 1 keeps its allocations and quan
     CHECK(count(path, "PRAGMA user_version") == sqlite::schema_version);
     CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 12);
     CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b2'") == 7);
-    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b3'") == 20);
+    CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b3'") == 5);
     CHECK(count(path, "SELECT allocated_after FROM allocations WHERE id = 1") == 5);
     CHECK(count(path, "SELECT allocated_after FROM allocations WHERE id = 4") == 12);
     CHECK(count(path, "SELECT count(*) FROM order_lines") == 4);
-    CHECK(sys.bus.handle(commands::Allocate{"o2", "DESK", 20}) == "b3");
+    CHECK(sys.bus.handle(commands::Allocate{"o2", "DESK", 35}) == "b3");
     CHECK_FALSE(sys.bus.handle(commands::Allocate{"o3", "DESK", 1}).has_value());
     CHECK(sys.view.allocations("o4") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
 
@@ -178,6 +177,30 @@ TEST_CASE("sqlite: a version 1 batch whose quantity has no line to live on is re
     CHECK(read_bytes(path) == before);
     CHECK(count(path, "PRAGMA user_version") == 1);
     CHECK(count(path, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 30);
+}
+
+TEST_CASE("sqlite: a version 1 batch whose quantity is more than its lines is refused, and the file kept") {
+    TempDir dir;
+    const auto path = dir.file("v1.db");
+    {
+        // Version 1 stored a new product's batches with whatever quantity they claimed, lines or not.
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec("PRAGMA journal_mode = WAL");
+        raw.exec(sqlite::detail::migrations[0]);
+        raw.exec(R"sql(
+            PRAGMA user_version = 1;
+            INSERT INTO products VALUES ('LAMP', 3);
+            INSERT INTO batches (id, reference, sku, purchased_quantity, allocated_quantity) VALUES (1, 'b1', 'LAMP', 100, 30);
+            INSERT INTO order_lines (id, orderid, sku, qty) VALUES (1, 'o1', 'LAMP', 10);
+            INSERT INTO allocations (id, orderline_id, batch_id) VALUES (1, 1, 1);
+        )sql");
+    }
+    const std::string before = read_bytes(path);
+    CHECK_THROWS_WITH(sqlite::Database(sqlite::Options{path}),
+                      Catch::Contains(path) && Catch::Contains("refusing to upgrade the schema to version 2") &&
+                          Catch::Contains("batch b1 has an allocated quantity of 30 but its lines add up to 10"));
+    CHECK(read_bytes(path) == before);
+    CHECK(count(path, "PRAGMA user_version") == 1);
 }
 
 TEST_CASE("sqlite: an empty database of schema version 0 is migrated in place, keeping what else it holds") {

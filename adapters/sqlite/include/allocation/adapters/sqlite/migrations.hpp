@@ -62,8 +62,7 @@ CREATE TABLE allocations_view (
     // A batch's allocated quantity is kept on its allocations instead of in a batch column, so that allocating
     // writes no batch row: each allocation stores the batch's allocated quantity once it was made. Lines leave
     // a batch newest first, so the newest remaining allocation always holds the batch's current total.
-    // The stored quantity minus the lines allocated after each one is exactly what version 1 would have stored
-    // once those later lines left (see also refuse_unrepresentable_v1).
+    // Only batches whose quantity is the sum of their lines are carried over (refuse_unrepresentable_v1).
     R"sql(
 ALTER TABLE allocations ADD COLUMN allocated_after INTEGER NOT NULL DEFAULT 0;
 UPDATE allocations SET allocated_after = later.total FROM (
@@ -99,18 +98,24 @@ inline int user_version(SQLite::Database& db, const std::string& path) {
     }
 }
 
-// Version 2 keeps a batch's allocated quantity on its allocations, so a version 1 batch with a quantity but no
-// allocated line (the adapter stored what a new product's batches claimed) cannot be carried over.
+// Version 2 keeps a batch's allocated quantity on its lines, so a version 1 batch whose quantity is not the sum
+// of its lines (version 1 stored what a new product's batches claimed) cannot be carried over: the part without
+// a line could never be deallocated, and shrinking the batch would fail for good.
 inline void refuse_unrepresentable_v1(SQLite::Database& db, const std::string& path) {
     SQLite::Statement query(db,
-                            "SELECT reference, allocated_quantity FROM batches b WHERE allocated_quantity <> 0 AND "
-                            "NOT EXISTS (SELECT 1 FROM allocations a WHERE a.batch_id = b.id) LIMIT 1");
+                            "SELECT b.reference, b.allocated_quantity, coalesce(sum(l.qty), 0) AS lines FROM batches b "
+                            "LEFT JOIN allocations a ON a.batch_id = b.id LEFT JOIN order_lines l ON l.id = "
+                            "a.orderline_id GROUP BY b.id HAVING b.allocated_quantity <> lines LIMIT 1");
     if (!query.executeStep()) return;
-    throw StorageError(describe(
-        path, "refusing to upgrade the schema to version 2",
-        "batch " + query.getColumn(0).getString() + " has an allocated quantity of " + query.getColumn(1).getString() +
-            " but no allocated line, and version 2 keeps a batch's allocated quantity on its lines; set that "
-            "batch's allocated_quantity to 0 or store its lines, then open the file again"));
+    const std::string reference = query.getColumn(0).getString();
+    const std::string quantity = query.getColumn(1).getString();
+    const std::string lines = query.getColumn(2).getString();
+    const std::string found = lines == "0" ? "but no allocated line" : "but its lines add up to " + lines;
+    throw StorageError(describe(path, "refusing to upgrade the schema to version 2",
+                                "batch " + reference + " has an allocated quantity of " + quantity + " " + found +
+                                    ", and version 2 keeps a batch's allocated quantity on its lines; set that "
+                                    "batch's allocated_quantity to " + lines +
+                                    " or store its missing lines, then open the file again"));
 }
 
 // Runs migrations[version] after checking that the data can take it.
