@@ -203,6 +203,69 @@ TEST_CASE("sqlite: a version 1 batch whose quantity is more than its lines is re
     CHECK(count(path, "PRAGMA user_version") == 1);
 }
 
+namespace {
+
+/// A file of schema version 2 whose order_lines table has the first schema's constraint, UNIQUE (orderid, sku,
+/// qty), as every file made before that migration was edited in place has; `data` fills it.
+void make_v2_with_first_constraint(const std::string& path, const char* data) {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("PRAGMA journal_mode = WAL");
+    raw.exec(sqlite::detail::migrations[0]);
+    raw.exec(sqlite::detail::migrations[1]);
+    raw.exec(R"sql(
+        DROP TABLE order_lines;
+        CREATE TABLE order_lines (
+            id INTEGER PRIMARY KEY,
+            orderid TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            UNIQUE (orderid, sku, qty)
+        );
+        PRAGMA user_version = 2;
+        INSERT INTO products VALUES ('LAMP', 2);
+        INSERT INTO batches (id, reference, sku, purchased_quantity) VALUES (1, 'b1', 'LAMP', 100);
+    )sql");
+    raw.exec(data);
+}
+
+}  // namespace
+
+TEST_CASE("sqlite: a file made with the first schema gets one stored line per order and SKU") {
+    TempDir dir;
+    const auto path = dir.file("v2.db");
+    make_v2_with_first_constraint(path, R"sql(
+        INSERT INTO order_lines (id, orderid, sku, qty) VALUES (1, 'o1', 'LAMP', 3);
+        INSERT INTO allocations (id, orderline_id, batch_id, allocated_after) VALUES (1, 1, 1, 3);
+    )sql");
+    {
+        sqlite::Database db(sqlite::Options{path});
+        CHECK(count(path, "PRAGMA user_version") == sqlite::schema_version);
+        CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 3);
+        CHECK(count(path, "SELECT count(*) FROM allocations") == 1);
+        // A lookup that did not load o1's line lets the domain allocate o1 again; the schema must refuse it.
+        auto uow = sqlite::UnitOfWorkFactory(db)();
+        uow.products().get("LAMP")->allocate(OrderLine{"o1", "LAMP", 2});
+        CHECK_THROWS_WITH(uow.commit(), Catch::Contains("clashes with a stored line"));
+    }
+    CHECK(count(path, "SELECT count(*) FROM order_lines") == 1);
+    CHECK(count(path, "SELECT count(*) FROM pragma_foreign_key_check") == 0);  // allocations still find their lines
+}
+
+TEST_CASE("sqlite: a file where an order has two lines of one SKU is refused, and the file kept") {
+    TempDir dir;
+    const auto path = dir.file("v2.db");
+    make_v2_with_first_constraint(path, R"sql(
+        INSERT INTO order_lines (id, orderid, sku, qty) VALUES (1, 'o1', 'LAMP', 3), (2, 'o1', 'LAMP', 2);
+        INSERT INTO allocations (id, orderline_id, batch_id, allocated_after) VALUES (1, 1, 1, 3), (2, 2, 1, 5);
+    )sql");
+    const std::string before = read_bytes(path);
+    CHECK_THROWS_WITH(sqlite::Database(sqlite::Options{path}),
+                      Catch::Contains(path) && Catch::Contains("refusing to upgrade the schema to version 3") &&
+                          Catch::Contains("order o1 has 2 lines of SKU LAMP"));
+    CHECK(read_bytes(path) == before);
+    CHECK(count(path, "PRAGMA user_version") == 2);
+}
+
 TEST_CASE("sqlite: an empty database of schema version 0 is migrated in place, keeping what else it holds") {
     TempDir dir;
     const auto path = dir.file("old.db");

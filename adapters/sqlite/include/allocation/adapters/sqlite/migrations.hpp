@@ -15,7 +15,7 @@
 namespace allocation::sqlite {
 
 /// The newest schema version this library knows; stored in `PRAGMA user_version`.
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 /// The oldest SQLite library the adapter works with (as sqlite3_libversion_number() counts): the migrations use
 /// `ALTER TABLE ... DROP COLUMN`, new in 3.35.0 and fixed in 3.35.5.
@@ -23,7 +23,8 @@ inline constexpr int oldest_sqlite = 3'035'005;
 
 namespace detail {
 
-/// migrations[i] takes the schema from version i to version i + 1.
+/// migrations[i] takes the schema from version i to version i + 1. A migration that has shipped is never
+/// edited: files out there went through its text. What changes goes into a new one.
 inline constexpr const char* migrations[] = {
     R"sql(
 CREATE TABLE products (
@@ -44,7 +45,7 @@ CREATE TABLE order_lines (
     orderid TEXT NOT NULL,
     sku TEXT NOT NULL,
     qty INTEGER NOT NULL,
-    UNIQUE (orderid, sku)  -- an order has one line per SKU
+    UNIQUE (orderid, sku, qty)
 );
 CREATE TABLE allocations (
     id INTEGER PRIMARY KEY,
@@ -75,6 +76,22 @@ SELECT b.id, b.reference, b.sku, b.purchased_quantity, b.eta,
        coalesce((SELECT a.allocated_after FROM allocations a WHERE a.batch_id = b.id ORDER BY a.id DESC LIMIT 1), 0)
            AS allocated_quantity
 FROM batches b;
+)sql",
+    // An order has one line per SKU: the adapter relies on the schema to refuse a second one (a lookup that did
+    // not load the order's lines cannot see it). Version 1 only refused the same line twice, UNIQUE (orderid, sku,
+    // qty), and SQLite cannot change a table's constraint, so the table is rebuilt, ids and all, with foreign keys
+    // off so that dropping the old one deletes no allocation (refuse_two_lines_of_one_sku checks the data first).
+    R"sql(
+CREATE TABLE order_lines_v3 (
+    id INTEGER PRIMARY KEY,
+    orderid TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    UNIQUE (orderid, sku)
+);
+INSERT INTO order_lines_v3 (id, orderid, sku, qty) SELECT id, orderid, sku, qty FROM order_lines;
+DROP TABLE order_lines;
+ALTER TABLE order_lines_v3 RENAME TO order_lines;
 )sql",
 };
 static_assert(std::size(migrations) == schema_version);
@@ -118,10 +135,34 @@ inline void refuse_unrepresentable_v1(SQLite::Database& db, const std::string& p
                                     " or store its missing lines, then open the file again"));
 }
 
-// Runs migrations[version] after checking that the data can take it.
+// Version 3 stores one line per order and SKU; version 1 allowed two of different quantities.
+inline void refuse_two_lines_of_one_sku(SQLite::Database& db, const std::string& path) {
+    SQLite::Statement query(db,
+                            "SELECT orderid, sku, count(*) FROM order_lines GROUP BY orderid, sku "
+                            "HAVING count(*) > 1 LIMIT 1");
+    if (!query.executeStep()) return;
+    throw StorageError(describe(path, "refusing to upgrade the schema to version 3",
+                                "order " + query.getColumn(0).getString() + " has " + query.getColumn(2).getString() +
+                                    " lines of SKU " + query.getColumn(1).getString() +
+                                    ", and an order has one line per SKU; keep one of them (deleting a line "
+                                    "deletes its allocation), then open the file again"));
+}
+
+// After the rebuild of a table that others refer to: every reference must still find its row.
+inline void check_foreign_keys(SQLite::Database& db, const std::string& path, int version) {
+    SQLite::Statement query(db, "SELECT \"table\", rowid FROM pragma_foreign_key_check LIMIT 1");
+    if (!query.executeStep()) return;
+    throw StorageError(describe(path, "refusing to upgrade the schema to version " + std::to_string(version),
+                                "row " + query.getColumn(1).getString() + " of table " +
+                                    query.getColumn(0).getString() + " refers to a row that does not exist"));
+}
+
+// Runs migrations[version] with the checks before and after it.
 inline void run_migration(SQLite::Database& db, const std::string& path, int version) {
     if (version == 1) refuse_unrepresentable_v1(db, path);
+    if (version == 2) refuse_two_lines_of_one_sku(db, path);
     db.exec(migrations[version]);
+    if (version == 2) check_foreign_keys(db, path, version + 1);
 }
 
 /// Brings the schema up to date, all migrations in one transaction. Nothing is written before the file has
@@ -133,6 +174,9 @@ inline void migrate(SQLite::Database& db, const std::string& path) {
             auto mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
             if (mode != "wal") throw StorageError(describe(path, "cannot switch to WAL mode", "journal mode is " + mode));
         }
+        // Rebuilding a table must not cascade into the tables that refer to it; only takes effect outside a
+        // transaction. The connection's own setting comes later (Connection::configure).
+        db.exec("PRAGMA foreign_keys = OFF");
         SQLite::Statement begin(db, "BEGIN IMMEDIATE"), commit(db, "COMMIT");
         Transaction transaction(db, begin, commit);
         // Another process may have migrated the file since we looked.
