@@ -6,6 +6,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -418,6 +419,26 @@ TEST_CASE("sqlite: lookups load only the lines they promise, and commits keep th
         CHECK_THROWS_AS(uow.products().get_for_order("LAMP", "o11"), std::logic_error);
     }
     CHECK(count(path, "SELECT count(*) FROM allocations") == 6);
+}
+
+TEST_CASE("sqlite: a lookup that loads more lines keeps the references an earlier one handed out alive") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 100, std::nullopt});
+    for (int i = 0; i < 3; ++i) sys.bus.handle(commands::Allocate{"o" + std::to_string(i), "LAMP", 2});
+    sqlite::Database fresh(sqlite::Options{path});  // nothing kept from the commits above
+    auto uow = sqlite::UnitOfWorkFactory(fresh)();
+    Product* lamp = uow.products().get_for_order("LAMP", "o1");
+    const Batch& b1 = *lamp->batch("b1");
+    const std::span<const OrderLine> lines = b1.allocations();
+    REQUIRE(lines.size() == 1);
+    CHECK(uow.products().get_by_batchref("b1") == lamp);  // loads b1's other lines
+    CHECK(lamp->batch("b1")->allocations().size() == 3);
+    // What the first lookup handed out is still there, as it was (the asan preset checks the reads).
+    CHECK(b1.reference() == "b1");
+    CHECK(b1.allocated_quantity() == 6);
+    CHECK(lines[0] == OrderLine{"o1", "LAMP", 2});
 }
 
 TEST_CASE("sqlite: a product kept from an earlier unit of work is handed out only while it is the stored one") {

@@ -41,7 +41,9 @@ namespace allocation::sqlite {
 ///
 /// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
 /// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
-/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do).
+/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do). References
+/// into a product taken before its reload (a Batch&, a span of lines) stay valid until the unit of work ends,
+/// and show it as it was before: look up again what the reload loaded.
 class Repository {
 public:
     Repository(const Repository&) = delete;
@@ -204,6 +206,9 @@ private:
         }
         auto fresh = read(entry.product.sku(), std::move(entry.orders), std::move(entry.full_batches));
         if (!fresh) throw StorageError(detail::describe(path_, "reading a product", "the product disappeared"));
+        // The caller may hold references into the product it was handed (a Batch&, the span of a batch's lines):
+        // the old state moves aside whole, its buffers with it, and stays alive until the unit of work ends.
+        retired_.push_back(std::make_unique<Product>(std::move(entry.product)));
         entry.product = std::move(fresh->product);
         entry.batch_ids = std::move(fresh->batch_ids);
         entry.orders = std::move(fresh->orders);
@@ -556,6 +561,7 @@ private:
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<Entry*> tracked_;
     std::vector<Product*> seen_;
+    std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
     std::vector<Quantity> running_;        // write(): allocated quantity per slot
     std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
 };
