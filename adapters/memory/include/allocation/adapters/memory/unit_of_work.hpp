@@ -20,8 +20,10 @@ class UnitOfWork {
 public:
     using View = PendingAllocationsView<const AllocationsView&, ViewChanges&>;
 
+    /// Throws StorageError when this thread already has a unit of work open on the store (it would deadlock).
     explicit UnitOfWork(Store& store)
-        : lock_(store.mutex_), store_(store), products_(store), view_(store.allocations_, store.view_changes_) {}
+        : lock_(store, "cannot start a unit of work"), store_(store), products_(store),
+          view_(store.allocations_, store.view_changes_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() { rollback(); }
@@ -43,7 +45,7 @@ public:
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
-    std::unique_lock<std::mutex> lock_;
+    Store::Lock lock_;
     Store& store_;
     Repository products_;
     View view_;
