@@ -14,8 +14,8 @@
 namespace allocation::memory {
 
 /// Holds the store's lock from construction to destruction, so units of work on several threads take
-/// turns and never see each other's uncommitted changes. Its read-model changes reach the store's view on
-/// commit, under that lock.
+/// turns and never see each other's uncommitted changes. Its read-model changes, and those its products'
+/// events call for, reach the store's view on commit, under that lock.
 class UnitOfWork {
 public:
     using View = PendingAllocationsView<const AllocationsView&, ViewChanges&>;
@@ -31,9 +31,12 @@ public:
     Repository& products() noexcept { return products_; }
     View& allocations() noexcept { return view_; }
 
+    /// Keeps the products' changes and stores in the read model what their events say, with the changes made
+    /// through allocations(), all under the store's lock.
     void commit() {
-        products_.commit(events_);
         view_.changes().apply_to(store_.allocations_);
+        project_events(products_.seen(), store_.allocations_);
+        products_.commit(events_);
         view_.changes().clear();
     }
 

@@ -24,7 +24,8 @@ namespace allocation::sqlite {
 /// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`), then the product's
 /// recorded changes, then COMMIT. A version that moved, or a product or batch someone else created meanwhile,
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
-/// The read-model changes made through `allocations()` are written in that same transaction.
+/// The read-model changes made through `allocations()`, and those the products' events call for (see
+/// allocation::project), are written in that same transaction, however the products were changed.
 class UnitOfWork {
     /// The stored view, read through this unit of work's connection.
     struct StoredView {
@@ -32,6 +33,16 @@ class UnitOfWork {
         std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
             return detail::view_rows(lease->statements(), std::string(orderid));
         }
+    };
+
+    /// The stored view's rows, written in the commit's transaction. The strings are the events' and the pending
+    /// changes', alive until the statement has run, so they are bound without a copy.
+    struct StoredRows {
+        detail::Statements* st;
+        void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
+            detail::view_add(*st, orderid, sku, batchref);
+        }
+        void remove(const std::string& orderid, const std::string& sku) { detail::view_remove(*st, orderid, sku); }
     };
 
 public:
@@ -63,13 +74,15 @@ public:
                 std::lock_guard writer(db_.writer_);
                 detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
                 for (auto* entry : products_.tracked_) products_.write(*entry);
+                StoredRows rows{&st};
                 for (const auto& change : view_.changes().pending()) {
                     if (change.is_add) {
-                        detail::view_add(st, change.orderid, change.sku, change.batchref);
+                        rows.add(change.orderid, change.sku, change.batchref);
                     } else {
-                        detail::view_remove(st, change.orderid, change.sku);
+                        rows.remove(change.orderid, change.sku);
                     }
                 }
+                project_events(products_.seen(), rows);
                 transaction.commit();
             }
         } catch (const SQLite::Exception& e) {
