@@ -1,4 +1,5 @@
-// The read-model changes of one unit of work, kept until it commits: a building block for adapters.
+// The read model's rule (which event changes which row) and the changes of one unit of work until it commits:
+// building blocks for adapters.
 #pragma once
 
 #include <algorithm>
@@ -6,11 +7,36 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "allocation/domain/events.hpp"
+#include "allocation/domain/model.hpp"
 #include "allocation/ports/views.hpp"
 
 namespace allocation {
+
+/// The read model's one rule, applied on every path (each adapter's commit, the bus's handlers of events from
+/// outside): an Allocated line gets its row, a Deallocated one loses it until it is allocated again; the other
+/// events do not touch the view. `view` is anything with the view's add and remove.
+template <typename View>
+void project(const events::Event& event, View& view) {
+    if (const auto* allocated = std::get_if<events::Allocated>(&event)) {
+        view.add(allocated->orderid, allocated->sku, allocated->batchref);
+    } else if (const auto* deallocated = std::get_if<events::Deallocated>(&event)) {
+        view.remove(deallocated->orderid, deallocated->sku);
+    }
+}
+
+/// Projects the events that `products` raised since their last commit, product by product, oldest first: what
+/// a unit of work's commit stores in the read model together with the products, before `mark_committed` hands
+/// the events over.
+template <typename View>
+void project_events(std::span<Product* const> products, View& view) {
+    for (const Product* product : products) {
+        for (const events::Event& event : product->events()) project(event, view);
+    }
+}
 
 /// Records `add` and `remove` calls in order, to be applied to the stored read model in the same transaction
 /// as the unit of work's other changes, or forgotten on rollback.

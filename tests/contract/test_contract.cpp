@@ -391,3 +391,46 @@ TEST_CASE("contract: a type that misses a requirement does not model the port", 
     STATIC_REQUIRE(ports::Notifier<memory::RecordingNotifier>);
     STATIC_REQUIRE(ports::EventPublisher<memory::RecordingPublisher>);
 }
+
+TEMPLATE_LIST_TEST_CASE("contract: a handler called without the bus keeps the read model too", "[contract]",
+                        Adapters) {
+    TestType adapter;
+    seed(adapter);
+    {
+        auto uow = adapter.factory()();
+        CHECK(handlers::allocate(commands::Allocate{"o1", "LAMP", 60}, uow) == "LAMP-b1");
+    }
+    CHECK(adapter.view().allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+    {
+        auto uow = adapter.factory()();
+        handlers::change_batch_quantity(commands::ChangeBatchQuantity{"LAMP-b1", 10}, uow);  // deallocates o1
+    }
+    CHECK(adapter.view().allocations("o1").empty());
+}
+
+TEMPLATE_LIST_TEST_CASE("contract: events handed to the bus from outside reach the read model", "[contract]",
+                        Adapters) {
+    TestType adapter;
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    std::vector<std::string> failed;
+    BusOptions options;
+    options.on_error = [&](const events::Event&, std::string_view handler, const std::exception&) {
+        failed.emplace_back(handler);
+    };
+    auto bus = bootstrap(adapter.factory(), notifier, publisher, options);
+    bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+    // Replayed from another service's history, say: nothing in this store raised them.
+    bus.handle(events::Event{events::Allocated{"o1", "DESK", 2, "d1"}});
+    CHECK(adapter.view().allocations("o1") == std::vector<ports::AllocationRow>{{"DESK", "d1"}});
+    CHECK(publisher.published().size() == 1);
+    bus.handle(Message{events::Allocated{"o2", "DESK", 2, "d1"}});
+    CHECK(adapter.view().allocations("o2") == std::vector<ports::AllocationRow>{{"DESK", "d1"}});
+    // A deallocated line leaves the view, then is allocated again where there is stock (the row comes back).
+    bus.handle(events::Event{events::Deallocated{"o1", "DESK", 2}});
+    CHECK(adapter.view().allocations("o1").empty());
+    CHECK(failed == std::vector<std::string>{"reallocate"});  // no DESK stock here to take it back
+    bus.handle(events::Event{events::Allocated{"o3", "LAMP", 4, "b1"}});
+    bus.handle(events::Event{events::Deallocated{"o3", "LAMP", 4}});
+    CHECK(adapter.view().allocations("o3") == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+}

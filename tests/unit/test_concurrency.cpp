@@ -1,6 +1,9 @@
 // One bus, many threads: every message gets its own unit of work, so nothing is oversold, lost or doubled.
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,4 +88,28 @@ TEST_CASE("threads competing for scarce stock never oversell", "[threads]") {
     CHECK(acknowledged == 50);
     CHECK(sys.product("RARE")->batch("only")->available_quantity() == 0);
     CHECK(sys.notifier.sent().size() == 110);
+}
+
+TEST_CASE("a second unit of work on a thread that has one open fails clearly instead of deadlocking") {
+    // The attempt runs on a thread of its own, so that a deadlock fails this test instead of hanging it; the
+    // state is shared, because a deadlocked thread never lets go of it.
+    auto store = std::make_shared<memory::Store>();
+    auto outcome = std::make_shared<std::promise<std::string>>();
+    auto answer = outcome->get_future();
+    std::thread([store, outcome] {
+        auto first = memory::UnitOfWorkFactory(*store)();
+        try {
+            auto second = memory::UnitOfWorkFactory(*store)();
+            outcome->set_value("opened a second unit of work");
+        } catch (const StorageError& e) {
+            outcome->set_value(e.what());
+        }
+    }).detach();
+    REQUIRE(answer.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK_THAT(answer.get(), Catch::Contains("another unit of work of this thread is still open"));
+    // The first one's end lets the next begin, on this thread as on any other.
+    memory::UnitOfWorkFactory factory(*store);
+    { auto uow = factory(); }
+    auto again = factory();
+    CHECK(again.products().seen().empty());
 }

@@ -67,8 +67,9 @@ public:
     MapRepository& products() { return repository_; }
     View& allocations() { return view_; }
     void commit() {
-        for (allocation::Product* product : repository_.seen()) product->mark_committed(events_);
         view_.changes().apply_to(committed_view_);
+        allocation::project_events(repository_.seen(), committed_view_);  // the read model follows the events
+        for (allocation::Product* product : repository_.seen()) product->mark_committed(events_);
         view_.changes().clear();
     }
     void rollback() noexcept {

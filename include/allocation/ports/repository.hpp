@@ -18,6 +18,9 @@ namespace allocation::ports {
 /// exact. A product handed out once is handed out again as the same object for the rest of the unit of work;
 /// a lookup that needs more lines of a product already changed in this unit of work is a programming error
 /// (std::logic_error) for an adapter that loads lazily: look up what you need before changing it.
+/// A lookup never invalidates a reference into a product handed out earlier (a `const Batch&`, the span of a
+/// batch's lines): it stays valid until the unit of work ends, though after a lookup that loaded more lines it
+/// may show the product as it was before. Only the product's own changes move its batches and lines.
 template <typename R>
 concept Repository = requires(R& repo, Product product, std::string_view sku, std::string_view orderid,
                               std::string_view reference) {

@@ -24,6 +24,9 @@ namespace allocation::ports {
 /// - `allocations()` is the allocations read model as this unit of work sees it. Its changes are stored by
 ///   `commit()` together with the products' changes (in the same transaction, where the storage has them)
 ///   and discarded by `rollback()`, so the read model never disagrees with the products it describes.
+/// - `commit()` also stores in the read model what the committed products' events say (allocation::project:
+///   Allocated adds its row, Deallocated removes it), whoever changed the products: the bus, a handler called
+///   directly, a tool. `allocation::project_events` does it for an adapter.
 /// - A unit of work belongs to one thread; it is neither copied nor shared.
 template <typename U>
 concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {

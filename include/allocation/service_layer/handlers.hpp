@@ -15,6 +15,7 @@
 #include "allocation/ports/publisher.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/ports/views.hpp"
+#include "allocation/view_changes.hpp"
 
 namespace allocation::handlers {
 
@@ -74,16 +75,19 @@ void publish_allocated_event(const events::Allocated& event, P& publisher) {
     publisher.publish(line_allocated_channel, event);
 }
 
-/// Allocated: the read model learns where the line went.
-template <ports::AllocationsView V>
-void add_allocation_to_read_model(const events::Allocated& event, V& view) {
-    view.add(event.orderid, event.sku, event.batchref);
+/// Allocated, from outside: the read model learns where the line went. (A commit stores the events its own
+/// products raised: see allocation::project.)
+template <ports::UnitOfWork U>
+void add_allocation_to_read_model(const events::Allocated& event, U& uow) {
+    project(events::Event{event}, uow.allocations());
+    uow.commit();
 }
 
-/// Deallocated: the read model forgets the line until it is allocated again.
-template <ports::AllocationsView V>
-void remove_allocation_from_read_model(const events::Deallocated& event, V& view) {
-    view.remove(event.orderid, event.sku);
+/// Deallocated, from outside: the read model forgets the line until it is allocated again.
+template <ports::UnitOfWork U>
+void remove_allocation_from_read_model(const events::Deallocated& event, U& uow) {
+    project(events::Event{event}, uow.allocations());
+    uow.commit();
 }
 
 }  // namespace allocation::handlers

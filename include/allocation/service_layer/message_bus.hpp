@@ -48,42 +48,6 @@ struct BusOptions {
     std::function<void()> on_retry;
 };
 
-namespace detail {
-
-/// The unit of work a handler gets from the bus: the adapter's own, whose commit first runs the read-model
-/// handlers for the events of the products being committed, through the adapter's view, so that the read
-/// model is stored in the same commit.
-template <ports::UnitOfWork U>
-class ProjectingUnitOfWork {
-public:
-    explicit ProjectingUnitOfWork(U& inner) noexcept : inner_(inner) {}
-    ProjectingUnitOfWork(const ProjectingUnitOfWork&) = delete;
-    ProjectingUnitOfWork& operator=(const ProjectingUnitOfWork&) = delete;
-
-    decltype(auto) products() { return inner_.products(); }
-    decltype(auto) allocations() { return inner_.allocations(); }
-
-    void commit() {
-        for (Product* product : std::as_const(inner_.products()).seen()) {
-            for (const events::Event& event : product->events()) {
-                if (const auto* allocated = std::get_if<events::Allocated>(&event)) {
-                    handlers::add_allocation_to_read_model(*allocated, inner_.allocations());
-                } else if (const auto* deallocated = std::get_if<events::Deallocated>(&event)) {
-                    handlers::remove_allocation_from_read_model(*deallocated, inner_.allocations());
-                }
-            }
-        }
-        inner_.commit();
-    }
-    void rollback() noexcept { inner_.rollback(); }
-    std::vector<events::Event> collect_new_events() { return inner_.collect_new_events(); }
-
-private:
-    U& inner_;
-};
-
-}  // namespace detail
-
 /// Handles commands and the events they raise, one unit of work per message.
 ///
 /// - A command has exactly one handler; its failure reaches the caller. `Allocate` returns the batch
@@ -92,15 +56,17 @@ private:
 /// - Events raised while handling a message are handled after it, in order, until none is left. The queue
 ///   belongs to one `handle()` call, so one bus may be used from several threads at once: every message gets
 ///   its own unit of work from the factory. (Subscribe extra handlers before sharing the bus.)
-/// - The read-model handlers are the exception: they run as part of the commit that raised their events,
-///   through the unit of work's own view (`uow.allocations()`), so the read model changes in the same
-///   transaction as the products and can never fall behind them or apply their changes out of order.
+/// - The read model is the exception: every unit of work's commit stores what its products' events say
+///   (allocation::project), in the same transaction as the products, so it can never fall behind them or
+///   apply their changes out of order, whoever called the handler. An Allocated or Deallocated event handed
+///   to `handle()` from outside was raised by no commit here: the book's read-model handlers store it, in a
+///   unit of work of its own, before its other handlers run.
 /// - A message whose unit of work throws ConcurrencyError is tried again with a fresh unit of work, up to
 ///   `BusOptions::max_attempts` times in all.
 template <ports::UnitOfWorkFactory Factory, ports::Notifier Notify, ports::EventPublisher Publish>
 class MessageBus {
 public:
-    using unit_of_work_type = detail::ProjectingUnitOfWork<decltype(std::declval<Factory&>()())>;
+    using unit_of_work_type = decltype(std::declval<Factory&>()());
 
     MessageBus(Factory uow_factory, Notify& notifier, Publish& publisher, BusOptions options = {})
         : uow_factory_(std::move(uow_factory)), notifier_(notifier), publisher_(publisher),
@@ -118,9 +84,10 @@ public:
     void handle(const commands::ChangeBatchQuantity& cmd) {
         run_command([&](unit_of_work_type& uow) { handlers::change_batch_quantity(cmd, uow); });
     }
-    /// Handles an event that arrived from outside, and whatever it raises.
+    /// Handles an event that arrived from outside (the read model first), and whatever it raises.
     void handle(const events::Event& event) {
         std::vector<events::Event> queue{event};
+        std::visit([&](const auto& e) { update_read_model(e, event, queue); }, event);
         drain(queue);
     }
     /// Handles any message; the result is the batch reference for a successful `Allocate`, nothing otherwise.
@@ -156,8 +123,7 @@ private:
     auto with_unit_of_work(Work&& work, std::vector<events::Event>& queue) {
         for (int attempt = 1;; ++attempt) {
             try {
-                auto adapter_uow = uow_factory_();
-                unit_of_work_type uow(adapter_uow);
+                auto uow = uow_factory_();
                 if constexpr (std::is_void_v<std::invoke_result_t<Work&, unit_of_work_type&>>) {
                     work(uow);
                     append(queue, uow.collect_new_events());
@@ -230,6 +196,21 @@ private:
             guarded("subscriber", event, [&] { handler(e); });
         }
     }
+
+    // The book's read-model handlers, for events from outside only: a commit here has stored its own events.
+    void update_read_model(const events::Allocated& e, const events::Event& event, std::vector<events::Event>& queue) {
+        guarded("add_allocation_to_read_model", event, [&] {
+            with_unit_of_work([&](unit_of_work_type& uow) { handlers::add_allocation_to_read_model(e, uow); }, queue);
+        });
+    }
+    void update_read_model(const events::Deallocated& e, const events::Event& event,
+                           std::vector<events::Event>& queue) {
+        guarded("remove_allocation_from_read_model", event, [&] {
+            with_unit_of_work([&](unit_of_work_type& uow) { handlers::remove_allocation_from_read_model(e, uow); },
+                              queue);
+        });
+    }
+    void update_read_model(const events::OutOfStock&, const events::Event&, std::vector<events::Event>&) {}
 
     void dispatch(const events::Allocated& e, const events::Event& event, std::vector<events::Event>&) {
         guarded("publish_allocated_event", event, [&] { handlers::publish_allocated_event(e, publisher_); });

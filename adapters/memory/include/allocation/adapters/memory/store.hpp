@@ -1,21 +1,23 @@
 // In-memory storage of products, shared by every unit of work made by one factory.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "allocation/adapters/memory/string_map.hpp"
 #include "allocation/adapters/memory/views.hpp"
+#include "allocation/domain/errors.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/view_changes.hpp"
 
 namespace allocation::memory {
-
 
 /// The "database" of the in-memory adapter. Units of work take its lock for their whole scope (like
 /// SQLite's BEGIN IMMEDIATE), so they see and change products one at a time, from any number of threads.
@@ -30,9 +32,9 @@ public:
     AllocationsView& allocations() noexcept { return allocations_; }
     const AllocationsView& allocations() const noexcept { return allocations_; }
 
-    /// Committed state, for tests and tools; not to be called while a unit of work of this thread is open.
+    /// Committed state, for tests and tools. Throws StorageError while a unit of work of this thread is open.
     std::size_t product_count() const {
-        std::lock_guard lock(mutex_);
+        Lock lock(*this, "cannot count the products");
         return products_.size();
     }
 
@@ -40,7 +42,31 @@ private:
     friend class Repository;
     friend class UnitOfWork;
 
+    // The store's lock, taken once per thread: taking it again on the thread that holds it would deadlock, so
+    // that fails clearly instead, as it does on SQLite's ":memory:". Units of work do not nest.
+    class Lock {
+    public:
+        Lock(const Store& store, const char* doing) : store_(store) {
+            // Relaxed is enough: only this thread ever stores its own id, so it reads it only while it holds
+            // the lock.
+            if (store.owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+                throw StorageError(std::string("in-memory store: ") + doing +
+                                   ": another unit of work of this thread is still open; finish it first");
+            }
+            lock_ = std::unique_lock(store.mutex_);
+            store.owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+        }
+        Lock(const Lock&) = delete;
+        Lock& operator=(const Lock&) = delete;
+        ~Lock() { store_.owner_.store(std::thread::id{}, std::memory_order_relaxed); }  // before the unlock
+
+    private:
+        const Store& store_;
+        std::unique_lock<std::mutex> lock_;
+    };
+
     mutable std::mutex mutex_;
+    mutable std::atomic<std::thread::id> owner_{};  // the thread holding mutex_, if any
     detail::StringMap<Product> products_;
     detail::StringMap<std::string> batch_owner_;  // batch reference -> sku, for committed batches
     AllocationsView allocations_;

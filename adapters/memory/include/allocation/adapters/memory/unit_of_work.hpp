@@ -14,14 +14,16 @@
 namespace allocation::memory {
 
 /// Holds the store's lock from construction to destruction, so units of work on several threads take
-/// turns and never see each other's uncommitted changes. Its read-model changes reach the store's view on
-/// commit, under that lock.
+/// turns and never see each other's uncommitted changes. Its read-model changes, and those its products'
+/// events call for, reach the store's view on commit, under that lock.
 class UnitOfWork {
 public:
     using View = PendingAllocationsView<const AllocationsView&, ViewChanges&>;
 
+    /// Throws StorageError when this thread already has a unit of work open on the store (it would deadlock).
     explicit UnitOfWork(Store& store)
-        : lock_(store.mutex_), store_(store), products_(store), view_(store.allocations_, store.view_changes_) {}
+        : lock_(store, "cannot start a unit of work"), store_(store), products_(store),
+          view_(store.allocations_, store.view_changes_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() { rollback(); }
@@ -29,9 +31,12 @@ public:
     Repository& products() noexcept { return products_; }
     View& allocations() noexcept { return view_; }
 
+    /// Keeps the products' changes and stores in the read model what their events say, with the changes made
+    /// through allocations(), all under the store's lock.
     void commit() {
-        products_.commit(events_);
         view_.changes().apply_to(store_.allocations_);
+        project_events(products_.seen(), store_.allocations_);
+        products_.commit(events_);
         view_.changes().clear();
     }
 
@@ -43,7 +48,7 @@ public:
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
-    std::unique_lock<std::mutex> lock_;
+    Store::Lock lock_;
     Store& store_;
     Repository products_;
     View view_;

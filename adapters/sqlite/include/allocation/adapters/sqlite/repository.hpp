@@ -14,7 +14,11 @@
 #include <variant>
 #include <vector>
 
-#include "allocation/adapters/sqlite/database.hpp"
+#include "allocation/adapters/sqlite/errors.hpp"
+#include "allocation/adapters/sqlite/pool.hpp"
+#include "allocation/adapters/sqlite/product_cache.hpp"
+#include "allocation/adapters/sqlite/statements.hpp"
+#include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/format.hpp"
@@ -22,14 +26,6 @@
 #include "allocation/ports/repository.hpp"
 
 namespace allocation::sqlite {
-
-namespace detail {
-
-inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
-    return (e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT;
-}
-
-}  // namespace detail
 
 /// What each lookup loads at least, so that a command costs the same however long the product's history is:
 /// - `get(sku)`: the product and its batches (exact quantities);
@@ -45,7 +41,9 @@ inline bool is_constraint_clash(const SQLite::Exception& e) noexcept {
 ///
 /// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
 /// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
-/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do).
+/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do). References
+/// into a product taken before its reload (a Batch&, a span of lines) stay valid until the unit of work ends,
+/// and show it as it was before: look up again what the reload loaded.
 class Repository {
 public:
     Repository(const Repository&) = delete;
@@ -190,13 +188,14 @@ private:
     // `entry.orders` holds the order of the lookup, if any.
     bool still_stored(const Entry& entry) {
         const bool for_order = !entry.orders.empty();
+        using C = detail::VersionAndOrderQuery;  // select_version reads its first column only
         auto& query = for_order ? statements().select_version_and_order : statements().select_version;
         detail::Use use(query);
         detail::bind_text(query, 1, entry.product.sku());
         if (for_order) detail::bind_text(query, 2, entry.orders.front());
         if (!query.executeStep()) return false;
-        return query.getColumn(0).getInt64() == entry.product.version_number() &&
-               (!for_order || query.getColumn(1).getInt() == 0);
+        return query.getColumn(C::version).getInt64() == entry.product.version_number() &&
+               (!for_order || query.getColumn(C::order_has_line).getInt() == 0);
     }
 
     void reload(Entry& entry) {
@@ -207,6 +206,9 @@ private:
         }
         auto fresh = read(entry.product.sku(), std::move(entry.orders), std::move(entry.full_batches));
         if (!fresh) throw StorageError(detail::describe(path_, "reading a product", "the product disappeared"));
+        // The caller may hold references into the product it was handed (a Batch&, the span of a batch's lines):
+        // the old state moves aside whole, its buffers with it, and stays alive until the unit of work ends.
+        retired_.push_back(std::make_unique<Product>(std::move(entry.product)));
         entry.product = std::move(fresh->product);
         entry.batch_ids = std::move(fresh->batch_ids);
         entry.orders = std::move(fresh->orders);
@@ -226,113 +228,141 @@ private:
     //   the aggregate is the consistency boundary, so each changed product is checked on its own.
     std::unique_ptr<Entry> read(std::string_view sku_view, std::vector<std::string> orders,
                                 std::vector<std::string> full_batches) {
-        auto& st = statements();
         const std::string sku(sku_view);
-        struct Row {
-            std::int64_t id;
-            std::string reference;
-            Quantity purchased;
-            std::optional<Date> eta;
-            Quantity allocated;
-            std::vector<std::pair<std::int64_t, OrderLine>> lines;
-        };
+        Loaded loaded;
+        if (full_batches.empty() && orders.size() <= 1) {
+            read_in_one_statement(sku, orders, loaded);
+        } else {
+            read_in_one_transaction(sku, orders, full_batches, loaded);
+        }
+        if (!loaded.found) return nullptr;
+        return build(sku, loaded, std::move(orders), std::move(full_batches));
+    }
+
+    // A stored batch as a lookup reads it, before it becomes a Batch.
+    struct BatchRow {
+        std::int64_t id;
+        std::string reference;
+        Quantity purchased;
+        std::optional<Date> eta;
+        Quantity allocated;
+        std::vector<std::pair<std::int64_t, OrderLine>> lines;  // (allocation id, line)
+    };
+    struct Loaded {
+        bool found = false;
+        std::int64_t version = 0;
+        std::vector<BatchRow> rows;  // by batch id
+    };
+
+    static BatchRow* row_with_id(std::vector<BatchRow>& rows, std::int64_t id) noexcept {
+        for (BatchRow& row : rows) {
+            if (row.id == id) return &row;
+        }
+        return nullptr;
+    }
+
+    // The usual lookups, of a product with the lines of at most one order: one statement, hence one snapshot,
+    // and no BEGIN/COMMIT of our own.
+    void read_in_one_statement(const std::string& sku, const std::vector<std::string>& orders, Loaded& loaded) {
+        using C = detail::ProductAndOrderQuery;
+        auto& st = statements();
+        auto& query = orders.empty() ? st.select_product : st.select_product_and_order;
         struct LineRow {
             std::int64_t batch_id;
             std::int64_t allocation_id;
             Quantity qty;
         };
-        bool found = false;
-        std::int64_t version = 0;
-        std::vector<Row> rows;
-        std::vector<LineRow> order_lines;  // lines of orders[0], read with the product
-        // Columns 0 to 5 of select_product and select_product_and_order: version and one batch (or NULLs).
-        auto product_row = [&](SQLite::Statement& query) {
-            found = true;
-            version = query.getColumn(0).getInt64();
-            if (query.isColumnNull(1)) return;  // no batches
-            std::optional<Date> eta;
-            if (!query.isColumnNull(4)) {
-                eta = allocation::parse_date(query.getColumn(4).getString());
-                if (!eta) {
-                    throw StorageError(
-                        detail::describe(path_, "reading a batch", "invalid eta " + query.getColumn(4).getString()));
-                }
+        std::vector<LineRow> lines;  // kept until every batch is read: rows come in no particular order
+        detail::Use use(query);
+        detail::bind_text(query, 1, sku);
+        if (!orders.empty()) detail::bind_text(query, 2, orders.front());
+        while (query.executeStep()) {
+            if (!query.isColumnNull(detail::ProductQuery::version)) {
+                read_product_row(query, loaded);
+            } else {
+                lines.push_back({query.getColumn(C::line_batch_id).getInt64(),
+                                 query.getColumn(C::line_allocation_id).getInt64(), query.getColumn(C::line_qty).getInt()});
             }
-            rows.push_back(Row{query.getColumn(1).getInt64(), query.getColumn(2).getString(), query.getColumn(3).getInt(),
-                               eta, query.getColumn(5).getInt(), {}});
-        };
-        auto row_with_id = [&](std::int64_t id) -> Row* {
-            for (Row& row : rows) {
-                if (row.id == id) return &row;
-            }
-            return nullptr;
-        };
-        if (full_batches.empty() && orders.size() <= 1) {
-            // One statement, hence one snapshot, and no BEGIN/COMMIT of our own.
-            auto& query = orders.empty() ? st.select_product : st.select_product_and_order;
-            detail::Use use(query);
-            detail::bind_text(query, 1, sku);
-            if (!orders.empty()) detail::bind_text(query, 2, orders.front());
-            while (query.executeStep()) {
-                if (!query.isColumnNull(0)) {
-                    product_row(query);
-                } else {
-                    order_lines.push_back(
-                        {query.getColumn(1).getInt64(), query.getColumn(6).getInt64(), query.getColumn(5).getInt()});
-                }
-            }
-            if (!found) return nullptr;
-            std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
-        } else {
-            // Several statements: one explicit read transaction makes them one snapshot.
-            detail::Use(st.begin_read)->exec();
-            try {
-                {
-                    detail::Use use(st.select_product);
-                    detail::bind_text(st.select_product, 1, sku);
-                    while (st.select_product.executeStep()) product_row(st.select_product);
-                }
-                for (const std::string& orderid : orders) {
-                    detail::Use query(st.select_order_lines);
-                    detail::bind_text(st.select_order_lines, 1, orderid);
-                    detail::bind_text(st.select_order_lines, 2, sku);
-                    while (query->executeStep()) {
-                        if (Row* row = row_with_id(query->getColumn(1).getInt64())) {
-                            row->lines.emplace_back(query->getColumn(0).getInt64(),
-                                                    OrderLine{orderid, sku, query->getColumn(2).getInt()});
-                        }
-                    }
-                }
-                for (const std::string& reference : full_batches) {
-                    auto row =
-                        std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.reference == reference; });
-                    if (row == rows.end()) continue;
-                    detail::Use query(st.select_batch_lines);
-                    st.select_batch_lines.bind(1, row->id);
-                    while (query->executeStep()) {
-                        row->lines.emplace_back(query->getColumn(0).getInt64(),
-                                                OrderLine{query->getColumn(1).getString(), sku,
-                                                          query->getColumn(2).getInt()});
-                    }
-                }
-                detail::Use(st.commit)->exec();
-            } catch (...) {
-                lease_.connection().db.tryExec("ROLLBACK");
-                throw;
-            }
-            if (!found) return nullptr;
         }
-        for (const LineRow& line : order_lines) {
-            if (Row* row = row_with_id(line.batch_id)) {
+        std::sort(loaded.rows.begin(), loaded.rows.end(), [](const BatchRow& a, const BatchRow& b) { return a.id < b.id; });
+        for (const LineRow& line : lines) {
+            if (BatchRow* row = row_with_id(loaded.rows, line.batch_id)) {
                 row->lines.emplace_back(line.allocation_id, OrderLine{orders.front(), sku, line.qty});
             }
         }
+    }
+
+    // The rarer lookups, with several orders or whole batches: several statements, made one snapshot by one
+    // explicit read transaction.
+    void read_in_one_transaction(const std::string& sku, const std::vector<std::string>& orders,
+                                 const std::vector<std::string>& full_batches, Loaded& loaded) {
+        auto& st = statements();
+        detail::Transaction snapshot(lease_.connection().db, st.begin_read, st.commit);
+        {
+            detail::Use use(st.select_product);
+            detail::bind_text(st.select_product, 1, sku);
+            while (st.select_product.executeStep()) read_product_row(st.select_product, loaded);
+        }
+        for (const std::string& orderid : orders) read_order_lines(sku, orderid, loaded.rows);
+        for (const std::string& reference : full_batches) read_batch_lines(sku, reference, loaded.rows);
+        snapshot.commit();
+    }
+
+    // One row of ProductQuery (or a product row of ProductAndOrderQuery, which has the same columns).
+    void read_product_row(SQLite::Statement& query, Loaded& loaded) {
+        using C = detail::ProductQuery;
+        loaded.found = true;
+        loaded.version = query.getColumn(C::version).getInt64();
+        if (query.isColumnNull(C::batch_id)) return;  // no batches
+        std::optional<Date> eta;
+        if (!query.isColumnNull(C::eta)) {
+            eta = allocation::parse_date(query.getColumn(C::eta).getString());
+            if (!eta) {
+                throw StorageError(
+                    detail::describe(path_, "reading a batch", "invalid eta " + query.getColumn(C::eta).getString()));
+            }
+        }
+        loaded.rows.push_back(BatchRow{query.getColumn(C::batch_id).getInt64(), query.getColumn(C::reference).getString(),
+                                       query.getColumn(C::purchased).getInt(), eta, query.getColumn(C::allocated).getInt(),
+                                       {}});
+    }
+
+    void read_order_lines(const std::string& sku, const std::string& orderid, std::vector<BatchRow>& rows) {
+        using C = detail::OrderLinesQuery;
+        auto& query = statements().select_order_lines;
+        detail::Use use(query);
+        detail::bind_text(query, 1, orderid);
+        detail::bind_text(query, 2, sku);
+        while (query.executeStep()) {
+            if (BatchRow* row = row_with_id(rows, query.getColumn(C::batch_id).getInt64())) {
+                row->lines.emplace_back(query.getColumn(C::allocation_id).getInt64(),
+                                        OrderLine{orderid, sku, query.getColumn(C::qty).getInt()});
+            }
+        }
+    }
+
+    void read_batch_lines(const std::string& sku, const std::string& reference, std::vector<BatchRow>& rows) {
+        using C = detail::BatchLinesQuery;
+        auto row = std::find_if(rows.begin(), rows.end(), [&](const BatchRow& r) { return r.reference == reference; });
+        if (row == rows.end()) return;
+        auto& query = statements().select_batch_lines;
+        detail::Use use(query);
+        query.bind(1, row->id);
+        while (query.executeStep()) {
+            row->lines.emplace_back(query.getColumn(C::allocation_id).getInt64(),
+                                    OrderLine{query.getColumn(C::orderid).getString(), sku, query.getColumn(C::qty).getInt()});
+        }
+    }
+
+    // The product from its rows. Lines are kept oldest first (by allocation id); an order's and a batch's lines
+    // may overlap, so duplicates go.
+    static std::unique_ptr<Entry> build(const std::string& sku, Loaded& loaded, std::vector<std::string> orders,
+                                        std::vector<std::string> full_batches) {
         std::vector<Batch> batches;
         std::vector<std::int64_t> ids;
-        batches.reserve(rows.size());
-        ids.reserve(rows.size());
-        for (Row& row : rows) {
-            // Lines are kept oldest first (by allocation id); an order's and a batch's lines may overlap.
+        batches.reserve(loaded.rows.size());
+        ids.reserve(loaded.rows.size());
+        for (BatchRow& row : loaded.rows) {
             std::sort(row.lines.begin(), row.lines.end(),
                       [](const auto& a, const auto& b) { return a.first < b.first; });
             row.lines.erase(std::unique(row.lines.begin(), row.lines.end(),
@@ -345,7 +375,7 @@ private:
                                  row.allocated);
             ids.push_back(row.id);
         }
-        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), version));
+        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), loaded.version));
         entry->batch_ids = std::move(ids);
         entry->orders = std::move(orders);
         entry->full_batches = std::move(full_batches);
@@ -531,6 +561,7 @@ private:
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<Entry*> tracked_;
     std::vector<Product*> seen_;
+    std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
     std::vector<Quantity> running_;        // write(): allocated quantity per slot
     std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
 };

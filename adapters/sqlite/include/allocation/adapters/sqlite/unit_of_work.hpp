@@ -9,6 +9,7 @@
 
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/adapters/sqlite/repository.hpp"
+#include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/adapters/sqlite/views.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
@@ -23,7 +24,8 @@ namespace allocation::sqlite {
 /// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`), then the product's
 /// recorded changes, then COMMIT. A version that moved, or a product or batch someone else created meanwhile,
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
-/// The read-model changes made through `allocations()` are written in that same transaction.
+/// The read-model changes made through `allocations()`, and those the products' events call for (see
+/// allocation::project), are written in that same transaction, however the products were changed.
 class UnitOfWork {
     /// The stored view, read through this unit of work's connection.
     struct StoredView {
@@ -31,6 +33,16 @@ class UnitOfWork {
         std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
             return detail::view_rows(lease->statements(), std::string(orderid));
         }
+    };
+
+    /// The stored view's rows, written in the commit's transaction. The strings are the events' and the pending
+    /// changes', alive until the statement has run, so they are bound without a copy.
+    struct StoredRows {
+        detail::Statements* st;
+        void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
+            detail::view_add(*st, orderid, sku, batchref);
+        }
+        void remove(const std::string& orderid, const std::string& sku) { detail::view_remove(*st, orderid, sku); }
     };
 
 public:
@@ -60,21 +72,18 @@ public:
         try {
             if (products_.has_work() || !view_.changes().empty()) {
                 std::lock_guard writer(db_.writer_);
-                detail::Use(st.begin_write)->exec();
-                try {
-                    for (auto* entry : products_.tracked_) products_.write(*entry);
-                    for (const auto& change : view_.changes().pending()) {
-                        if (change.is_add) {
-                            detail::view_add(st, change.orderid, change.sku, change.batchref);
-                        } else {
-                            detail::view_remove(st, change.orderid, change.sku);
-                        }
+                detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
+                for (auto* entry : products_.tracked_) products_.write(*entry);
+                StoredRows rows{&st};
+                for (const auto& change : view_.changes().pending()) {
+                    if (change.is_add) {
+                        rows.add(change.orderid, change.sku, change.batchref);
+                    } else {
+                        rows.remove(change.orderid, change.sku);
                     }
-                    detail::Use(st.commit)->exec();
-                } catch (...) {
-                    lease_.connection().db.tryExec("ROLLBACK");
-                    throw;
                 }
+                project_events(products_.seen(), rows);
+                transaction.commit();
             }
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));

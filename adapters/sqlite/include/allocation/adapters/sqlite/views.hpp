@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "allocation/adapters/sqlite/database.hpp"
+#include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/ports/views.hpp"
 
 namespace allocation::sqlite {
@@ -33,7 +34,9 @@ inline std::vector<ports::AllocationRow> view_rows(Statements& st, const std::st
     std::vector<ports::AllocationRow> rows;
     Use query(st.view_select);
     bind_text(st.view_select, 1, orderid);
-    while (query->executeStep()) rows.push_back({query->getColumn(0).getString(), query->getColumn(1).getString()});
+    while (query->executeStep()) {
+        rows.push_back({query->getColumn(ViewQuery::sku).getString(), query->getColumn(ViewQuery::batchref).getString()});
+    }
     return rows;
 }
 

@@ -1,0 +1,128 @@
+// The SQL the adapter runs, each query with the numbers of the columns it reads, prepared once per connection.
+#pragma once
+
+#include <string>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+namespace allocation::sqlite::detail {
+
+/// Resets a statement when the scope ends, so that it is ready for the next use whatever happened.
+class Use {
+public:
+    explicit Use(SQLite::Statement& statement) noexcept : statement_(statement) {}
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    ~Use() { statement_.tryReset(); }
+    SQLite::Statement* operator->() const noexcept { return &statement_; }
+
+private:
+    SQLite::Statement& statement_;
+};
+
+/// Binds a string as text without copying it (SQLITE_STATIC): copying is a malloc and a free inside SQLite on
+/// every bind. The string must stay alive and unchanged until the statement has run, i.e. until its `Use` ends.
+/// The stale pointer that stays bound after that is never read: every use of a statement binds every one of
+/// its parameters again before stepping it.
+inline void bind_text(SQLite::Statement& statement, int index, const std::string& text) {
+    statement.bindNoCopy(index, text);
+}
+void bind_text(SQLite::Statement&, int, std::string&&) = delete;  // a temporary would die before the step
+
+// --- the queries that read several columns, each with its columns' numbers ------------------------------
+
+/// The product of SKU ?1 and its batches, one row per batch by id; a product without batches gives one row
+/// whose batch columns are NULL.
+struct ProductQuery {
+    static constexpr const char* sql =
+        "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity "
+        "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 ORDER BY b.id";
+    enum Column : int { version, batch_id, reference, purchased, eta, allocated };
+};
+
+/// ProductQuery's rows and the lines of order ?2, in one statement and so from one snapshot (the Allocate
+/// lookup). Rows of the product have a version and ProductQuery's columns; rows of lines have a NULL version
+/// and the columns below. Row order is not guaranteed: the reader sorts.
+struct ProductAndOrderQuery {
+    static constexpr const char* sql =
+        "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
+        "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "
+        "UNION ALL "
+        "SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id FROM order_lines l JOIN allocations a "
+        "ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1";
+    enum LineColumn : int { line_batch_id = 1, line_qty = 5, line_allocation_id = 6 };
+};
+
+/// Whether a kept product is still the stored one (ProductCache): the version of SKU ?1 and whether order ?2
+/// has a line of it.
+struct VersionAndOrderQuery {
+    static constexpr const char* sql =
+        "SELECT version_number, EXISTS (SELECT 1 FROM order_lines WHERE orderid = ?2 AND sku = ?1) "
+        "FROM products WHERE sku = ?1";
+    enum Column : int { version, order_has_line };
+};
+
+/// The allocated lines of order ?1 for SKU ?2.
+struct OrderLinesQuery {
+    static constexpr const char* sql =
+        "SELECT a.id, a.batch_id, l.qty FROM order_lines l JOIN allocations a "
+        "ON a.orderline_id = l.id WHERE l.orderid = ?1 AND l.sku = ?2";
+    enum Column : int { allocation_id, batch_id, qty };
+};
+
+/// Every line of the batch with row id ?1, oldest first.
+struct BatchLinesQuery {
+    static constexpr const char* sql =
+        "SELECT a.id, l.orderid, l.qty FROM allocations a JOIN order_lines l "
+        "ON l.id = a.orderline_id WHERE a.batch_id = ?1 ORDER BY a.id";
+    enum Column : int { allocation_id, orderid, qty };
+};
+
+/// The read model's rows of order ?1, in the order they were added.
+struct ViewQuery {
+    static constexpr const char* sql =
+        "SELECT sku, batchref FROM allocations_view WHERE orderid = ?1 ORDER BY rowid";
+    enum Column : int { sku, batchref };
+};
+
+/// Every statement the adapter runs, prepared once per connection.
+struct Statements {
+    explicit Statements(SQLite::Database& db)
+        : begin_read(db, "BEGIN"),
+          begin_write(db, "BEGIN IMMEDIATE"),
+          commit(db, "COMMIT"),
+          select_product(db, ProductQuery::sql),
+          select_product_and_order(db, ProductAndOrderQuery::sql),
+          select_version(db, "SELECT version_number FROM products WHERE sku = ?1"),
+          select_version_and_order(db, VersionAndOrderQuery::sql),
+          select_order_lines(db, OrderLinesQuery::sql),
+          select_batch_lines(db, BatchLinesQuery::sql),
+          select_batch_sku(db, "SELECT sku FROM batches WHERE reference = ?1"),
+          insert_product(db, "INSERT INTO products (sku, version_number) VALUES (?1, ?2)"),
+          update_version(db, "UPDATE products SET version_number = ?1 WHERE sku = ?2 AND version_number = ?3"),
+          insert_batch(db, "INSERT INTO batches (reference, sku, purchased_quantity, eta) VALUES (?1, ?2, ?3, ?4)"),
+          update_batch(db, "UPDATE batches SET purchased_quantity = ?1 WHERE id = ?2"),
+          insert_line(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)"),
+          insert_allocation(db,
+                            "INSERT INTO allocations (orderline_id, batch_id, allocated_after) VALUES (?1, ?2, ?3)"),
+          // Only the batch's newest line may go (its allocation deletes with it), which keeps allocated_after
+          // of the newest remaining allocation the batch's total.
+          delete_line(db,
+                      "DELETE FROM order_lines WHERE id = (SELECT orderline_id FROM allocations WHERE batch_id = ?1 "
+                      "ORDER BY id DESC LIMIT 1) AND orderid = ?2 AND sku = ?3 AND qty = ?4"),
+          view_add(db,
+                   "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref"),
+          view_remove(db, "DELETE FROM allocations_view WHERE orderid = ?1 AND sku = ?2"),
+          view_select(db, ViewQuery::sql) {}
+
+    SQLite::Statement begin_read, begin_write, commit;
+    SQLite::Statement select_product, select_product_and_order, select_version, select_version_and_order,
+        select_order_lines, select_batch_lines, select_batch_sku;
+    SQLite::Statement insert_product, update_version, insert_batch, update_batch, insert_line, insert_allocation,
+        delete_line;
+    SQLite::Statement view_add, view_remove, view_select;
+};
+
+}  // namespace allocation::sqlite::detail
