@@ -7,16 +7,13 @@
 #include <unordered_map>
 
 #include "allocation/detail/flat_map.hpp"
+#include "allocation/detail/string_hash.hpp"
 #include "catch.hpp"
 
 using allocation::detail::FlatMap;
+using allocation::detail::StringHash;
 
 namespace {
-
-struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
-};
 
 // Every key lands on the same home slot, so every operation walks one long probe chain.
 struct ConstantHash {

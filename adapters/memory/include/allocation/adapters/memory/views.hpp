@@ -103,7 +103,7 @@ private:
     }
 
     template <typename Value>
-    using ByOrder = allocation::detail::FlatMap<std::string, Value, detail::StringHash>;
+    using ByOrder = allocation::detail::FlatMap<std::string, Value, allocation::detail::StringHash>;
 
     mutable std::mutex mutex_;
     ByOrder<std::uint32_t> first_row_;                     // orderid -> its oldest row
