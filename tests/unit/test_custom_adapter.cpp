@@ -67,7 +67,7 @@ public:
     MapRepository& products() { return repository_; }
     View& allocations() { return view_; }
     void commit() {
-        for (allocation::Product* product : repository_.seen()) product->mark_committed(events_);
+        allocation::mark_committed(repository_.seen(), events_);
         view_.changes().apply_to(committed_view_);
         view_.changes().clear();
     }

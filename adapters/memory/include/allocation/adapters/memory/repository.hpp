@@ -68,8 +68,8 @@ private:
             if (is_new) {
                 for (const Batch& batch : product->batches()) index(batch, *product);
             }
-            product->mark_committed(events);
         }
+        allocation::mark_committed(seen_, events);
         added_.clear();
     }
 

@@ -513,8 +513,8 @@ private:
             if (!entry->stored || entry->product.changed()) std::swap(entry->batch_ids, entry->pending_ids);
             entry->pending_ids.clear();
             entry->stored = true;
-            entry->product.mark_committed(events);
         }
+        allocation::mark_committed(seen_, events);
     }
 
     // Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
