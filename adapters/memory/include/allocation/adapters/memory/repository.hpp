@@ -92,6 +92,6 @@ private:
     std::vector<Product*>& added_;
 };
 
-static_assert(ports::Repository<Repository>);
+static_assert(ports::diagnose_repository<Repository>());
 
 }  // namespace allocation::memory

@@ -112,6 +112,6 @@ private:
     allocation::detail::FlatMap<ports::AllocationRow, std::uint32_t, RowHash, RowEqual> row_ids_;  // row -> number
 };
 
-static_assert(ports::AllocationsView<AllocationsView>);
+static_assert(ports::diagnose_allocations_view<AllocationsView>());
 
 }  // namespace allocation::memory

@@ -232,7 +232,7 @@ private:
     std::chrono::milliseconds backoff_;
 };
 
-static_assert(ports::EventPublisher<Publisher>);
+static_assert(ports::diagnose_event_publisher<Publisher>());
 
 struct ConsumerOptions {
     std::string channel = "change_batch_quantity";

@@ -535,6 +535,6 @@ private:
     std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
 };
 
-static_assert(ports::Repository<Repository>);
+static_assert(ports::diagnose_repository<Repository>());
 
 }  // namespace allocation::sqlite
