@@ -34,11 +34,6 @@ struct CountingNotifier {
 };
 static_assert(ports::Notifier<CountingNotifier>);
 
-struct NoPublisher {
-    void publish(std::string_view, const events::Event&) noexcept {}
-};
-static_assert(ports::EventPublisher<NoPublisher>);
-
 /// "[#####.....]  45%" on stderr, redrawn only when the percentage changes; only for a terminal.
 class Progress {
 public:
@@ -175,7 +170,7 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
         errors.push_back(fmt::format("handler {} failed on {}: {}", handler, event, error.what()));
     };
     CountingNotifier notifier;
-    NoPublisher publisher;
+    memory::NullPublisher publisher;  // the CLI tells no broker
 
     // What a failure after the first write leaves behind, said truthfully.
     std::string kept = fmt::format("{} lists the lines allocated before it; run the job again to allocate the rest",

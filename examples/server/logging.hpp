@@ -8,9 +8,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "allocation/domain/events.hpp"
 #include "allocation/ports/notifications.hpp"
-#include "allocation/ports/publisher.hpp"
 
 namespace allocation::service {
 
@@ -32,13 +30,5 @@ public:
 };
 
 static_assert(ports::Notifier<LogNotifier>);
-
-/// Publishes nowhere: what the service uses when no message broker is configured.
-class NullPublisher {
-public:
-    void publish(std::string_view /*channel*/, const events::Event& /*event*/) noexcept {}
-};
-
-static_assert(ports::EventPublisher<NullPublisher>);
 
 }  // namespace allocation::service

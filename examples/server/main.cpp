@@ -97,10 +97,10 @@ ServerOptions server_options(const Options& o) {
     return s;
 }
 
+#if ALLOCATION_SERVER_WITH_REDIS
 /// Publishes to Redis when the service was started with --redis, and nowhere otherwise.
 class ServicePublisher {
 public:
-#if ALLOCATION_SERVER_WITH_REDIS
     void connect(redis::Endpoint endpoint) { redis_.emplace(std::move(endpoint)); }
     void publish(std::string_view channel, const events::Event& event) {
         if (redis_) redis_->publish(channel, event);
@@ -108,10 +108,11 @@ public:
 
 private:
     std::optional<redis::Publisher> redis_;
-#else
-    void publish(std::string_view, const events::Event&) noexcept {}
-#endif
 };
+#else
+/// Built without Redis, the service publishes nowhere.
+using ServicePublisher = memory::NullPublisher;
+#endif
 
 static_assert(ports::EventPublisher<ServicePublisher>);
 

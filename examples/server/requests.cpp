@@ -29,31 +29,29 @@ std::string text_field(const json& body, const char* name) {
     return text;
 }
 
-[[noreturn]] void throw_out_of_range(const char* name, const json& value) {
-    throw BadRequest(field_name(name) + " must be between 1 and " + std::to_string(max_quantity) + ", got " +
-                     value.dump());
+[[noreturn]] void throw_out_of_range(const char* name, const json& value, Quantity minimum) {
+    throw BadRequest(field_name(name) + " " + quantity_range(minimum) + ", got " + value.dump());
 }
 
 // JSON does not tell 3 from 3.0, and neither does the book's service: a whole float is that integer.
-Quantity whole_quantity(const json& value, const char* name) {
+Quantity whole_quantity(const json& value, const char* name, Quantity minimum) {
     const double number = value.get<double>();
     if (!std::isfinite(number)) throw BadRequest(field_name(name) + " is a number out of range");
     if (std::trunc(number) != number) {
         throw BadRequest(field_name(name) + " must be an integer (a whole number), got " + value.dump());
     }
-    if (number < 1 || number > max_quantity) throw_out_of_range(name, value);
+    if (!quantity_in_range(number, minimum)) throw_out_of_range(name, value, minimum);
     return static_cast<Quantity>(number);
 }
 
-Quantity qty_field(const json& body, const char* name) {
+// The range is the domain's rule (quantity_in_range); only the wording, which names the field, is the service's.
+Quantity qty_field(const json& body, const char* name, Quantity minimum = min_quantity) {
     const json& value = field(body, name);
     if (!value.is_number()) throw BadRequest(field_name(name) + " must be an integer, got " + value.type_name());
-    if (value.is_number_float()) return whole_quantity(value, name);
-    const bool in_range = value.is_number_unsigned()
-                              ? value.get<std::uint64_t>() >= 1 &&
-                                    value.get<std::uint64_t>() <= static_cast<std::uint64_t>(max_quantity)
-                              : value.get<std::int64_t>() >= 1 && value.get<std::int64_t>() <= max_quantity;
-    if (!in_range) throw_out_of_range(name, value);
+    if (value.is_number_float()) return whole_quantity(value, name, minimum);
+    const bool in_range = value.is_number_unsigned() ? quantity_in_range(value.get<std::uint64_t>(), minimum)
+                                                     : quantity_in_range(value.get<std::int64_t>(), minimum);
+    if (!in_range) throw_out_of_range(name, value, minimum);
     return value.get<Quantity>();
 }
 
@@ -192,7 +190,7 @@ commands::Allocate parse_allocate(const nlohmann::json& body) {
 commands::ChangeBatchQuantity parse_change_batch_quantity(const nlohmann::json& body) {
     commands::ChangeBatchQuantity cmd;
     cmd.ref = text_field(body, "batchref");
-    cmd.qty = qty_field(body, "qty");
+    cmd.qty = qty_field(body, "qty", min_changed_quantity);  // 0 cancels a batch
     return cmd;
 }
 

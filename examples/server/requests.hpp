@@ -32,7 +32,8 @@ nlohmann::json parse_body(std::string_view body);
 std::optional<Date> parse_eta(std::string_view text);
 
 /// {"ref", "sku", "qty", "eta": "YYYY-MM-DD", an ISO 8601 date-time, or null (or absent)}. Like the two below,
-/// throws only BadRequest: a quantity is a whole number 1..max_quantity (3.0 counts as 3).
+/// throws only BadRequest: a quantity is a whole number 1..max_quantity (3.0 counts as 3), or 0..max_quantity
+/// for change_batch_quantity.
 commands::CreateBatch parse_create_batch(const nlohmann::json& body);
 /// {"orderid", "sku", "qty"}
 commands::Allocate parse_allocate(const nlohmann::json& body);

@@ -106,6 +106,26 @@ TEMPLATE_LIST_TEST_CASE("contract: explicit rollback undoes every change and nev
     CHECK(lamp.batch("LAMP-b1")->available_quantity() == 100);
 }
 
+TEMPLATE_LIST_TEST_CASE("contract: events of several products come back oldest first", "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter, "LAMP");
+    seed(adapter, "SOFA");
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get_for_order("LAMP", "o1");
+    Product* sofa = uow.products().get_for_order("SOFA", "o1");
+    REQUIRE(lamp != nullptr);
+    REQUIRE(sofa != nullptr);
+    sofa->allocate(OrderLine{"o1", "SOFA", 1});  // the product seen second raises first
+    lamp->allocate(OrderLine{"o1", "LAMP", 2});
+    sofa->allocate(OrderLine{"o2", "SOFA", 500});
+    lamp->allocate(OrderLine{"o3", "LAMP", 3});
+    uow.commit();
+    const std::vector<events::Event> expected = {
+        events::Allocated{"o1", "SOFA", 1, "SOFA-b1"}, events::Allocated{"o1", "LAMP", 2, "LAMP-b1"},
+        events::OutOfStock{"SOFA"}, events::Allocated{"o3", "LAMP", 3, "LAMP-b1"}};
+    CHECK(uow.collect_new_events() == expected);
+}
+
 TEMPLATE_LIST_TEST_CASE("contract: allocations, quantities and versions survive a round trip", "[contract]", Adapters) {
     TestType adapter;
     seed(adapter);

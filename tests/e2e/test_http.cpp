@@ -163,6 +163,23 @@ TEST_CASE("changing a batch quantity reallocates what no longer fits", "[e2e][ht
     }
 }
 
+TEST_CASE("changing a batch quantity to 0 cancels it: every line moves to another batch", "[e2e][http]") {
+    const std::string storage = E2E_STORAGE();
+    TempDir dir;
+    Server server(storage_args(storage, dir));
+    auto client = server.client();
+    add_batch(client, "cancelled", "SOFA", 10, nullptr);
+    add_batch(client, "shipment", "SOFA", 10, "2026-12-01");
+    REQUIRE(post(client, "/allocate", json{{"orderid", "o1"}, {"sku", "SOFA"}, {"qty", 5}}).body["batchref"] == "cancelled");
+
+    CHECK(post(client, "/change_batch_quantity", json{{"batchref", "cancelled"}, {"qty", 0}}).status == 200);
+
+    CHECK(get(client, "/allocations/o1").body == json::array({{{"sku", "SOFA"}, {"batchref", "shipment"}}}));
+    for (const auto& batch : get(client, "/products/SOFA").body["batches"]) {
+        if (batch["ref"] == "cancelled") CHECK(batch["purchased"] == 0);
+    }
+}
+
 TEST_CASE("every bad request gets a 4xx with a message naming the problem, and the server keeps serving",
           "[e2e][http][bad-input]") {
     const std::string storage = E2E_STORAGE();
@@ -217,7 +234,7 @@ TEST_CASE("every bad request gets a 4xx with a message naming the problem, and t
         {"/add_batch", R"({"ref": "r", "sku": "s", "qty": 1e400, "eta": null})", 400, "'qty'"},
         {"/allocate", R"({"orderid": "o", "sku": "CHAIR", "qty": -1e400})", 400, "'qty'"},
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 0, "eta": null})", 400, "'qty' must be between"},
-        {"/change_batch_quantity", R"({"batchref": "b1", "qty": 0})", 400, "'qty' must be between"},
+        {"/change_batch_quantity", R"({"batchref": "b1", "qty": -1})", 400, "'qty' must be between 0 and"},
         {"/change_batch_quantity", R"({"batchref": "b1", "qty": 2000000000})", 400, "'qty' must be between"},
         // bad dates
         {"/add_batch", R"({"ref": "b9", "sku": "CHAIR", "qty": 1, "eta": "2026-02-30"})", 400, "'eta' must be a real date"},

@@ -126,6 +126,16 @@ TEST_CASE("a whole number is a quantity, however it is written", "[requests][qty
     CHECK(parse_create_batch(parse_body(R"({"ref": "b1", "sku": "S", "qty": 5e0, "eta": null})")).qty == 5);
 }
 
+TEST_CASE("change_batch_quantity takes 0, which cancels a batch; the other commands do not", "[requests][qty]") {
+    CHECK(parse_change_batch_quantity(parse_body(R"({"batchref": "b1", "qty": 0})")).qty == 0);
+    CHECK(parse_change_batch_quantity(parse_body(R"({"batchref": "b1", "qty": 0.0})")).qty == 0);
+    CHECK_THROWS_WITH(parse_change_batch_quantity(parse_body(R"({"batchref": "b1", "qty": -1})")),
+                      "Field 'qty' must be between 0 and 1000000000, got -1");
+    CHECK_THROWS_WITH(parse_allocate(parse_body(allocate_with_qty("0"))),
+                      "Field 'qty' must be between 1 and 1000000000, got 0");
+    CHECK_THROWS_AS(parse_create_batch(parse_body(R"({"ref": "b1", "sku": "S", "qty": 0, "eta": null})")), BadRequest);
+}
+
 TEST_CASE("a quantity that is not a whole number in range is a 400 naming 'qty'", "[requests][qty]") {
     SECTION("not whole, or not a number: the e2e tests' 'must be an integer'") {
         for (const char* qty : {"1.5", "0.5", "1e-1", "\"1\"", "true", "null", "[1]", "{\"n\": 1}", "1000000000.5"}) {

@@ -69,7 +69,7 @@ public:
     void commit() {
         view_.changes().apply_to(committed_view_);
         allocation::project_events(repository_.seen(), committed_view_);  // the read model follows the events
-        for (allocation::Product* product : repository_.seen()) product->mark_committed(events_);
+        allocation::mark_committed(repository_.seen(), events_);
         view_.changes().clear();
     }
     void rollback() noexcept {

@@ -7,16 +7,13 @@
 #include <unordered_map>
 
 #include "allocation/detail/flat_map.hpp"
+#include "allocation/detail/string_hash.hpp"
 #include "catch.hpp"
 
 using allocation::detail::FlatMap;
+using allocation::detail::StringHash;
 
 namespace {
-
-struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
-};
 
 // Every key lands on the same home slot, so every operation walks one long probe chain.
 struct ConstantHash {
@@ -179,4 +176,30 @@ TEST_CASE("flat map: clear empties the map and it can be filled again") {
     CHECK(map.find(5) == nullptr);
     map.try_emplace(5, 50);
     CHECK(*map.find(5) == 50);
+}
+
+TEST_CASE("a moved-from FlatMap is a valid empty map") {
+    FlatMap<std::string, int, StringHash> map;
+    for (int i = 0; i < 40; ++i) map.try_emplace(std::to_string(i), i);
+    FlatMap<std::string, int, StringHash> moved(std::move(map));
+    REQUIRE(map.size() == 0);  // NOLINT(bugprone-use-after-move): what a moved-from map is, is the point
+    CHECK(map.empty());
+    CHECK(map.find(std::string_view("7")) == nullptr);
+    CHECK_FALSE(map.contains(std::string_view("7")));
+    CHECK(map.erase(std::string_view("7")) == 0);
+    CHECK(map.try_emplace(std::string("new"), 1).second);
+    CHECK(*map.find(std::string_view("new")) == 1);
+    map.clear();
+    CHECK(map.empty());
+    CHECK(moved.size() == 40);
+    CHECK(*moved.find(std::string_view("39")) == 39);
+
+    FlatMap<std::string, int, StringHash> assigned;
+    assigned.try_emplace(std::string("old"), 0);
+    assigned = std::move(moved);
+    REQUIRE(moved.size() == 0);  // NOLINT(bugprone-use-after-move)
+    CHECK(moved.find(std::string_view("39")) == nullptr);
+    CHECK(moved.try_emplace(std::string("again"), 2).second);
+    CHECK(assigned.size() == 40);
+    CHECK(assigned.find(std::string_view("old")) == nullptr);
 }

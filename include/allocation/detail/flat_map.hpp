@@ -19,6 +19,8 @@ namespace allocation::detail {
 /// - Lookups accept any type that Hash and KeyEqual accept (heterogeneous lookup, e.g. a string_view for
 ///   a std::string key, when both are transparent).
 /// - Inserting or erasing moves entries: pointers to entries are valid only until the next change.
+/// - A failed insertion (a throwing allocation or key conversion) leaves the entries as they were, given keys
+///   and values that move without throwing.
 template <typename Key, typename Value, typename Hash = std::hash<Key>, typename KeyEqual = std::equal_to<>>
 class FlatMap {
     struct Slot {
@@ -29,6 +31,26 @@ class FlatMap {
 
 public:
     FlatMap() = default;
+    FlatMap(const FlatMap&) = default;
+    FlatMap& operator=(const FlatMap&) = default;
+    /// A moved-from map is a valid empty map: its size and shift go with its slots.
+    FlatMap(FlatMap&& other) noexcept
+        : slots_(std::move(other.slots_)), size_(std::exchange(other.size_, 0)), shift_(std::exchange(other.shift_, 0)),
+          hash_(std::move(other.hash_)), equal_(std::move(other.equal_)) {
+        other.slots_.clear();
+    }
+    FlatMap& operator=(FlatMap&& other) noexcept {
+        if (this != &other) {
+            slots_ = std::move(other.slots_);
+            other.slots_.clear();
+            size_ = std::exchange(other.size_, 0);
+            shift_ = std::exchange(other.shift_, 0);
+            hash_ = std::move(other.hash_);
+            equal_ = std::move(other.equal_);
+        }
+        return *this;
+    }
+    ~FlatMap() = default;
 
     std::size_t size() const noexcept { return size_; }
     bool empty() const noexcept { return size_ == 0; }

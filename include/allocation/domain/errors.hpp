@@ -46,6 +46,19 @@ public:
     using Error::Error;
 };
 
+/// An id (order id, SKU, batch reference) that cannot be stored, looked up and logged safely
+/// ("batch reference must not be empty").
+class InvalidId : public Error {
+public:
+    using Error::Error;
+};
+
+/// An eta that is not a real day of the years a date may name ("Invalid eta 2026-02-30").
+class InvalidDate : public Error {
+public:
+    using Error::Error;
+};
+
 /// Someone else changed the product between our read and our commit; nothing was written.
 /// The message bus retries the message with a fresh unit of work.
 class ConcurrencyError : public Error {
@@ -57,6 +70,13 @@ public:
 class StorageError : public Error {
 public:
     using Error::Error;
+};
+
+/// Stored state that breaks a rule of the domain (more allocated than purchased, an order in two batches,
+/// ...), found while rebuilding an aggregate: the storage was changed by something other than this library.
+class CorruptData : public StorageError {
+public:
+    using StorageError::StorageError;
 };
 
 }  // namespace allocation

@@ -15,17 +15,10 @@
 namespace allocation {
 
 /// "YYYY-MM-DD".
-inline std::string to_string(const Date& date) {
-    return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                       static_cast<unsigned>(date.day()));
-}
+inline std::string to_string(const Date& date) { return detail::date_text(date); }
 
-/// The years a date may name: anything else is a typo, not an ETA.
-inline constexpr int min_year = 1900;
-inline constexpr int max_year = 9999;
-
-/// Parses a calendar date written "YYYY-MM-DD" (digits only, years min_year..max_year); nothing when the text
-/// is not exactly that or not a real day.
+/// Parses a calendar date written "YYYY-MM-DD" (digits only); nothing when the text is not exactly that or
+/// not a date_in_range, the rule every eta the domain accepts keeps.
 inline std::optional<Date> parse_date(std::string_view text) {
     if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
     auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
@@ -37,10 +30,10 @@ inline std::optional<Date> parse_date(std::string_view text) {
         return value;
     };
     auto y = number(0, 4), m = number(5, 2), d = number(8, 2);
-    if (!y || !m || !d || *y < min_year || *y > max_year) return std::nullopt;
+    if (!y || !m || !d) return std::nullopt;
     Date date{std::chrono::year{*y}, std::chrono::month{static_cast<unsigned>(*m)},
               std::chrono::day{static_cast<unsigned>(*d)}};
-    if (!date.ok()) return std::nullopt;
+    if (!date_in_range(date)) return std::nullopt;
     return date;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,37 +19,9 @@
 #include "allocation/detail/flat_map.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
+#include "allocation/domain/rules.hpp"
 
 namespace allocation {
-
-using Date = std::chrono::year_month_day;
-using Quantity = int;
-
-/// The largest quantity a line or a batch may carry. Anything above is treated as a typo.
-inline constexpr Quantity max_quantity = 1'000'000'000;
-
-/// Throws InvalidQuantity unless 1 <= qty <= max_quantity; `field` names the input in the message.
-inline void check_quantity(Quantity qty, std::string_view field = "qty") {
-    if (qty < 1 || qty > max_quantity) {
-        throw InvalidQuantity(std::string(field) + " must be between 1 and " + std::to_string(max_quantity) +
-                              ", got " + std::to_string(qty));
-    }
-}
-
-/// The longest id (order id, SKU, batch reference) that the entry points accept.
-inline constexpr std::size_t max_id_length = 255;
-
-/// What is wrong with `text` as an id (order id, SKU, batch reference), phrased to follow the field's name
-/// ("must not be empty"), or nothing when it is fine. Ids are 1 to max_id_length bytes without control
-/// characters, so that every id can be looked up by URL and written to a log line safely.
-inline std::optional<std::string> id_problem(std::string_view text) {
-    if (text.empty()) return "must not be empty";
-    if (text.size() > max_id_length) return "must be at most " + std::to_string(max_id_length) + " bytes long";
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7F) return "must not contain control characters";
-    }
-    return std::nullopt;
-}
 
 /// A customer's request for `qty` units of `sku`, part of order `orderid`. A value. An order has at most one
 /// line per SKU, so the read model's (orderid, sku) rows and Deallocated's (orderid, sku) name exactly one line.
@@ -100,18 +73,24 @@ class Product;
 /// Batches change only through their Product, which keeps the aggregate's rules.
 class Batch {
 public:
+    /// A new batch: checks its ids, its quantity and its eta (InvalidId, InvalidQuantity, InvalidDate).
     Batch(std::string reference, std::string sku, Quantity purchased_quantity, std::optional<Date> eta = {})
         : reference_(std::move(reference)), sku_(std::move(sku)), eta_(eta), purchased_(purchased_quantity) {
+        check_id(reference_, "batch reference");
+        check_id(sku_, "sku");
         check_quantity(purchased_, "qty");
+        check_eta(eta_);
     }
 
     /// Rebuilds a stored batch. `lines` may be a subset of its allocations (an adapter that loads lazily);
-    /// `allocated_quantity` is always the total, so availability stays exact.
+    /// `allocated_quantity` is always the total, so availability stays exact. Throws CorruptData, naming what
+    /// is wrong, when the stored state breaks a rule that every change of the domain keeps.
     Batch(std::string reference, std::string sku, Quantity purchased_quantity, std::optional<Date> eta,
           std::vector<OrderLine> lines, Quantity allocated_quantity)
         : reference_(std::move(reference)), sku_(std::move(sku)), eta_(eta), purchased_(purchased_quantity),
           allocated_(allocated_quantity), lines_(std::move(lines)) {
-        for (const OrderLine& line : lines_) loaded_ += line.qty;
+        check_stored_fields();
+        for (const OrderLine& line : lines_) check_stored_line(line);
     }
 
     const std::string& reference() const noexcept { return reference_; }
@@ -136,10 +115,43 @@ public:
 private:
     friend class Product;
 
-    void add_line(const OrderLine& line) {
-        lines_.push_back(line);
+    [[noreturn]] void corrupt(const std::string& what) const {
+        throw CorruptData("Stored batch " + reference_ + " of " + sku_ + " " + what);
+    }
+    void check_stored_fields() const {
+        if (auto problem = id_problem(reference_)) corrupt("has a reference that " + *problem);
+        if (auto problem = id_problem(sku_)) corrupt("has a sku that " + *problem);
+        if (eta_ && !date_in_range(*eta_)) corrupt("has an eta that is not a real day: " + detail::date_text(*eta_));
+        if (!quantity_in_range(purchased_, min_changed_quantity)) {
+            corrupt("has a purchased quantity that " + quantity_range(min_changed_quantity) + ": " +
+                    std::to_string(purchased_));
+        }
+        if (allocated_ < 0 || allocated_ > purchased_) {
+            corrupt("allocates " + std::to_string(allocated_) + " of " + std::to_string(purchased_) + " purchased");
+        }
+    }
+    // Sums the loaded lines as it goes; the sum never overflows: it stays at most the allocated quantity.
+    void check_stored_line(const OrderLine& line) {
+        const std::string of_order = "has a line of order " + line.orderid;
+        if (auto problem = id_problem(line.orderid)) corrupt("has a line whose order id " + *problem);
+        if (line.sku != sku_) corrupt(of_order + " for another sku, " + line.sku);
+        if (!quantity_in_range(line.qty)) corrupt(of_order + " whose qty " + quantity_range() + ": " + std::to_string(line.qty));
+        if (line.qty > allocated_ - loaded_) corrupt("has lines of more than its allocated quantity " + std::to_string(allocated_));
+        loaded_ += line.qty;
+    }
+
+    // Capacity for one more line is reserved by the caller, so this never throws.
+    void add_line(OrderLine&& line) noexcept {
         allocated_ += line.qty;
         loaded_ += line.qty;
+        lines_.push_back(std::move(line));
+    }
+    // How many of the newest lines no longer fit in `purchased`; all lines are loaded.
+    std::size_t lines_over(Quantity purchased) const noexcept {
+        Quantity allocated = allocated_;
+        std::size_t count = 0;
+        for (auto it = lines_.rbegin(); allocated > purchased; ++it, ++count) allocated -= it->qty;
+        return count;
     }
     void drop_last_line() noexcept {
         allocated_ -= lines_.back().qty;
@@ -185,17 +197,43 @@ struct QuantityChanged {
 using Change = std::variant<BatchAdded, LineAllocated, LineDeallocated, QuantityChanged>;
 }  // namespace changes
 
+namespace detail {
+/// Numbers every event raised in this process, in the order raised, so that the events of several products
+/// handed over by one commit can be put back in the order they happened.
+inline std::uint64_t next_event_number() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// Makes room for `count` more elements (growing geometrically), so that appending them cannot throw.
+template <typename T>
+void reserve_more(std::vector<T>& vector, std::size_t count) {
+    const std::size_t needed = vector.size() + count;
+    if (needed > vector.capacity()) vector.reserve(std::max(needed, 2 * vector.capacity()));
+}
+}  // namespace detail
+
+inline void mark_committed(std::span<Product* const> products, std::vector<events::Event>& out);
+
 /// The aggregate: every batch of one SKU. All changes to batches go through it; each change bumps
 /// `version_number`, which adapters use for optimistic concurrency.
+///
+/// Every mutator is strongly exception-safe: it makes and reserves whatever it needs first and changes the
+/// product last, without anything that can throw, so a failure (std::bad_alloc included) leaves the product
+/// exactly as it was and every change that did happen is recorded for discard_changes.
 class Product {
 public:
+    /// A product with its batches (new or rebuilt from storage). Throws InvalidId for a bad SKU, InvalidSku for a
+    /// batch of another SKU, and CorruptData for two batches with one reference or an order in two batches.
     explicit Product(std::string sku, std::vector<Batch> batches = {}, std::int64_t version_number = 0)
         : sku_(std::move(sku)), batches_(std::move(batches)), version_(version_number), loaded_version_(version_number) {
+        check_id(sku_, "sku");
+        check_unique_references();
         order_.reserve(batches_.size());
         for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
             if (batches_[slot].sku() != sku_) throw InvalidSku(batches_[slot].sku());
             insert_in_order(slot);
-            for (const OrderLine& line : batches_[slot].lines_) index_.try_emplace(line, detail::LineSlot{slot, line.qty});
+            index_lines(slot);
         }
     }
 
@@ -217,6 +255,9 @@ public:
                                         " already has allocations; add_batch takes a new batch");
         }
         if (find_slot(batch.reference())) throw DuplicateBatch(batch.reference());
+        detail::reserve_more(batches_, 1);
+        detail::reserve_more(order_, 1);
+        detail::reserve_more(changes_, 1);
         auto slot = static_cast<std::uint32_t>(batches_.size());
         batches_.push_back(std::move(batch));
         insert_in_order(slot);
@@ -231,44 +272,50 @@ public:
     std::optional<std::string> allocate(const OrderLine& line) {
         if (line.sku != sku_) throw InvalidSku(line.sku);
         check_quantity(line.qty);
-        // One hash lookup both asks whether the order has a line here and reserves its entry if it has not.
-        auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{no_slot, line.qty});
-        if (!is_new) {
-            if (entry->qty != line.qty) throw DuplicateLine(line.orderid, line.sku, entry->qty);
-            return batches_[entry->slot].reference();
+        check_id(line.orderid, "order id");
+        const std::uint32_t slot = preferred_slot(line.qty);
+        if (slot == no_slot) {
+            if (const detail::LineSlot* entry = index_.find(line)) return allocated_before(*entry, line);
+            raise(events::OutOfStock{sku_});
+            return std::nullopt;
         }
-        for (std::uint32_t slot : order_) {
-            Batch& batch = batches_[slot];
-            if (batch.available_quantity() < line.qty) continue;  // the SKU was checked above, once
-            entry->slot = slot;
-            batch.add_line(line);
-            changes_.emplace_back(changes::LineAllocated{slot, line});
-            ++version_;
-            events_.emplace_back(events::Allocated{line.orderid, line.sku, line.qty, batch.reference()});
-            return batch.reference();
-        }
-        index_.erase(line);
-        events_.emplace_back(events::OutOfStock{sku_});
-        return std::nullopt;
+        Batch& batch = batches_[slot];
+        detail::reserve_more(batch.lines_, 1);
+        detail::reserve_more(changes_, 1);
+        reserve_events(1);
+        OrderLine stored = line;
+        changes::LineAllocated change{slot, line};
+        events::Allocated allocated{line.orderid, line.sku, line.qty, batch.reference()};
+        // The last step that may throw; one hash lookup both asks whether the order has a line here and
+        // reserves its entry if it has not.
+        auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{slot, line.qty});
+        if (!is_new) return allocated_before(*entry, line);
+        batch.add_line(std::move(stored));
+        changes_.emplace_back(std::move(change));
+        ++version_;
+        raise_reserved(std::move(allocated));
+        return batch.reference();
     }
 
-    /// Sets the purchased quantity of a batch; while it is over-allocated, its most recent lines are
-    /// deallocated, each raising Deallocated so that it can be allocated again elsewhere.
+    /// Sets the purchased quantity of a batch (0 cancels it); while it is over-allocated, its most recent lines
+    /// are deallocated, each raising Deallocated so that it can be allocated again elsewhere.
     void change_batch_quantity(std::string_view reference, Quantity qty) {
         auto slot = find_slot(reference);
         if (!slot) throw UnknownBatch(reference);
-        check_quantity(qty);
+        check_quantity(qty, "qty", min_changed_quantity);
         Batch& batch = batches_[*slot];
         if (qty < batch.allocated_ && !batch.all_lines_loaded()) {  // before anything changes
             throw std::logic_error("the lines of batch " + batch.reference_ + " were not all loaded, cannot deallocate");
         }
+        const std::size_t released = batch.lines_over(qty);
+        detail::reserve_more(changes_, 1 + released);
+        raise_deallocations(batch, released);  // the last step that may throw
         changes_.emplace_back(changes::QuantityChanged{*slot, batch.purchased_});
         batch.purchased_ = qty;
         ++version_;
-        while (batch.available_quantity() < 0) {
+        for (std::size_t i = 0; i < released; ++i) {
             OrderLine line = batch.pop_line();
             index_.erase(line);
-            events_.emplace_back(events::Deallocated{line.orderid, line.sku, line.qty});
             changes_.emplace_back(changes::LineDeallocated{*slot, std::move(line)});
         }
     }
@@ -288,10 +335,12 @@ public:
     bool changed() const noexcept { return !changes_.empty(); }
 
     /// Accepts the changes as stored: hands the raised events over (appended to `out`) and starts a
-    /// new change record from the current state.
+    /// new change record from the current state. A commit of several products calls the free
+    /// mark_committed(products, out) instead, which keeps their events in the order they were raised.
     void mark_committed(std::vector<events::Event>& out) {
         out.insert(out.end(), std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.end()));
         events_.clear();
+        event_numbers_.clear();
         changes_.clear();
         loaded_version_ = version_;
     }
@@ -304,10 +353,13 @@ public:
         }
         changes_.clear();
         events_.clear();
+        event_numbers_.clear();
         version_ = loaded_version_;
     }
 
 private:
+    friend void mark_committed(std::span<Product* const> products, std::vector<events::Event>& out);
+
     std::optional<std::uint32_t> find_slot(std::string_view reference) const noexcept {
         for (std::uint32_t slot = 0; slot < batches_.size(); ++slot) {
             if (batches_[slot].reference() == reference) return slot;
@@ -315,13 +367,79 @@ private:
         return std::nullopt;
     }
 
+    // The first batch in allocation preference with `qty` available (the SKU was checked by the caller).
+    std::uint32_t preferred_slot(Quantity qty) const noexcept {
+        for (std::uint32_t slot : order_) {
+            if (batches_[slot].available_quantity() >= qty) return slot;
+        }
+        return no_slot;
+    }
+
+    // The answer to a line of an order that already has one here: the same line stays where it is.
+    std::string allocated_before(const detail::LineSlot& entry, const OrderLine& line) const {
+        if (entry.qty != line.qty) throw DuplicateLine(line.orderid, line.sku, entry.qty);
+        return batches_[entry.slot].reference();
+    }
+
     // Warehouse stock (no eta) sorts before any shipment because an empty optional is the smallest;
-    // equal etas keep the order in which batches were added.
-    void insert_in_order(std::uint32_t slot) {
+    // equal etas keep the order in which batches were added. The caller reserved room in order_.
+    void insert_in_order(std::uint32_t slot) noexcept {
         auto pos = std::upper_bound(order_.begin(), order_.end(), slot, [this](std::uint32_t a, std::uint32_t b) {
             return batches_[a].eta() < batches_[b].eta();
         });
         order_.insert(pos, slot);
+    }
+
+    void check_unique_references() const {
+        if (batches_.size() < 2) return;
+        std::vector<std::string_view> references;
+        references.reserve(batches_.size());
+        for (const Batch& batch : batches_) references.push_back(batch.reference());
+        std::sort(references.begin(), references.end());
+        auto twice = std::adjacent_find(references.begin(), references.end());
+        if (twice != references.end()) {
+            throw CorruptData("Stored product " + sku_ + " has two batches with the reference " + std::string(*twice));
+        }
+    }
+
+    void index_lines(std::uint32_t slot) {
+        for (const OrderLine& line : batches_[slot].lines_) {
+            auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{slot, line.qty});
+            if (!is_new) {
+                throw CorruptData("Stored product " + sku_ + " allocates order " + line.orderid + " in batch " +
+                                  batches_[entry->slot].reference() + " and in batch " + batches_[slot].reference());
+            }
+        }
+    }
+
+    void reserve_events(std::size_t count) {
+        detail::reserve_more(events_, count);
+        detail::reserve_more(event_numbers_, count);
+    }
+    // Appends an event for which reserve_events made room.
+    void raise_reserved(events::Event&& event) noexcept {
+        events_.push_back(std::move(event));
+        event_numbers_.push_back(detail::next_event_number());
+    }
+    void raise(events::Event&& event) {
+        reserve_events(1);
+        raise_reserved(std::move(event));
+    }
+
+    // Raises Deallocated for the `count` newest lines of `batch`, newest first, before they are popped: all of
+    // them, or none when making one throws.
+    void raise_deallocations(const Batch& batch, std::size_t count) {
+        reserve_events(count);
+        const std::size_t before = events_.size();
+        try {
+            for (auto it = batch.lines_.rbegin(); it != batch.lines_.rbegin() + static_cast<std::ptrdiff_t>(count); ++it) {
+                raise_reserved(events::Deallocated{it->orderid, it->sku, it->qty});
+            }
+        } catch (...) {
+            events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(before), events_.end());
+            event_numbers_.resize(before);
+            throw;
+        }
     }
 
     void undo(changes::BatchAdded& c) noexcept {
@@ -333,9 +451,10 @@ private:
         batches_[c.slot].drop_last_line();
     }
     void undo(changes::LineDeallocated& c) noexcept {
-        // The line was popped from the back, and everything after it is already undone.
+        // The line was popped from the back, and everything after it is already undone, so the batch has room
+        // for it and the index has a slot for it.
         index_.try_emplace(c.line, detail::LineSlot{c.slot, c.line.qty});
-        batches_[c.slot].add_line(c.line);
+        batches_[c.slot].add_line(std::move(c.line));
     }
     void undo(changes::QuantityChanged& c) noexcept { batches_[c.slot].purchased_ = c.previous; }
 
@@ -348,7 +467,32 @@ private:
     std::int64_t version_;
     std::int64_t loaded_version_;
     std::vector<events::Event> events_;
+    std::vector<std::uint64_t> event_numbers_;  // detail::next_event_number() of each event, in step with events_
     std::vector<changes::Change> changes_;
 };
+
+/// Accepts the changes of every product of one commit as stored (Product::mark_committed on each) and hands
+/// their events over, appended to `out`, oldest first across all the products: the order the UnitOfWork port
+/// promises, whichever order the products were seen in.
+inline void mark_committed(std::span<Product* const> products, std::vector<events::Event>& out) {
+    struct Raised {
+        std::uint64_t number;
+        events::Event* event;
+    };
+    std::vector<Raised> raised;  // empty, and never allocated, unless events of two products need merging
+    const auto raising = std::count_if(products.begin(), products.end(), [](Product* p) { return !p->events_.empty(); });
+    if (raising > 1) {
+        for (Product* product : products) {
+            for (std::size_t i = 0; i < product->events_.size(); ++i) {
+                raised.push_back({product->event_numbers_[i], &product->events_[i]});
+            }
+        }
+        std::sort(raised.begin(), raised.end(), [](const Raised& a, const Raised& b) { return a.number < b.number; });
+        out.reserve(out.size() + raised.size());
+        for (const Raised& r : raised) out.push_back(std::move(*r.event));
+        for (Product* product : products) product->events_.clear();
+    }
+    for (Product* product : products) product->mark_committed(out);
+}
 
 }  // namespace allocation

@@ -12,4 +12,12 @@ concept Notifier = requires(N& notifier, std::string_view destination, std::stri
     { notifier.send(destination, message) };
 };
 
+/// Names what keeps N from being a Notifier. Beside an adapter: `static_assert(diagnose_notifier<N>());`
+template <typename N>
+consteval bool diagnose_notifier() {
+    static_assert(requires(N& notifier, std::string_view text) { notifier.send(text, text); },
+                  "a Notifier needs `void send(std::string_view destination, std::string_view message)`");
+    return Notifier<N>;
+}
+
 }  // namespace allocation::ports

@@ -18,4 +18,21 @@ concept EventPublisher = requires(P& publisher, std::string_view channel, const 
     { publisher.publish(channel, out_of_stock) };
 };
 
+/// Names, one sentence per event type, what keeps P from being an EventPublisher.
+/// Beside an adapter: `static_assert(diagnose_event_publisher<P>());`
+template <typename P>
+consteval bool diagnose_event_publisher() {
+    static_assert(requires(P& publisher, std::string_view channel, const events::Allocated& event) {
+        publisher.publish(channel, event);
+    }, "an EventPublisher needs `void publish(std::string_view channel, const events::Allocated&)` "
+       "(or one member taking `const events::Event&`)");
+    static_assert(requires(P& publisher, std::string_view channel, const events::Deallocated& event) {
+        publisher.publish(channel, event);
+    }, "an EventPublisher needs `void publish(std::string_view channel, const events::Deallocated&)`");
+    static_assert(requires(P& publisher, std::string_view channel, const events::OutOfStock& event) {
+        publisher.publish(channel, event);
+    }, "an EventPublisher needs `void publish(std::string_view channel, const events::OutOfStock&)`");
+    return EventPublisher<P>;
+}
+
 }  // namespace allocation::ports

@@ -38,4 +38,26 @@ concept Repository = requires(R& repo, Product product, std::string_view sku, st
     { std::as_const(repo).seen() } -> std::convertible_to<std::span<Product* const>>;
 };
 
+/// Names, one sentence per requirement, what keeps R from being a Repository, so that an adapter author reads
+/// what is missing rather than a template backtrace. Beside an adapter: `static_assert(diagnose_repository<R>());`
+template <typename R>
+consteval bool diagnose_repository() {
+    static_assert(requires(R& repo, Product product) {
+        { repo.add(std::move(product)) } -> std::same_as<Product&>;
+    }, "a Repository needs `Product& add(Product product)`, returning the product it now tracks");
+    static_assert(requires(R& repo, std::string_view sku) {
+        { repo.get(sku) } -> std::same_as<Product*>;
+    }, "a Repository needs `Product* get(std::string_view sku)`, nullptr when there is no such product");
+    static_assert(requires(R& repo, std::string_view sku, std::string_view orderid) {
+        { repo.get_for_order(sku, orderid) } -> std::same_as<Product*>;
+    }, "a Repository needs `Product* get_for_order(std::string_view sku, std::string_view orderid)`");
+    static_assert(requires(R& repo, std::string_view reference) {
+        { repo.get_by_batchref(reference) } -> std::same_as<Product*>;
+    }, "a Repository needs `Product* get_by_batchref(std::string_view reference)`");
+    static_assert(requires(const R& repo) {
+        { repo.seen() } -> std::convertible_to<std::span<Product* const>>;
+    }, "a Repository needs `std::span<Product* const> seen() const`, every product it handed out");
+    return Repository<R>;
+}
+
 }  // namespace allocation::ports

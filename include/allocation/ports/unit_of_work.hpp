@@ -47,6 +47,42 @@ concept UnitOfWorkFactory = std::copy_constructible<F> && requires(F& factory) {
     requires UnitOfWork<decltype(factory())>;
 };
 
+/// Names, one sentence per requirement, what keeps U from being a UnitOfWork, and then what keeps its
+/// repository and its view from modelling their ports. Beside an adapter: `static_assert(diagnose_unit_of_work<U>());`
+template <typename U>
+consteval bool diagnose_unit_of_work() {
+    static_assert(!std::copy_constructible<U>,
+                  "a UnitOfWork must not be copyable (delete its copy constructor): it is one scope of one thread");
+    constexpr bool has_products = requires(U& uow) {
+        { uow.products() } -> std::same_as<std::remove_cvref_t<decltype(uow.products())>&>;
+    };
+    static_assert(has_products, "a UnitOfWork needs `Repository& products()`, returning its repository by reference");
+    if constexpr (has_products) diagnose_repository<std::remove_cvref_t<decltype(std::declval<U&>().products())>>();
+    static_assert(requires(U& uow) { uow.commit(); }, "a UnitOfWork needs `void commit()`");
+    static_assert(requires(U& uow) { { uow.rollback() } noexcept; },
+                  "a UnitOfWork needs `void rollback() noexcept`: rolling back never throws");
+    static_assert(requires(U& uow) {
+        { uow.collect_new_events() } -> std::same_as<std::vector<events::Event>>;
+    }, "a UnitOfWork needs `std::vector<events::Event> collect_new_events()`");
+    constexpr bool has_view = requires(U& uow) {
+        { uow.allocations() } -> std::same_as<std::remove_cvref_t<decltype(uow.allocations())>&>;
+    };
+    static_assert(has_view, "a UnitOfWork needs `View& allocations()`, returning its read model by reference");
+    if constexpr (has_view) diagnose_allocations_view<std::remove_cvref_t<decltype(std::declval<U&>().allocations())>>();
+    return UnitOfWork<U>;
+}
+
+/// Names what keeps F from being a UnitOfWorkFactory. Beside an adapter:
+/// `static_assert(diagnose_unit_of_work_factory<F>());`
+template <typename F>
+consteval bool diagnose_unit_of_work_factory() {
+    static_assert(std::copy_constructible<F>, "a UnitOfWorkFactory must be copyable: the bus keeps a copy");
+    constexpr bool callable = requires(F& factory) { factory(); };
+    static_assert(callable, "a UnitOfWorkFactory needs `UnitOfWork operator()()`, a fresh unit of work per call");
+    if constexpr (callable) diagnose_unit_of_work<decltype(std::declval<F&>()())>();
+    return UnitOfWorkFactory<F>;
+}
+
 /// The usual factory: a pointer to the adapter's shared storage, and `UoW(storage)` per call. Cheap to copy;
 /// every copy refers to the same storage, which must outlive it.
 template <typename UoW, typename Storage>

@@ -29,4 +29,19 @@ concept AllocationsView = requires(V& view, const V& const_view, std::string_vie
     { const_view.allocations(orderid) } -> std::same_as<std::vector<AllocationRow>>;
 };
 
+/// Names, one sentence per requirement, what keeps V from being an AllocationsView.
+/// Beside an adapter: `static_assert(diagnose_allocations_view<V>());`
+template <typename V>
+consteval bool diagnose_allocations_view() {
+    static_assert(requires(V& view, std::string_view id) { view.add(id, id, id); },
+                  "an AllocationsView needs `void add(std::string_view orderid, std::string_view sku, "
+                  "std::string_view batchref)`");
+    static_assert(requires(V& view, std::string_view id) { view.remove(id, id); },
+                  "an AllocationsView needs `void remove(std::string_view orderid, std::string_view sku)`");
+    static_assert(requires(const V& view, std::string_view orderid) {
+        { view.allocations(orderid) } -> std::same_as<std::vector<AllocationRow>>;
+    }, "an AllocationsView needs `std::vector<AllocationRow> allocations(std::string_view orderid) const`");
+    return AllocationsView<V>;
+}
+
 }  // namespace allocation::ports

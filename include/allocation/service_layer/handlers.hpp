@@ -27,7 +27,7 @@ inline constexpr std::string_view line_allocated_channel = "line_allocated";
 /// CreateBatch: adds the batch to its product, creating the product on its first batch.
 template <ports::UnitOfWork U>
 void add_batch(const commands::CreateBatch& cmd, U& uow) {
-    Batch batch(cmd.ref, cmd.sku, cmd.qty, cmd.eta);  // validates the quantity
+    Batch batch(cmd.ref, cmd.sku, cmd.qty, cmd.eta);  // validates the ids, the quantity and the eta
     auto& products = uow.products();
     if (products.get_by_batchref(cmd.ref) != nullptr) throw DuplicateBatch(cmd.ref);
     Product* product = products.get(cmd.sku);
@@ -47,10 +47,10 @@ std::optional<std::string> allocate(const commands::Allocate& cmd, U& uow) {
     return batchref;
 }
 
-/// ChangeBatchQuantity: sets the purchased quantity; lines that no longer fit are deallocated.
+/// ChangeBatchQuantity: sets the purchased quantity (0 cancels the batch); lines that no longer fit are deallocated.
 template <ports::UnitOfWork U>
 void change_batch_quantity(const commands::ChangeBatchQuantity& cmd, U& uow) {
-    check_quantity(cmd.qty);
+    check_quantity(cmd.qty, "qty", min_changed_quantity);
     Product* product = uow.products().get_by_batchref(cmd.ref);
     if (product == nullptr) throw UnknownBatch(cmd.ref);
     product->change_batch_quantity(cmd.ref, cmd.qty);

@@ -34,7 +34,7 @@ private:
     std::vector<SentMessage> sent_;
 };
 
-static_assert(ports::Notifier<RecordingNotifier>);
+static_assert(ports::diagnose_notifier<RecordingNotifier>());
 
 struct PublishedEvent {
     std::string channel;
@@ -58,6 +58,6 @@ private:
     std::vector<PublishedEvent> published_;
 };
 
-static_assert(ports::EventPublisher<RecordingPublisher>);
+static_assert(ports::diagnose_event_publisher<RecordingPublisher>());
 
 }  // namespace allocation::memory

@@ -68,8 +68,8 @@ private:
             if (is_new) {
                 for (const Batch& batch : product->batches()) index(batch, *product);
             }
-            product->mark_committed(events);
         }
+        allocation::mark_committed(seen_, events);
         added_.clear();
     }
 
@@ -92,6 +92,6 @@ private:
     std::vector<Product*>& added_;
 };
 
-static_assert(ports::Repository<Repository>);
+static_assert(ports::diagnose_repository<Repository>());
 
 }  // namespace allocation::memory

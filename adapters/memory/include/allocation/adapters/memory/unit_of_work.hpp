@@ -55,11 +55,11 @@ private:
     std::vector<events::Event> events_;
 };
 
-static_assert(ports::UnitOfWork<UnitOfWork>);
+static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
 
 /// Makes a unit of work over one store. Cheap to copy; every copy refers to the same store.
 using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Store>;
 
-static_assert(ports::UnitOfWorkFactory<UnitOfWorkFactory>);
+static_assert(ports::diagnose_unit_of_work_factory<UnitOfWorkFactory>());
 
 }  // namespace allocation::memory

@@ -103,7 +103,7 @@ private:
     }
 
     template <typename Value>
-    using ByOrder = allocation::detail::FlatMap<std::string, Value, detail::StringHash>;
+    using ByOrder = allocation::detail::FlatMap<std::string, Value, allocation::detail::StringHash>;
 
     mutable std::mutex mutex_;
     ByOrder<std::uint32_t> first_row_;                     // orderid -> its oldest row
@@ -112,6 +112,6 @@ private:
     allocation::detail::FlatMap<ports::AllocationRow, std::uint32_t, RowHash, RowEqual> row_ids_;  // row -> number
 };
 
-static_assert(ports::AllocationsView<AllocationsView>);
+static_assert(ports::diagnose_allocations_view<AllocationsView>());
 
 }  // namespace allocation::memory

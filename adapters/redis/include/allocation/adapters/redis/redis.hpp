@@ -80,7 +80,8 @@ inline std::string to_json(const events::Event& event) {
         event);
 }
 
-/// Reads {"batchref": "...", "qty": N} into a ChangeBatchQuantity. Throws MalformedMessage naming the field.
+/// Reads {"batchref": "...", "qty": N} (0 cancels the batch) into a ChangeBatchQuantity. Throws MalformedMessage
+/// naming the field.
 inline commands::ChangeBatchQuantity parse_change_batch_quantity(std::string_view payload) {
     nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw MalformedMessage("message is not valid JSON");
@@ -93,11 +94,10 @@ inline commands::ChangeBatchQuantity parse_change_batch_quantity(std::string_vie
     auto qty = j.find("qty");
     if (qty == j.end()) throw MalformedMessage("missing field 'qty'");
     if (!qty->is_number_integer()) throw MalformedMessage("field 'qty' must be an integer");
-    if (qty->is_number_unsigned() ? qty->get<std::uint64_t>() > static_cast<std::uint64_t>(max_quantity)
-                                  : (qty->get<std::int64_t>() < 1 || qty->get<std::int64_t>() > max_quantity)) {
-        throw MalformedMessage("field 'qty' must be between 1 and " + std::to_string(max_quantity) + ", got " +
-                               qty->dump());
-    }
+    const bool in_range = qty->is_number_unsigned()
+                              ? quantity_in_range(qty->get<std::uint64_t>(), min_changed_quantity)
+                              : quantity_in_range(qty->get<std::int64_t>(), min_changed_quantity);
+    if (!in_range) throw MalformedMessage("field 'qty' " + quantity_range(min_changed_quantity) + ", got " + qty->dump());
     return commands::ChangeBatchQuantity{batchref->get<std::string>(), qty->get<int>()};
 }
 
@@ -232,7 +232,7 @@ private:
     std::chrono::milliseconds backoff_;
 };
 
-static_assert(ports::EventPublisher<Publisher>);
+static_assert(ports::diagnose_event_publisher<Publisher>());
 
 struct ConsumerOptions {
     std::string channel = "change_batch_quantity";

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "allocation/detail/string_hash.hpp"
 #include "allocation/domain/model.hpp"
 
 namespace allocation::sqlite::detail {
@@ -89,12 +90,8 @@ private:
         if (entries_.size() >= capacity && oldest != entries_.end()) entries_.erase(oldest);
     }
 
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view sku) const noexcept { return std::hash<std::string_view>{}(sku); }
-    };
-
-    std::unordered_map<std::string, std::unique_ptr<LoadedProduct>, Hash, std::equal_to<>> entries_;
+    std::unordered_map<std::string, std::unique_ptr<LoadedProduct>, allocation::detail::StringHash, std::equal_to<>>
+        entries_;
     std::uint64_t clock_ = 0;
 };
 

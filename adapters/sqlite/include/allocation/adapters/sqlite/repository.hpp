@@ -543,8 +543,8 @@ private:
             if (!entry->stored || entry->product.changed()) std::swap(entry->batch_ids, entry->pending_ids);
             entry->pending_ids.clear();
             entry->stored = true;
-            entry->product.mark_committed(events);
         }
+        allocation::mark_committed(seen_, events);
     }
 
     // Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
@@ -566,6 +566,6 @@ private:
     std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
 };
 
-static_assert(ports::Repository<Repository>);
+static_assert(ports::diagnose_repository<Repository>());
 
 }  // namespace allocation::sqlite

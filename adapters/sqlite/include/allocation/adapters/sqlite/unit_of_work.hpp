@@ -108,12 +108,12 @@ private:
     std::vector<events::Event> events_;
 };
 
-static_assert(ports::UnitOfWork<UnitOfWork>);
+static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
 
 /// Makes units of work over one database. Cheap to copy; every copy refers to the same Database, which must
 /// outlive it. May be called from any number of threads: each unit of work gets a connection of its own.
 using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Database>;
 
-static_assert(ports::UnitOfWorkFactory<UnitOfWorkFactory>);
+static_assert(ports::diagnose_unit_of_work_factory<UnitOfWorkFactory>());
 
 }  // namespace allocation::sqlite

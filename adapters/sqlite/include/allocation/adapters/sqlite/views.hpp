@@ -82,6 +82,6 @@ private:
     Database* db_;
 };
 
-static_assert(ports::AllocationsView<AllocationsView>);
+static_assert(ports::diagnose_allocations_view<AllocationsView>());
 
 }  // namespace allocation::sqlite
