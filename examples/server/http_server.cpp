@@ -254,20 +254,30 @@ private:
             if (ready_route) return respond({503, R"({"status":"starting"})", "ready"});
             return respond({503, message_body("The service is starting; try again"), "other", {}, 1});
         }
+        if (!ready_route && app->answers_inline && app->answers_inline(request)) {
+            return respond(guarded([&] { return app->handle(request); }));
+        }
         auto task = [self = shared_from_this(), app, ready_route, request = std::move(request)]() {
-            Response response;
-            try {
-                response = ready_route ? app->ready() : app->handle(request);
-            } catch (const std::exception& error) {
-                log_line(fmt::format("internal error: {}", error.what()));
-                response = {500, message_body("Internal error")};
-            }
+            Response response = guarded([&] { return ready_route ? app->ready() : app->handle(request); });
             asio::post(self->socket_.get_executor(),
                        [self, response = std::move(response)]() mutable { self->respond(std::move(response)); });
         };
         if (!server_.pool.try_submit(std::move(task))) {
             respond({503, message_body("The server is busy; try again"), ready_route ? "ready" : "other", {}, 1});
         }
+    }
+
+    // The application must not throw; if it does anyway, the client gets a 500 and the log says why.
+    template <typename Fn>
+    static Response guarded(Fn&& fn) noexcept {
+        try {
+            return fn();
+        } catch (const std::exception& error) {
+            log_line(fmt::format("internal error: {}", error.what()));
+        } catch (...) {
+            log_line("internal error: an unknown exception");
+        }
+        return {500, message_body("Internal error")};
     }
 
     // Answers a request the server will not read to the end, then closes the connection.

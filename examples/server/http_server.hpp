@@ -36,6 +36,10 @@ struct Application {
     std::function<Response(const Request&)> handle;
     /// The answer to GET /ready while serving (not starting or draining): 200 when every dependency answers.
     std::function<Response()> ready;
+    /// True for a request that `handle` answers without waiting for any lock held across I/O (a read of the view:
+    /// SQLite's WAL readers never wait for the writer). Those are answered on the I/O thread, which is cheaper than
+    /// two hand-offs to a worker and back; everything else runs on a worker. May be empty: nothing is inline.
+    std::function<bool(const Request&)> answers_inline;
 };
 
 struct ServerLimits {

@@ -186,7 +186,7 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
 #endif
     Routes routes(bus, view, uow_factory, metrics);
     server.serve({[&routes](const Request& request) { return routes.handle(request); },
-                  [&] { return readiness(check_storage, redis_state); }});
+                  [&] { return readiness(check_storage, redis_state); }, &decltype(routes)::answers_inline});
     print_banner(options, server.port(), storage);
     server.wait();
 #if ALLOCATION_SERVER_WITH_REDIS

@@ -64,6 +64,11 @@ public:
     Routes(Bus& bus, const View& view, Factory& uow_factory, Metrics& metrics)
         : bus_(bus), view_(view), uow_factory_(uow_factory), metrics_(metrics) {}
 
+    /// A read of the allocations view: it never waits for the writer, so the server answers it on its I/O thread.
+    static bool answers_inline(const Request& request) {
+        return request.method == "GET" && std::string_view(request.target).starts_with(query_routes[0].path_or_prefix);
+    }
+
     Response handle(const Request& request) const {
         const std::string_view target = request.target;
         const auto path = percent_decode(target.substr(0, target.find('?')));

@@ -296,6 +296,9 @@ TEST_CASE("a full queue is answered 503 with Retry-After, and what was queued co
     auto health = third.Get("/health");  // the server's own routes need no worker
     REQUIRE(health);
     CHECK(health->status == 200);
+    auto read = third.Get("/allocations/o0");  // nor does a read of the view, which never waits for the writer
+    REQUIRE(read);
+    CHECK(read->status == 404);
 
     lock.release();
     for (auto& t : clients) t.join();
