@@ -33,8 +33,9 @@ void check_id(const std::string& id, const json& body, const char* name) {
     require(body.at(name) == id);
 }
 
-void check_qty(allocation::Quantity qty, const json& body) {
-    require(qty >= 1 && qty <= allocation::max_quantity);
+// `least` is 1 for a line or a new batch, 0 for a quantity change (a cancelled shipment).
+void check_qty(allocation::Quantity qty, const json& body, allocation::Quantity least = 1) {
+    require(qty >= least && qty <= allocation::max_quantity);
     require(body.at("qty") == qty || body.at("qty") == static_cast<double>(qty));
 }
 
@@ -107,7 +108,7 @@ void fuzz_body(std::string_view bytes) {
     decode(body, allocation::service::parse_change_batch_quantity,
            [&](const allocation::commands::ChangeBatchQuantity& cmd) {
                check_id(cmd.ref, body, "batchref");
-               check_qty(cmd.qty, body);
+               check_qty(cmd.qty, body, 0);
            });
 }
 
