@@ -68,9 +68,10 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 
 /// A bus over one database, with recording notifier and publisher.
 struct System {
-    explicit System(const std::string& path, BusOptions options = {})
-        : db(sqlite::Options{path}), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher,
-                                                              std::move(options))) {}
+    explicit System(const std::string& path, BusOptions options = {}) : System(sqlite::Options{path}, std::move(options)) {}
+    explicit System(sqlite::Options db_options, BusOptions options = {})
+        : db(std::move(db_options)), view(db),
+          bus(bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher, std::move(options))) {}
     sqlite::Database db;
     sqlite::AllocationsView view;
     memory::RecordingNotifier notifier;
@@ -600,6 +601,35 @@ TEST_CASE("sqlite: many threads through one bus on one file never oversell, lose
     CHECK(acknowledged == 400);                                     // the repeated line is acknowledged again
     CHECK(count(path, "SELECT sum(allocated_quantity) FROM batch_stock") == 200);
     CHECK(count(path, "SELECT version_number FROM products") == 2 + 200);
+}
+
+TEST_CASE("sqlite: background checkpoints copy the log into the file while commits go on, losing nothing",
+          "[threads]") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    constexpr int orders = 600;  // a few pages of log each: past Checkpointer::request_pages several times over
+    {
+        System sys(sqlite::Options{.path = path, .checkpoint = sqlite::Checkpoint::background});
+        sys.bus.handle(commands::CreateBatch{"b1", "LAMP", orders, std::nullopt});
+        for (int i = 0; i < orders; ++i) sys.bus.handle(commands::Allocate{fmt::format("o{}", i), "LAMP", 1});
+        // The thread runs on its own time: wait for it (a bounded wait, not a measurement).
+        for (int i = 0; i < 3000 && sys.db.background_checkpoints() == 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        CHECK(sys.db.background_checkpoints() > 0);
+        // The log is restarted after a checkpoint instead of growing to the committer's backstop.
+        CHECK(std::filesystem::file_size(path + "-wal") <
+              sqlite::detail::Checkpointer::backstop_pages * std::uintmax_t{4096});
+    }
+    CHECK(count(path, "SELECT count(*) FROM allocations") == orders);
+    CHECK(count(path, "SELECT sum(allocated_quantity) FROM batch_stock") == orders);
+}
+
+TEST_CASE("sqlite: background checkpoints are ignored for :memory:, which has no log") {
+    System sys(sqlite::Options{.path = ":memory:", .checkpoint = sqlite::Checkpoint::background});
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+    CHECK(sys.bus.handle(commands::Allocate{"o1", "LAMP", 1}) == "b1");
+    CHECK(sys.db.background_checkpoints() == 0);
 }
 
 TEST_CASE("sqlite: several processes allocating through their own bus into one file") {

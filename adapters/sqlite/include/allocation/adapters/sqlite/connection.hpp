@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Database.h>
 #include <sqlite3.h>
 
+#include "allocation/adapters/sqlite/checkpointer.hpp"
 #include "allocation/adapters/sqlite/errors.hpp"
 #include "allocation/adapters/sqlite/options.hpp"
 #include "allocation/adapters/sqlite/product_cache.hpp"
@@ -26,9 +27,11 @@ struct Connection {
         }
     }
 
-    /// Per-connection settings; the database must already have its schema.
-    void configure(const Options& options) {
+    /// Per-connection settings; the database must already have its schema. `checkpointer`, when there is
+    /// one, takes over the log's checkpoints from this connection.
+    void configure(const Options& options, Checkpointer* checkpointer) {
         db.exec("PRAGMA foreign_keys = ON");
+        if (checkpointer != nullptr) checkpointer->watch(db.getHandle());
         db.exec(options.synchronous == Synchronous::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
         statements.emplace(db);
     }

@@ -1,6 +1,7 @@
 // The SQLite database: opening, validating and migrating the file, and the connections units of work use.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
 
+#include "allocation/adapters/sqlite/checkpointer.hpp"
 #include "allocation/adapters/sqlite/errors.hpp"
 #include "allocation/adapters/sqlite/migrations.hpp"
 #include "allocation/adapters/sqlite/options.hpp"
@@ -32,14 +34,17 @@ public:
                                                 std::string("this program uses SQLite ") + sqlite3_libversion() +
                                                     "; the allocation schema needs SQLite 3.35.5 or newer"));
         }
-        auto first = detail::ConnectionPool::open(options_, true);
+        auto first = detail::ConnectionPool::open_first(options_);
         detail::migrate(first->db, options_.path);
         try {
-            first->configure(options_);
+            if (options_.checkpoint == Checkpoint::background && options_.path != ":memory:") {
+                checkpointer_.emplace(options_);
+            }
+            first->configure(options_, checkpointer());
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(options_.path, "cannot configure the connection", e.what()));
         }
-        pool_.emplace(options_, std::move(first));
+        pool_.emplace(options_, checkpointer(), std::move(first));
     }
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
@@ -53,13 +58,20 @@ public:
         detail::refuse_if_newer(options_.path, detail::user_version(lease.connection().db, options_.path));
     }
 
+    /// Checkpoints the background thread has run so far (always 0 without `Checkpoint::background`).
+    std::uint64_t background_checkpoints() const noexcept {
+        return checkpointer_ ? checkpointer_->completed() : 0;
+    }
+
 private:
     friend class UnitOfWork;
     friend class AllocationsView;
 
     detail::Lease lease() { return pool_->acquire(); }
+    detail::Checkpointer* checkpointer() noexcept { return checkpointer_ ? &*checkpointer_ : nullptr; }
 
     Options options_;
+    std::optional<detail::Checkpointer> checkpointer_;  // outlives the connections that report to it
     std::optional<detail::ConnectionPool> pool_;
     // Held by a unit of work from BEGIN IMMEDIATE to COMMIT. Threads of one process take turns on it instead of
     // in SQLite's busy handler, which sleeps (1 ms, then 2, 5, 10 ...) however soon the lock is free again.

@@ -44,7 +44,8 @@ private:
 /// one connection and a lease holds a (recursive) lock on it: units of work on several threads take turns.
 class ConnectionPool {
 public:
-    ConnectionPool(const Options& options, std::unique_ptr<Connection> first) : options_(options) {
+    ConnectionPool(const Options& options, Checkpointer* checkpointer, std::unique_ptr<Connection> first)
+        : options_(options), checkpointer_(checkpointer) {
         connections_.push_back(std::move(first));
     }
 
@@ -65,7 +66,7 @@ public:
             if (any_free != nullptr) return take(*any_free, me);
         }
         // Opening a connection takes a while: do it outside the lock.
-        auto fresh = open(options_, false);
+        auto fresh = open(options_, checkpointer_);
         std::lock_guard lock(mutex_);
         connections_.push_back(std::move(fresh));
         return take(*connections_.back(), me);
@@ -77,11 +78,20 @@ public:
         connection.in_use = false;
     }
 
-    /// Opens and configures a connection to a database that already has its schema.
-    static std::unique_ptr<Connection> open(const Options& options, bool create) {
+    /// Opens the database's first connection, creating the file if need be; configured once it has its schema.
+    static std::unique_ptr<Connection> open_first(const Options& options) {
         try {
-            auto connection = std::make_unique<Connection>(options, create);
-            if (!create) connection->configure(options);
+            return std::make_unique<Connection>(options, true);
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(describe(options.path, "cannot open", e.what()));
+        }
+    }
+
+    /// Opens and configures a connection to a database that already has its schema.
+    static std::unique_ptr<Connection> open(const Options& options, Checkpointer* checkpointer) {
+        try {
+            auto connection = std::make_unique<Connection>(options, false);
+            connection->configure(options, checkpointer);
             return connection;
         } catch (const SQLite::Exception& e) {
             throw StorageError(describe(options.path, "cannot open", e.what()));
@@ -96,6 +106,7 @@ private:
     }
 
     const Options& options_;
+    Checkpointer* checkpointer_;
     std::mutex mutex_;
     std::recursive_mutex memory_mutex_;
     std::vector<std::unique_ptr<Connection>> connections_;
