@@ -38,7 +38,9 @@ struct Options {
     std::string synchronous = "full";
     std::string host = "127.0.0.1";
     int port = 5005;
-    std::size_t threads = 4;
+    // SQLite takes one writer at a time, and every commit on one connection empties the page cache of the
+    // others: one worker on one connection writes fastest (see docs/performance.md, "HTTP service").
+    std::size_t threads = 1;
     std::size_t io_threads = 1;
     std::string redis;
     std::size_t max_connections = ServerLimits{}.max_connections;
@@ -62,7 +64,8 @@ void add_options(CLI::App& app, Options& o) {
         ->check(CLI::IsMember({"full", "normal"}));
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
-    flag("threads", o.threads, "Worker threads running the requests (each with its own database connection)")
+    flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
+                         "(SQLite writes one at a time: more only help while some requests wait on something else)")
         ->check(CLI::Range(1, 256));
     flag("io-threads", o.io_threads, "Threads doing the network I/O")->check(CLI::Range(1, 64));
 #if ALLOCATION_SERVER_WITH_REDIS
@@ -206,7 +209,8 @@ int run(HttpServer& server, Metrics& metrics, const Options& options) {
     // Opening may wait for another process's lock or run migrations; /ready says "starting" meanwhile.
     sqlite::Database database(sqlite::Options{
         .path = options.db,
-        .synchronous = options.synchronous == "normal" ? sqlite::Synchronous::normal : sqlite::Synchronous::full});
+        .synchronous = options.synchronous == "normal" ? sqlite::Synchronous::normal : sqlite::Synchronous::full,
+        .checkpoint = sqlite::Checkpoint::background});
     sqlite::AllocationsView view(database);
     return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, [&] { database.check(); },
                  fmt::format("database {}, synchronous={}", options.db, options.synchronous));
