@@ -144,6 +144,7 @@ public:
     void close() {
         state_ = State::closed;
         disarm();
+        timer_.cancel();  // lets go of the session
         error_code ignored;
         socket_.shutdown(tcp::socket::shutdown_both, ignored);
         socket_.close(ignored);
@@ -343,27 +344,41 @@ private:
     void log() {
         const auto elapsed = Clock::now() - received_;
         server_.metrics.request(route_, static_cast<int>(res_.result_int()), elapsed);
-        log_line(fmt::format("{} {} {} {} {:.3f}ms id={}", client_, escape_for_log(method_), escape_for_log(target_),
+        log_request(fmt::format("{} {} {} {} {:.3f}ms id={}", client_, escape_for_log(method_), escape_for_log(target_),
                              res_.result_int(), std::chrono::duration<double, std::milli>(elapsed).count(),
                              request_id_));
     }
 
-    // One timer serves every deadline; the generation tells a stale expiry from the current one.
+    // One timer serves every deadline, and is not reset for each: a deadline that moves later (the usual case,
+    // from one step of a request to the next) only moves a time point; the timer, when it fires early, waits
+    // again for the deadline. Only a deadline earlier than the one the timer waits for restarts it.
     void arm(std::chrono::milliseconds after, Deadline kind) {
-        const unsigned generation = ++generation_;
+        deadline_ = Clock::now() + after;
+        deadline_kind_ = kind;
         expired_ = Deadline::none;
-        timer_.expires_after(after);
-        timer_.async_wait([self = shared_from_this(), generation, kind](error_code ec) {
-            if (ec || generation != self->generation_) return;
-            self->expired_ = kind;
-            error_code ignored;
-            self->socket_.cancel(ignored);
+        if (!timer_waiting_ || timer_.expiry() > deadline_) wait_for_deadline();
+    }
+
+    void disarm() noexcept { deadline_kind_ = Deadline::none; }
+
+    void wait_for_deadline() {
+        const unsigned generation = ++generation_;  // tells the wait a restart cancelled from the current one
+        timer_waiting_ = true;
+        timer_.expires_at(deadline_);
+        timer_.async_wait([self = shared_from_this(), generation](error_code) {
+            if (generation != self->generation_) return;
+            self->timer_waiting_ = false;
+            self->on_timer();
         });
     }
 
-    void disarm() {
-        ++generation_;
-        timer_.cancel();
+    void on_timer() {
+        if (deadline_kind_ == Deadline::none || state_ == State::closed) return;
+        if (Clock::now() < deadline_) return wait_for_deadline();
+        expired_ = deadline_kind_;
+        deadline_kind_ = Deadline::none;
+        error_code ignored;
+        socket_.cancel(ignored);
     }
 
     HttpServer::Impl& server_;
@@ -377,6 +392,9 @@ private:
     std::size_t discarded_ = 0;
     State state_ = State::idle;
     Deadline expired_ = Deadline::none;
+    Deadline deadline_kind_ = Deadline::none;
+    Clock::time_point deadline_{};
+    bool timer_waiting_ = false;
     unsigned generation_ = 0;
     bool keep_alive_ = true;
     bool closing_ = false;
