@@ -10,6 +10,9 @@
 #ifdef CONSUMER_HAS_REDIS
 #include <allocation/adapters/redis/redis.hpp>
 #endif
+#ifdef CONSUMER_HAS_EMAIL
+#include <allocation/adapters/email/smtp.hpp>
+#endif
 
 int main() {
     using namespace allocation;
@@ -33,6 +36,9 @@ int main() {
 #endif
 #ifdef CONSUMER_HAS_REDIS
     static_assert(ports::EventPublisher<redis::Publisher>);
+#endif
+#ifdef CONSUMER_HAS_EMAIL
+    static_assert(ports::Notifier<email::SmtpNotifier>);
 #endif
     return 0;
 }
