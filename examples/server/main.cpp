@@ -207,10 +207,12 @@ int run(HttpServer& server, Metrics& metrics, const Options& options) {
     }
 #if ALLOCATION_SERVER_WITH_SQLITE
     // Opening may wait for another process's lock or run migrations; /ready says "starting" meanwhile.
+    const bool normal = options.synchronous == "normal";
     sqlite::Database database(sqlite::Options{
         .path = options.db,
-        .synchronous = options.synchronous == "normal" ? sqlite::Synchronous::normal : sqlite::Synchronous::full,
-        .checkpoint = sqlite::Checkpoint::background});
+        .synchronous = normal ? sqlite::Synchronous::normal : sqlite::Synchronous::full,
+        // With `full` every commit syncs already, and a checkpointer's syncs beside them slow them down.
+        .checkpoint = normal ? sqlite::Checkpoint::background : sqlite::Checkpoint::automatic});
     sqlite::AllocationsView view(database);
     return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, [&] { database.check(); },
                  fmt::format("database {}, synchronous={}", options.db, options.synchronous));
