@@ -6,6 +6,7 @@
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/format.hpp"
+#include "allocation/domain/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/notifications.hpp"
 #include "allocation/ports/publisher.hpp"
