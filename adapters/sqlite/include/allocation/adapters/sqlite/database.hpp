@@ -56,6 +56,7 @@ public:
 private:
     friend class UnitOfWork;
     friend class AllocationsView;
+    friend class Outbox;
 
     detail::Lease lease() { return pool_->acquire(); }
 
