@@ -1,4 +1,4 @@
-// The adapters the contract suite runs against: each gives a unit-of-work factory and a read model.
+// The adapters the contract suite runs against: each gives a unit-of-work factory, a read model and an outbox.
 #pragma once
 
 #include <tuple>
@@ -20,6 +20,7 @@ struct MemoryAdapter {
     memory::Store store;
     memory::UnitOfWorkFactory factory() { return memory::UnitOfWorkFactory(store); }
     memory::AllocationsView& view() { return store.allocations(); }
+    memory::Outbox& outbox() { return store.outbox(); }
 };
 
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE
@@ -46,16 +47,20 @@ struct SqliteFileAdapter {
     TempDirectory directory;
     sqlite::Database db{sqlite::Options{(directory.path / "allocation.db").string()}};
     sqlite::AllocationsView allocations_view{db};
+    sqlite::Outbox stored_outbox{db};
     sqlite::UnitOfWorkFactory factory() { return sqlite::UnitOfWorkFactory(db); }
     sqlite::AllocationsView& view() { return allocations_view; }
+    sqlite::Outbox& outbox() { return stored_outbox; }
 };
 
 struct SqliteMemoryAdapter {
     static constexpr const char* name = "sqlite-memory";
     sqlite::Database db{sqlite::Options{":memory:"}};
     sqlite::AllocationsView allocations_view{db};
+    sqlite::Outbox stored_outbox{db};
     sqlite::UnitOfWorkFactory factory() { return sqlite::UnitOfWorkFactory(db); }
     sqlite::AllocationsView& view() { return allocations_view; }
+    sqlite::Outbox& outbox() { return stored_outbox; }
 };
 
 using Adapters = std::tuple<MemoryAdapter, SqliteFileAdapter, SqliteMemoryAdapter>;
