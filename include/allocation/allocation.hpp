@@ -1,4 +1,4 @@
-// Umbrella header: the domain, the ports, the service layer and bootstrap.
+// Umbrella header: the domain, the ports, the service layer (bus and relay) and bootstrap.
 #pragma once
 
 #include "allocation/bootstrap.hpp"
@@ -17,5 +17,6 @@
 #include "allocation/ports/views.hpp"
 #include "allocation/service_layer/handlers.hpp"
 #include "allocation/service_layer/message_bus.hpp"
+#include "allocation/service_layer/relay.hpp"
 #include "allocation/service_layer/views.hpp"
 #include "allocation/view_changes.hpp"
