@@ -5,12 +5,8 @@
 
 #include "allocation/adapters/memory/memory.hpp"
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE
-#include <atomic>
-#include <filesystem>
-#include <string>
-#include <unistd.h>
-
 #include "allocation/adapters/sqlite/sqlite.hpp"
+#include "temp_dir.hpp"
 #endif
 
 namespace allocation::contract {
@@ -25,21 +21,8 @@ struct MemoryAdapter {
 
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE
 /// A fresh directory per adapter instance, removed with it (after the database is closed).
-struct TempDirectory {
-    TempDirectory() {
-        static std::atomic<int> counter{0};
-        path = std::filesystem::temp_directory_path() /
-               ("allocation-contract-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    TempDirectory(const TempDirectory&) = delete;
-    TempDirectory& operator=(const TempDirectory&) = delete;
-    ~TempDirectory() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path, ignored);
-    }
-    std::filesystem::path path;
+struct TempDirectory : testing::TempDir {
+    TempDirectory() : testing::TempDir("allocation-contract") {}
 };
 
 struct SqliteFileAdapter {

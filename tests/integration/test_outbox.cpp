@@ -13,11 +13,13 @@
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
+#include "outbox_rows.hpp"
 #include "sqlite_files.hpp"
 
 using namespace allocation;
 using namespace std::chrono_literals;
 using allocation::testing::count;
+using allocation::testing::ids_of;
 using allocation::testing::TempDir;
 
 namespace {
@@ -29,15 +31,7 @@ void add_product(sqlite::Database& db, const std::string& sku, int qty) {
 }
 
 void allocate(sqlite::Database& db, const std::string& orderid, int qty) {
-    auto uow = sqlite::UnitOfWorkFactory(db)();
-    uow.products().get_for_order("LAMP", orderid)->allocate(OrderLine{orderid, "LAMP", qty});
-    uow.commit();
-}
-
-std::vector<std::string> ids_of(const std::vector<ports::OutboxMessage>& rows) {
-    std::vector<std::string> ids;
-    for (const auto& row : rows) ids.push_back(row.id);
-    return ids;
+    testing::commit_allocation(sqlite::UnitOfWorkFactory(db), orderid, "LAMP", qty);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
+#include "outbox_rows.hpp"
 
 using namespace allocation;
 using namespace std::chrono_literals;
+using allocation::testing::ids_of;
 
 namespace {
 
@@ -47,17 +49,9 @@ struct Fixture {
 
     // Commits one allocation (an Allocated row), or an OutOfStock row when qty is more than is left.
     void allocate(const std::string& orderid, int qty) {
-        auto uow = memory::UnitOfWorkFactory(store)();
-        uow.products().get_for_order("LAMP", orderid)->allocate(OrderLine{orderid, "LAMP", qty});
-        uow.commit();
+        testing::commit_allocation(memory::UnitOfWorkFactory(store), orderid, "LAMP", qty);
     }
 };
-
-std::vector<std::string> ids_of(const std::vector<ports::OutboxMessage>& rows) {
-    std::vector<std::string> ids;
-    for (const auto& row : rows) ids.push_back(row.id);
-    return ids;
-}
 
 }  // namespace
 
