@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "allocation/ports/notifications.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/publisher.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 
@@ -34,6 +35,13 @@ struct PublisherOfAllocatedOnly {
 struct NotifierWithWrongArity {
     void send(std::string_view);
 };
+struct OutboxWithoutRelease {
+    std::vector<ports::OutboxMessage> undelivered(std::size_t) const;
+    std::vector<ports::OutboxMessage> claim(std::string_view, ports::OutboxTime, ports::OutboxTime, std::size_t);
+    bool mark_delivered(std::string_view, ports::OutboxTime);
+    bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
+    ports::OutboxBacklog backlog() const;
+};
 
 #if defined(BROKEN_REPOSITORY)
 static_assert(ports::diagnose_repository<RepositoryWithoutSeen>());
@@ -43,4 +51,6 @@ static_assert(ports::diagnose_unit_of_work<UnitOfWorkWithThrowingRollback>());
 static_assert(ports::diagnose_event_publisher<PublisherOfAllocatedOnly>());
 #elif defined(BROKEN_NOTIFIER)
 static_assert(ports::diagnose_notifier<NotifierWithWrongArity>());
+#elif defined(BROKEN_OUTBOX)
+static_assert(ports::diagnose_outbox<OutboxWithoutRelease>());
 #endif

@@ -27,34 +27,18 @@
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
+#include "sqlite_files.hpp"
 
 extern char** environ;
 
 using namespace allocation;
+using allocation::testing::count;
+using allocation::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 Date day(int d) { return std::chrono::year{2027} / std::chrono::January / d; }
-
-/// A directory of its own for each test, removed at the end.
-struct TempDir {
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("allocation-integration-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    fs::path path;
-};
 
 std::string read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -93,11 +77,6 @@ Product stored_product(const std::string& path, const std::string& sku) {
     for (const Batch& b : product->batches()) refs.push_back(b.reference());
     for (const auto& ref : refs) product = uow.products().get_by_batchref(ref);
     return *product;
-}
-
-std::int64_t count(const std::string& path, const std::string& sql) {
-    SQLite::Database db(path, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ namespace allocation::ports {
 /// - `commit()` also stores in the read model what the committed products' events say (allocation::project:
 ///   Allocated adds its row, Deallocated removes it), whoever changed the products: the bus, a handler called
 ///   directly, a tool. `allocation::project_events` does it for an adapter.
+/// - Where its storage has an outbox (ports::Outbox), `commit()` also stores there, in the same transaction, a
+///   row for each event of the committed products that leaves the process (allocation::leaves_the_process);
+///   `rollback()` leaves none. `allocation::store_outbound` makes the rows for an adapter.
 /// - A unit of work belongs to one thread; it is neither copied nor shared.
 template <typename U>
 concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "allocation/adapters/memory/null_publisher.hpp"
+#include "allocation/adapters/memory/outbox.hpp"
 #include "allocation/adapters/memory/recording.hpp"
 #include "allocation/adapters/memory/repository.hpp"
 #include "allocation/adapters/memory/store.hpp"

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "allocation/adapters/memory/outbox.hpp"
 #include "allocation/adapters/memory/string_map.hpp"
 #include "allocation/adapters/memory/views.hpp"
 #include "allocation/domain/errors.hpp"
@@ -31,6 +32,11 @@ public:
     /// change it on commit, under the store's lock, so it always agrees with the committed products.
     AllocationsView& allocations() noexcept { return allocations_; }
     const AllocationsView& allocations() const noexcept { return allocations_; }
+
+    /// The outbox, for relays: units of work append to it on commit, under the store's lock, the rows of the
+    /// events that leave the process.
+    Outbox& outbox() noexcept { return outbox_; }
+    const Outbox& outbox() const noexcept { return outbox_; }
 
     /// Committed state, for tests and tools. Throws StorageError while a unit of work of this thread is open.
     std::size_t product_count() const {
@@ -70,6 +76,7 @@ private:
     detail::StringMap<Product> products_;
     detail::StringMap<std::string> batch_owner_;  // batch reference -> sku, for committed batches
     AllocationsView allocations_;
+    Outbox outbox_;
     // The products seen and added by the open unit of work (only one is open at a time: it holds the
     // lock). Kept here, emptied at its end, so that their capacity serves the next one without a malloc.
     std::vector<Product*> seen_;

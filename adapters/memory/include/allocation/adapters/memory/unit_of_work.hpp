@@ -1,4 +1,4 @@
-// In-memory UnitOfWork and its factory: commit keeps the changes, rollback undoes exactly them.
+// In-memory UnitOfWork and its factory: commit keeps the changes (and the outbox rows), rollback undoes exactly them.
 #pragma once
 
 #include <mutex>
@@ -8,6 +8,7 @@
 #include "allocation/adapters/memory/repository.hpp"
 #include "allocation/adapters/memory/store.hpp"
 #include "allocation/domain/events.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/view_changes.hpp"
 
@@ -31,9 +32,11 @@ public:
     Repository& products() noexcept { return products_; }
     View& allocations() noexcept { return view_; }
 
-    /// Keeps the products' changes and stores in the read model what their events say, with the changes made
-    /// through allocations(), all under the store's lock.
+    /// Keeps the products' changes, appends to the outbox the rows of their events that leave the process, and
+    /// stores in the read model what their events say, with the changes made through allocations(), all under
+    /// the store's lock.
     void commit() {
+        store_.outbox_.append(products_.seen(), ports::OutboxClock::now());
         view_.changes().apply_to(store_.allocations_);
         project_events(products_.seen(), store_.allocations_);
         products_.commit(events_);

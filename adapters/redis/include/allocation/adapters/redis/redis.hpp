@@ -18,9 +18,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
-#include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <hiredis/hiredis.h>
@@ -29,6 +27,7 @@
 #include "allocation/domain/commands.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
+#include "allocation/domain/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/publisher.hpp"
 
@@ -62,23 +61,8 @@ public:
     using Error::Error;
 };
 
-/// The book's JSON for an event: Allocated is {"orderid","sku","qty","batchref"}.
-inline std::string to_json(const events::Event& event) {
-    return std::visit(
-        [](const auto& e) {
-            using E = std::decay_t<decltype(e)>;
-            nlohmann::json j;
-            if constexpr (std::is_same_v<E, events::Allocated>) {
-                j = {{"orderid", e.orderid}, {"sku", e.sku}, {"qty", e.qty}, {"batchref", e.batchref}};
-            } else if constexpr (std::is_same_v<E, events::Deallocated>) {
-                j = {{"orderid", e.orderid}, {"sku", e.sku}, {"qty", e.qty}};
-            } else {
-                j = {{"sku", e.sku}};
-            }
-            return j.dump();
-        },
-        event);
-}
+/// The book's JSON for an event (allocation::to_json, shared with the outbox's payloads).
+using allocation::to_json;
 
 /// Reads {"batchref": "...", "qty": N} (0 cancels the batch) into a ChangeBatchQuantity. Throws MalformedMessage
 /// naming the field.

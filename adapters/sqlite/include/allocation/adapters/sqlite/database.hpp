@@ -66,6 +66,7 @@ public:
 private:
     friend class UnitOfWork;
     friend class AllocationsView;
+    friend class Outbox;
 
     detail::Lease lease() { return pool_->acquire(); }
     detail::Checkpointer* checkpointer() noexcept { return checkpointer_ ? &*checkpointer_ : nullptr; }

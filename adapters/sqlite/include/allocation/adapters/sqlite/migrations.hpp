@@ -15,7 +15,7 @@
 namespace allocation::sqlite {
 
 /// The newest schema version this library knows; stored in `PRAGMA user_version`.
-inline constexpr int schema_version = 3;
+inline constexpr int schema_version = 4;
 
 /// The oldest SQLite library the adapter works with (as sqlite3_libversion_number() counts): the migrations use
 /// `ALTER TABLE ... DROP COLUMN`, new in 3.35.0 and fixed in 3.35.5.
@@ -92,6 +92,30 @@ CREATE TABLE order_lines_v3 (
 INSERT INTO order_lines_v3 (id, orderid, sku, qty) SELECT id, orderid, sku, qty FROM order_lines;
 DROP TABLE order_lines;
 ALTER TABLE order_lines_v3 RENAME TO order_lines;
+)sql",
+    // The transactional outbox (ports::Outbox): one row per event that leaves the process, written in the
+    // transaction of the change that raised it. `seq` is the commit order; the id is allocation::outbox_id(sku,
+    // version_number, position), so it is not stored. Delivered rows stay, with delivered_at: the newest row of a
+    // product numbers the next one (a purge must keep it). Times are microseconds since the Unix epoch. Only
+    // undelivered rows are indexed by commit order, so a relay's scan does not grow with history.
+    R"sql(
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,
+    sku TEXT NOT NULL,
+    version_number INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    next_attempt_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    delivered_at INTEGER,
+    UNIQUE (sku, version_number, position)
+);
+CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
 )sql",
 };
 static_assert(std::size(migrations) == schema_version);

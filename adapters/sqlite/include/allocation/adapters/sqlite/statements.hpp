@@ -86,6 +86,59 @@ struct ViewQuery {
     enum Column : int { sku, batchref };
 };
 
+/// The columns of an outbox row as the queries below read them: ports::OutboxMessage without its id (made of the
+/// first three), and the commit order.
+struct OutboxColumns {
+    enum Column : int { sku, version, position, type, payload, created_at, attempts, last_error, next_attempt_at, seq };
+};
+
+/// Up to ?1 undelivered rows, oldest first.
+struct OutboxUndeliveredQuery : OutboxColumns {
+    static constexpr const char* sql =
+        "SELECT sku, version_number, position, event_type, payload, created_at, attempts, last_error, "
+        "next_attempt_at, seq FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?1";
+};
+
+/// Leases to ?1 until ?3 up to ?4 of the rows that are undelivered, due at ?2 and not leased, oldest first, and
+/// returns them (in no particular order: the reader sorts by seq).
+struct OutboxClaimQuery : OutboxColumns {
+    static constexpr const char* sql =
+        "UPDATE outbox SET lease_owner = ?1, lease_until = ?3 WHERE seq IN (SELECT seq FROM outbox WHERE "
+        "delivered_at IS NULL AND next_attempt_at <= ?2 AND (lease_owner IS NULL OR lease_until <= ?2) "
+        "ORDER BY seq LIMIT ?4) RETURNING sku, version_number, position, event_type, payload, created_at, attempts, "
+        "last_error, next_attempt_at, seq";
+};
+
+/// The stored version of product ?1 and the position of its next outbox row at that version.
+struct OutboxNextPositionQuery {
+    static constexpr const char* sql =
+        "SELECT p.version_number, coalesce((SELECT max(o.position) + 1 FROM outbox o WHERE o.sku = p.sku AND "
+        "o.version_number = p.version_number), 0) FROM products p WHERE p.sku = ?1";
+    enum Column : int { version, position };
+};
+
+/// Changes to the undelivered row of outbox id (?1, ?2, ?3); `failed` and `release` only while ?4 leases it.
+struct OutboxUpdates {
+    static constexpr const char* delivered =
+        "UPDATE outbox SET delivered_at = ?4, lease_owner = NULL, lease_until = NULL "
+        "WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL";
+    static constexpr const char* failed =
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?5, last_error = ?6, lease_owner = NULL, "
+        "lease_until = NULL WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL "
+        "AND lease_owner = ?4";
+    static constexpr const char* release =
+        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+        "WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL AND lease_owner = ?4";
+};
+
+/// The number of undelivered rows, and the creation time of the oldest (NULL when there is none).
+struct OutboxBacklogQuery {
+    static constexpr const char* sql =
+        "SELECT count(*), (SELECT created_at FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1) "
+        "FROM outbox WHERE delivered_at IS NULL";
+    enum Column : int { undelivered, oldest };
+};
+
 /// Every statement the adapter runs, prepared once per connection.
 struct Statements {
     explicit Statements(SQLite::Database& db)
@@ -115,7 +168,17 @@ struct Statements {
                    "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref"),
           view_remove(db, "DELETE FROM allocations_view WHERE orderid = ?1 AND sku = ?2"),
-          view_select(db, ViewQuery::sql) {}
+          view_select(db, ViewQuery::sql),
+          outbox_insert(db,
+                        "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
+                        "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"),
+          outbox_next_position(db, OutboxNextPositionQuery::sql),
+          outbox_undelivered(db, OutboxUndeliveredQuery::sql),
+          outbox_claim(db, OutboxClaimQuery::sql),
+          outbox_delivered(db, OutboxUpdates::delivered),
+          outbox_failed(db, OutboxUpdates::failed),
+          outbox_release(db, OutboxUpdates::release),
+          outbox_backlog(db, OutboxBacklogQuery::sql) {}
 
     SQLite::Statement begin_read, begin_write, commit;
     SQLite::Statement select_product, select_product_and_order, select_version, select_version_and_order,
@@ -123,6 +186,8 @@ struct Statements {
     SQLite::Statement insert_product, update_version, insert_batch, update_batch, insert_line, insert_allocation,
         delete_line;
     SQLite::Statement view_add, view_remove, view_select;
+    SQLite::Statement outbox_insert, outbox_next_position, outbox_undelivered, outbox_claim, outbox_delivered,
+        outbox_failed, outbox_release, outbox_backlog;
 };
 
 }  // namespace allocation::sqlite::detail

@@ -1,6 +1,8 @@
 // SQLite UnitOfWork and its factory: reads without the write lock, commits with BEGIN IMMEDIATE and a version check.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -8,11 +10,14 @@
 #include <vector>
 
 #include "allocation/adapters/sqlite/database.hpp"
+#include "allocation/adapters/sqlite/outbox.hpp"
 #include "allocation/adapters/sqlite/repository.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/adapters/sqlite/views.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
+#include "allocation/outbox.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/view_changes.hpp"
 
@@ -25,7 +30,8 @@ namespace allocation::sqlite {
 /// recorded changes, then COMMIT. A version that moved, or a product or batch someone else created meanwhile,
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
 /// The read-model changes made through `allocations()`, and those the products' events call for (see
-/// allocation::project), are written in that same transaction, however the products were changed.
+/// allocation::project), are written in that same transaction, however the products were changed; so are the
+/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox).
 class UnitOfWork {
     /// The stored view, read through this unit of work's connection.
     struct StoredView {
@@ -70,7 +76,7 @@ public:
     void commit() {
         auto& st = lease_.statements();
         try {
-            if (products_.has_work() || !view_.changes().empty()) {
+            if (products_.has_work() || !view_.changes().empty() || raises_outbound()) {
                 std::lock_guard writer(db_.writer_);
                 detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
                 for (auto* entry : products_.tracked_) products_.write(*entry);
@@ -83,6 +89,7 @@ public:
                     }
                 }
                 project_events(products_.seen(), rows);
+                store_outbox_rows(st);
                 transaction.commit();
             }
         } catch (const SQLite::Exception& e) {
@@ -101,6 +108,26 @@ public:
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
+    bool raises_outbound() const noexcept {
+        return std::any_of(products_.seen().begin(), products_.seen().end(),
+                           [](const Product* product) { return allocation::raises_outbound(*product); });
+    }
+
+    // A product this commit changes (or creates) is stored with its new version, at which no row exists yet; one
+    // it did not change keeps its stored version, and its rows follow those already stored at that version.
+    void store_outbox_rows(detail::Statements& st) {
+        const auto now = ports::OutboxClock::now();
+        for (const auto* entry : products_.tracked_) {
+            const Product& product = entry->product;
+            if (!allocation::raises_outbound(product)) continue;
+            auto [version, position] = !entry->stored || product.changed()
+                                           ? std::pair<std::int64_t, std::int64_t>{product.version_number(), 0}
+                                           : detail::outbox_next_position(st, product.sku());
+            store_outbound(product, version, position, now,
+                           [&](const ports::OutboxMessage& message) { detail::outbox_insert(st, message); });
+        }
+    }
+
     Database& db_;
     detail::Lease lease_;
     Repository products_;

@@ -1,0 +1,219 @@
+// SQLite Outbox: one table, written by each unit of work's commit, claimed and marked by relays.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "allocation/adapters/sqlite/database.hpp"
+#include "allocation/adapters/sqlite/errors.hpp"
+#include "allocation/adapters/sqlite/statements.hpp"
+#include "allocation/adapters/sqlite/transaction.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/outbox.hpp"
+#include "allocation/ports/outbox.hpp"
+
+namespace allocation::sqlite {
+
+namespace detail {
+
+/// Outbox times as stored: microseconds since the Unix epoch.
+inline std::int64_t stored_time(ports::OutboxTime time) noexcept {
+    return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+}
+inline ports::OutboxTime outbox_time(std::int64_t stored) noexcept {
+    return ports::OutboxTime(std::chrono::duration_cast<ports::OutboxClock::duration>(std::chrono::microseconds(stored)));
+}
+
+/// Stores one row, in the transaction of the commit that raised its event.
+inline void outbox_insert(Statements& st, const ports::OutboxMessage& message) {
+    Use query(st.outbox_insert);
+    bind_text(st.outbox_insert, 1, message.sku);
+    st.outbox_insert.bind(2, message.version);
+    st.outbox_insert.bind(3, message.position);
+    bind_text(st.outbox_insert, 4, message.type);
+    bind_text(st.outbox_insert, 5, message.payload);
+    st.outbox_insert.bind(6, stored_time(message.created_at));
+    query->exec();
+}
+
+/// The stored version of product `sku` and the position of its next row at that version: where the rows of a
+/// product that this commit did not change go (its read version may be older than the stored one).
+inline std::pair<std::int64_t, std::int64_t> outbox_next_position(Statements& st, const std::string& sku) {
+    Use query(st.outbox_next_position);
+    bind_text(st.outbox_next_position, 1, sku);
+    if (!query->executeStep()) throw StorageError("product " + sku + " has no stored row for its outbox rows");
+    return {query->getColumn(OutboxNextPositionQuery::version).getInt64(),
+            query->getColumn(OutboxNextPositionQuery::position).getInt64()};
+}
+
+/// One row, read by a query with OutboxColumns, and its commit order.
+inline std::pair<std::int64_t, ports::OutboxMessage> read_outbox_row(SQLite::Statement& query) {
+    using C = OutboxColumns;
+    ports::OutboxMessage message;
+    message.sku = query.getColumn(C::sku).getString();
+    message.version = query.getColumn(C::version).getInt64();
+    message.position = query.getColumn(C::position).getInt64();
+    message.id = outbox_id(message.sku, message.version, message.position);
+    message.type = query.getColumn(C::type).getString();
+    message.payload = query.getColumn(C::payload).getString();
+    message.created_at = outbox_time(query.getColumn(C::created_at).getInt64());
+    message.attempts = query.getColumn(C::attempts).getInt();
+    message.last_error = query.getColumn(C::last_error).getString();
+    message.next_attempt_at = outbox_time(query.getColumn(C::next_attempt_at).getInt64());
+    return {query.getColumn(C::seq).getInt64(), std::move(message)};
+}
+
+/// Every row the statement returns, oldest first.
+inline std::vector<ports::OutboxMessage> read_outbox_rows(SQLite::Statement& query) {
+    std::vector<std::pair<std::int64_t, ports::OutboxMessage>> rows;
+    while (query.executeStep()) rows.push_back(read_outbox_row(query));
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<ports::OutboxMessage> messages;
+    messages.reserve(rows.size());
+    for (auto& row : rows) messages.push_back(std::move(row.second));
+    return messages;
+}
+
+/// Binds the parts of outbox id `key` as ?1, ?2, ?3; `sku` holds the SKU's text until the statement has run.
+inline void bind_outbox_key(SQLite::Statement& statement, const OutboxKey& key, const std::string& sku) {
+    bind_text(statement, 1, sku);
+    statement.bind(2, key.version);
+    statement.bind(3, key.position);
+}
+
+}  // namespace detail
+
+/// The stored outbox, for relays. Each call takes a connection nobody else is using; claims run in a write
+/// transaction (BEGIN IMMEDIATE), so relays in several threads or processes on one file never claim one row at
+/// once. The Database must outlive it. Units of work write its rows, in the transaction of their commit.
+class Outbox {
+public:
+    explicit Outbox(Database& db) noexcept : db_(&db) {}
+
+    std::vector<ports::OutboxMessage> undelivered(std::size_t limit) const {
+        return run("listing the outbox", [&](detail::Statements& st) {
+            detail::Use query(st.outbox_undelivered);
+            st.outbox_undelivered.bind(1, bounded(limit));
+            return detail::read_outbox_rows(st.outbox_undelivered);
+        });
+    }
+
+    std::vector<ports::OutboxMessage> claim(std::string_view owner, ports::OutboxTime now,
+                                            ports::OutboxTime lease_until, std::size_t limit) {
+        const std::string owner_text(owner);
+        return write("claiming outbox rows", [&](detail::Lease& lease) {
+            auto& st = lease.statements();
+            detail::Transaction transaction(lease.connection().db, st.begin_write, st.commit);
+            std::vector<ports::OutboxMessage> claimed;
+            {
+                detail::Use query(st.outbox_claim);
+                detail::bind_text(st.outbox_claim, 1, owner_text);
+                st.outbox_claim.bind(2, detail::stored_time(now));
+                st.outbox_claim.bind(3, detail::stored_time(lease_until));
+                st.outbox_claim.bind(4, bounded(limit));
+                claimed = detail::read_outbox_rows(st.outbox_claim);
+            }
+            transaction.commit();
+            return claimed;
+        });
+    }
+
+    bool mark_delivered(std::string_view id, ports::OutboxTime now) {
+        return update("marking an outbox row delivered", id, [&](detail::Statements& st) -> SQLite::Statement& {
+            st.outbox_delivered.bind(4, detail::stored_time(now));
+            return st.outbox_delivered;
+        });
+    }
+
+    bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
+                        std::string_view error) {
+        const std::string owner_text(owner), error_text(error);
+        return update("recording a failed delivery", id, [&](detail::Statements& st) -> SQLite::Statement& {
+            detail::bind_text(st.outbox_failed, 4, owner_text);
+            st.outbox_failed.bind(5, detail::stored_time(next_attempt_at));
+            detail::bind_text(st.outbox_failed, 6, error_text);
+            return st.outbox_failed;
+        });
+    }
+
+    void release(std::string_view id, std::string_view owner) {
+        const std::string owner_text(owner);
+        update("releasing an outbox row", id, [&](detail::Statements& st) -> SQLite::Statement& {
+            detail::bind_text(st.outbox_release, 4, owner_text);
+            return st.outbox_release;
+        });
+    }
+
+    ports::OutboxBacklog backlog() const {
+        return run("reading the outbox's backlog", [&](detail::Statements& st) {
+            detail::Use query(st.outbox_backlog);
+            query->executeStep();
+            ports::OutboxBacklog backlog;
+            backlog.undelivered = static_cast<std::size_t>(query->getColumn(detail::OutboxBacklogQuery::undelivered).getInt64());
+            const auto oldest = query->getColumn(detail::OutboxBacklogQuery::oldest);
+            if (!oldest.isNull()) backlog.oldest = detail::outbox_time(oldest.getInt64());
+            return backlog;
+        });
+    }
+
+private:
+    static std::int64_t bounded(std::size_t limit) noexcept {
+        return static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));
+    }
+
+    template <typename Fn>
+    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::Statements&> {
+        auto lease = db_->lease();
+        try {
+            return fn(lease.statements());
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(db_->options().path, doing, e.what()));
+        }
+    }
+
+    // Threads of this process take turns on the writer lock, as units of work do; other processes meet in
+    // SQLite's busy handler.
+    template <typename Fn>
+    auto write(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&, detail::Lease&> {
+        auto lease = db_->lease();
+        std::lock_guard writer(db_->writer_);
+        try {
+            return fn(lease);
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(db_->options().path, doing, e.what()));
+        }
+    }
+
+    // Runs the statement `bind` returns for the row of `id` (its key bound as ?1..?3, `bind` binds the rest);
+    // true when it changed the row. An id that outbox_id did not make names no row.
+    template <typename Bind>
+    bool update(std::string_view doing, std::string_view id, Bind&& bind) {
+        const auto key = parse_outbox_id(id);
+        if (!key) return false;
+        const std::string sku(key->sku);
+        return write(doing, [&](detail::Lease& lease) {
+            SQLite::Statement& statement = bind(lease.statements());
+            detail::Use query(statement);
+            detail::bind_outbox_key(statement, *key, sku);
+            return query->exec() == 1;
+        });
+    }
+
+    Database* db_;
+};
+
+static_assert(ports::diagnose_outbox<Outbox>());
+
+}  // namespace allocation::sqlite

@@ -1,0 +1,118 @@
+// The outbox's rules (which events leave the process, how their rows are numbered) and the rows a commit stores:
+// building blocks for adapters, as view_changes.hpp is for the read model.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "allocation/domain/events.hpp"
+#include "allocation/domain/json.hpp"
+#include "allocation/domain/model.hpp"
+#include "allocation/ports/outbox.hpp"
+
+namespace allocation {
+
+/// The one rule of the outbox: an event leaves the process when someone outside must hear of it, Allocated (the
+/// publisher) and OutOfStock (the notifier). Deallocated is handled inside the service, by reallocation. An event
+/// type added later stays inside until it is named here.
+inline bool leaves_the_process(const events::Event& event) noexcept {
+    return std::holds_alternative<events::Allocated>(event) || std::holds_alternative<events::OutOfStock>(event);
+}
+
+/// The event's type as the outbox stores it, and as a relay's handlers are chosen by.
+inline std::string_view event_type(const events::Event& event) noexcept {
+    return std::visit(
+        [](const auto& e) -> std::string_view {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<E, events::Allocated>) return "Allocated";
+            if constexpr (std::is_same_v<E, events::Deallocated>) return "Deallocated";
+            if constexpr (std::is_same_v<E, events::OutOfStock>) return "OutOfStock";
+        },
+        event);
+}
+
+/// What an outbox id is made of.
+struct OutboxKey {
+    std::string_view sku;
+    std::int64_t version = 0;
+    std::int64_t position = 0;
+    friend bool operator==(const OutboxKey&, const OutboxKey&) = default;
+};
+
+namespace detail {
+inline constexpr int outbox_version_digits = 19;   // any non-negative std::int64_t
+inline constexpr int outbox_position_digits = 9;
+inline constexpr std::size_t outbox_id_suffix = 2 + outbox_version_digits + outbox_position_digits;
+
+inline std::optional<std::int64_t> fixed_digits(std::string_view text) noexcept {
+    std::int64_t value = 0;
+    if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+}  // namespace detail
+
+/// "SKU:VERSION:POSITION", the numbers zero-padded to a fixed width (19 and 9 digits): the fixed-width tail makes
+/// the id unique whatever the SKU holds, and makes the ids of one SKU sort as their versions and positions do.
+inline std::string outbox_id(std::string_view sku, std::int64_t version, std::int64_t position) {
+    return fmt::format("{}:{:0{}}:{:0{}}", sku, version, detail::outbox_version_digits, position,
+                       detail::outbox_position_digits);
+}
+
+/// The parts of an id that outbox_id made, or nothing when `id` is not one. The SKU is a view into `id`.
+inline std::optional<OutboxKey> parse_outbox_id(std::string_view id) noexcept {
+    if (id.size() <= detail::outbox_id_suffix) return std::nullopt;
+    const std::size_t sku_end = id.size() - detail::outbox_id_suffix;
+    const std::size_t position_at = id.size() - detail::outbox_position_digits;
+    if (id[sku_end] != ':' || id[position_at - 1] != ':') return std::nullopt;
+    auto version = detail::fixed_digits(id.substr(sku_end + 1, detail::outbox_version_digits));
+    auto position = detail::fixed_digits(id.substr(position_at));
+    if (!version || !position) return std::nullopt;
+    return OutboxKey{id.substr(0, sku_end), *version, *position};
+}
+
+/// The row a commit stores for `event` (one that leaves the process), the `position`th of `sku` at `version`.
+inline ports::OutboxMessage make_outbox_message(std::string_view sku, std::int64_t version, std::int64_t position,
+                                                const events::Event& event, ports::OutboxTime created_at) {
+    ports::OutboxMessage message;
+    message.id = outbox_id(sku, version, position);
+    message.sku = std::string(sku);
+    message.version = version;
+    message.position = position;
+    message.type = std::string(event_type(event));
+    message.payload = to_json(event);
+    message.created_at = created_at;
+    message.next_attempt_at = created_at;
+    return message;
+}
+
+/// Whether `product` raised, since its last commit, an event that leaves the process.
+inline bool raises_outbound(const Product& product) noexcept {
+    return std::any_of(product.events().begin(), product.events().end(), leaves_the_process);
+}
+
+/// Hands `store` the rows of the events that `product` raised since its last commit and that leave the process,
+/// oldest first, numbered from `first_position` at `version` (the version the product is committed with):
+/// what a unit of work's commit stores in its outbox, in the transaction of the products' changes. Returns how
+/// many.
+template <typename Store>
+std::int64_t store_outbound(const Product& product, std::int64_t version, std::int64_t first_position,
+                            ports::OutboxTime created_at, Store&& store) {
+    std::int64_t position = first_position;
+    for (const events::Event& event : product.events()) {
+        if (leaves_the_process(event)) store(make_outbox_message(product.sku(), version, position++, event, created_at));
+    }
+    return position - first_position;
+}
+
+}  // namespace allocation

@@ -1,0 +1,227 @@
+// The outbox port, on every adapter: rows are written with the change that raised them, and only then; they are
+// numbered per product; claims, leases, failures and deliveries follow the port's rules.
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "adapters.hpp"
+#include "allocation/allocation.hpp"
+#include "catch.hpp"
+#include "outbox_rows.hpp"
+
+using namespace allocation;
+using namespace std::chrono_literals;
+using allocation::contract::Adapters;
+using allocation::testing::commit_allocation;
+using allocation::testing::ids_of;
+
+namespace {
+
+template <typename Adapter>
+void add_product(Adapter& adapter, const std::string& sku, int qty) {
+    auto uow = adapter.factory()();
+    uow.products().add(Product(sku)).add_batch(Batch(sku + "-b1", sku, qty));
+    uow.commit();
+}
+
+const ports::OutboxTime t0 = ports::OutboxTime(std::chrono::hours(24 * 365 * 60));  // a fixed moment for claims
+
+// Now, to the microsecond an adapter may store, and not before any row committed so far.
+ports::OutboxTime now_stored() { return std::chrono::ceil<std::chrono::microseconds>(ports::OutboxClock::now()); }
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("outbox: the adapter's outbox models the port", "[contract][outbox]", Adapters) {
+    TestType adapter;
+    STATIC_REQUIRE(ports::Outbox<std::remove_cvref_t<decltype(adapter.outbox())>>);
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: a commit stores a row for each event that leaves the process", "[contract][outbox]",
+                        Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);  // raises nothing: no row
+    CHECK(adapter.outbox().undelivered(10).empty());
+    const auto before = ports::OutboxClock::now();
+    {
+        auto uow = adapter.factory()();
+        Product* lamp = uow.products().get_for_order("LAMP", "o1");
+        lamp->allocate(OrderLine{"o1", "LAMP", 4});
+        lamp->allocate(OrderLine{"o2", "LAMP", 40});  // out of stock
+        uow.commit();
+    }
+    const auto after = ports::OutboxClock::now();
+    const auto rows = adapter.outbox().undelivered(10);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].id == outbox_id("LAMP", 2, 0));
+    CHECK(rows[0].sku == "LAMP");
+    CHECK(rows[0].version == 2);
+    CHECK(rows[0].position == 0);
+    CHECK(rows[0].type == "Allocated");
+    CHECK(rows[0].payload == R"({"orderid":"o1","sku":"LAMP","qty":4,"batchref":"LAMP-b1"})");
+    CHECK(rows[0].attempts == 0);
+    CHECK(rows[0].created_at >= before - 1us);  // stored to the microsecond
+    CHECK(rows[0].created_at <= after);
+    CHECK(rows[0].next_attempt_at == rows[0].created_at);
+    CHECK(rows[1].id == outbox_id("LAMP", 2, 1));
+    CHECK(rows[1].type == "OutOfStock");
+    CHECK(rows[1].payload == R"({"sku":"LAMP"})");
+    CHECK(adapter.outbox().backlog() == ports::OutboxBacklog{2, rows[0].created_at});
+    {
+        auto uow = adapter.factory()();
+        uow.products().get_by_batchref("LAMP-b1")->change_batch_quantity("LAMP-b1", 0);  // Deallocated stays inside
+        uow.commit();
+    }
+    CHECK(adapter.outbox().undelivered(10).size() == 2);
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: work that is rolled back leaves no row", "[contract][outbox]", Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    {
+        auto uow = adapter.factory()();
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 4});
+    }  // left without commit
+    {
+        auto uow = adapter.factory()();
+        uow.products().get_for_order("LAMP", "o2")->allocate(OrderLine{"o2", "LAMP", 40});
+        uow.rollback();
+        uow.commit();  // nothing left to store
+    }
+    CHECK(adapter.outbox().undelivered(10).empty());
+    CHECK(adapter.outbox().backlog() == ports::OutboxBacklog{});
+    CHECK(commit_allocation(adapter.factory(), "o3", "LAMP", 1));
+    CHECK(ids_of(adapter.outbox().undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 2, 0)});
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: rows come oldest first, numbered per product, with unique ids", "[contract][outbox]",
+                        Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 3);
+    add_product(adapter, "SOFA", 3);
+    CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 2));     // LAMP v2
+    CHECK_FALSE(commit_allocation(adapter.factory(), "o2", "LAMP", 2));  // out of stock: LAMP stays at v2
+    CHECK(commit_allocation(adapter.factory(), "o1", "SOFA", 1));     // SOFA v2
+    CHECK_FALSE(commit_allocation(adapter.factory(), "o3", "LAMP", 5));  // out of stock again, still v2
+    CHECK(commit_allocation(adapter.factory(), "o4", "LAMP", 1));     // LAMP v3
+    {
+        auto uow = adapter.factory()();  // two products in one commit
+        uow.products().get_for_order("SOFA", "o5")->allocate(OrderLine{"o5", "SOFA", 9});
+        uow.products().get_for_order("LAMP", "o5")->allocate(OrderLine{"o5", "LAMP", 9});
+        uow.commit();
+    }
+    const auto rows = adapter.outbox().undelivered(100);
+    const std::vector<std::string> expected = {
+        outbox_id("LAMP", 2, 0), outbox_id("LAMP", 2, 1), outbox_id("SOFA", 2, 0), outbox_id("LAMP", 2, 2),
+        outbox_id("LAMP", 3, 0), outbox_id("SOFA", 2, 1), outbox_id("LAMP", 3, 1)};
+    CHECK(ids_of(rows) == expected);
+    CHECK(std::set<std::string>(expected.begin(), expected.end()).size() == expected.size());
+    std::vector<std::string> lamp;
+    for (const auto& row : rows) {
+        if (row.sku == "LAMP") lamp.push_back(row.id);
+    }
+    CHECK(std::is_sorted(lamp.begin(), lamp.end()));  // the ids of one product sort in commit order
+    CHECK(ids_of(adapter.outbox().undelivered(2)) == std::vector<std::string>(expected.begin(), expected.begin() + 2));
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: a claimed row is leased to one owner until it expires", "[contract][outbox]",
+                        Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    for (int i = 0; i < 3; ++i) CHECK(commit_allocation(adapter.factory(), "o" + std::to_string(i), "LAMP", 1));
+    auto& outbox = adapter.outbox();
+    const auto now = now_stored();
+    const auto a = outbox.claim("relay-a", now, now + 10s, 2);
+    CHECK(ids_of(a) == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0)});
+    const auto b = outbox.claim("relay-b", now, now + 10s, 10);
+    CHECK(ids_of(b) == std::vector<std::string>{outbox_id("LAMP", 4, 0)});
+    CHECK(outbox.claim("relay-b", now + 9s, now + 19s, 10).empty());
+    CHECK(outbox.undelivered(10).size() == 3);  // claimed rows are still undelivered
+    // Expired: another owner may take the rows, and the first owner's late failure changes nothing.
+    CHECK(ids_of(outbox.claim("relay-b", now + 10s, now + 20s, 1)) == std::vector<std::string>{a[0].id});
+    CHECK_FALSE(outbox.record_failure(a[0].id, "relay-a", now + 1h, "too late"));
+    CHECK(outbox.undelivered(1).front().attempts == 0);
+    outbox.release(a[1].id, "relay-b");  // not b's: nothing happens
+    CHECK(outbox.claim("relay-c", now + 9s, now + 19s, 10).empty());
+    outbox.release(a[1].id, "relay-a");
+    CHECK(ids_of(outbox.claim("relay-c", now + 9s, now + 19s, 10)) == std::vector<std::string>{a[1].id});
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: a failure makes the row due again later; a delivery ends it", "[contract][outbox]",
+                        Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 1));
+    CHECK(commit_allocation(adapter.factory(), "o2", "LAMP", 1));
+    auto& outbox = adapter.outbox();
+    const auto now = now_stored();
+    const auto claimed = outbox.claim("relay-a", now, now + 30s, 10);
+    REQUIRE(claimed.size() == 2);
+    CHECK(outbox.record_failure(claimed[0].id, "relay-a", now + 5s, "broker away"));
+    CHECK(outbox.mark_delivered(claimed[1].id, now));
+    CHECK_FALSE(outbox.mark_delivered(claimed[1].id, now));  // once
+    CHECK_FALSE(outbox.record_failure(claimed[1].id, "relay-a", now, "delivered already"));
+    CHECK_FALSE(outbox.mark_delivered("not an outbox id", now));
+    CHECK_FALSE(outbox.mark_delivered(outbox_id("DESK", 1, 0), now));
+    CHECK(outbox.backlog() == ports::OutboxBacklog{1, claimed[0].created_at});
+    CHECK(outbox.claim("relay-b", now + 4s, now + 34s, 10).empty());  // not due yet, though no longer leased
+    const auto again = outbox.claim("relay-b", now + 5s, now + 35s, 10);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].id == claimed[0].id);
+    CHECK(again[0].attempts == 1);
+    CHECK(again[0].last_error == "broker away");
+    CHECK(again[0].next_attempt_at == now + 5s);
+    CHECK(again[0].payload == claimed[0].payload);
+    CHECK(outbox.mark_delivered(again[0].id, now + 6s));
+    CHECK(outbox.undelivered(10).empty());
+    CHECK(outbox.backlog() == ports::OutboxBacklog{});
+    CHECK(outbox.claim("relay-b", now + 1h, now + 2h, 10).empty());
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: numbering goes on after delivered rows", "[contract][outbox]", Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 1);
+    CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 1));
+    CHECK_FALSE(commit_allocation(adapter.factory(), "o2", "LAMP", 1));  // LAMP v2, position 1
+    auto& outbox = adapter.outbox();
+    for (const auto& row : outbox.claim("relay", t0, t0 + 1s, 10)) CHECK(outbox.mark_delivered(row.id, t0));
+    CHECK_FALSE(commit_allocation(adapter.factory(), "o3", "LAMP", 1));  // still v2: the next position, not a used id
+    CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 2, 2)});
+}
+
+namespace {
+struct OutboxWithMutableListing {
+    std::vector<ports::OutboxMessage> undelivered(std::size_t);
+    std::vector<ports::OutboxMessage> claim(std::string_view, ports::OutboxTime, ports::OutboxTime, std::size_t);
+    bool mark_delivered(std::string_view, ports::OutboxTime);
+    bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
+    void release(std::string_view, std::string_view);
+    ports::OutboxBacklog backlog() const;
+};
+}  // namespace
+
+// (An outbox without release: see diagnose_broken.cpp, which also checks the sentence naming it.)
+TEST_CASE("outbox: a type that misses a requirement does not model the port", "[contract][outbox]") {
+    STATIC_REQUIRE_FALSE(ports::Outbox<OutboxWithMutableListing>);
+}
+
+TEST_CASE("outbox: ids are made of the SKU, the version and the position, and read back", "[contract][outbox]") {
+    CHECK(outbox_id("LAMP", 7, 2) == "LAMP:0000000000000000007:000000002");
+    CHECK(parse_outbox_id(outbox_id("A:1:2", 3, 4)) == OutboxKey{"A:1:2", 3, 4});
+    CHECK(parse_outbox_id(outbox_id("X", INT64_MAX, 999'999'999)) == OutboxKey{"X", INT64_MAX, 999'999'999});
+    CHECK_FALSE(parse_outbox_id("LAMP:7:2").has_value());
+    CHECK_FALSE(parse_outbox_id(":0000000000000000007:000000002").has_value());  // no SKU
+    CHECK_FALSE(parse_outbox_id("LAMP:000000000000000000x:000000002").has_value());
+    CHECK(outbox_id("LAMP", 9, 0) < outbox_id("LAMP", 10, 0));
+    CHECK(leaves_the_process(events::Allocated{"o1", "LAMP", 1, "b1"}));
+    CHECK(leaves_the_process(events::OutOfStock{"LAMP"}));
+    CHECK_FALSE(leaves_the_process(events::Deallocated{"o1", "LAMP", 1}));
+}
+
+TEST_CASE("outbox: payloads are the book's JSON, escaped") {
+    CHECK(to_json(events::Allocated{"o\"1\\", "LAMP", 3, "b\t1"}) ==
+          R"({"orderid":"o\"1\\","sku":"LAMP","qty":3,"batchref":"b\t1"})");
+    CHECK(to_json(events::Deallocated{"o1", "SOFÁ", 2}) == R"({"orderid":"o1","sku":"SOFÁ","qty":2})");
+    CHECK(to_json(events::OutOfStock{std::string("a\x01z")}) == R"({"sku":"a\u0001z"})");
+}

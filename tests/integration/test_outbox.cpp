@@ -1,0 +1,163 @@
+// The SQLite outbox against real files: the migration that creates it, races between units of work, and relays
+// in two connections pools (as two processes would be) on one file.
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "allocation/adapters/sqlite/sqlite.hpp"
+#include "allocation/allocation.hpp"
+#include "catch.hpp"
+#include "outbox_rows.hpp"
+#include "sqlite_files.hpp"
+
+using namespace allocation;
+using namespace std::chrono_literals;
+using allocation::testing::count;
+using allocation::testing::ids_of;
+using allocation::testing::TempDir;
+
+namespace {
+
+void add_product(sqlite::Database& db, const std::string& sku, int qty) {
+    auto uow = sqlite::UnitOfWorkFactory(db)();
+    uow.products().add(Product(sku)).add_batch(Batch(sku + "-b1", sku, qty));
+    uow.commit();
+}
+
+void allocate(sqlite::Database& db, const std::string& orderid, int qty) {
+    testing::commit_allocation(sqlite::UnitOfWorkFactory(db), orderid, "LAMP", qty);
+}
+
+}  // namespace
+
+TEST_CASE("sqlite outbox: a file of schema version 3 gets the outbox, and keeps its data") {
+    TempDir dir;
+    const auto path = dir.file("v3.db");
+    {
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec("PRAGMA journal_mode = WAL");
+        for (int version = 0; version < 3; ++version) raw.exec(sqlite::detail::migrations[version]);
+        raw.exec(R"sql(
+            PRAGMA user_version = 3;
+            INSERT INTO products VALUES ('LAMP', 1);
+            INSERT INTO batches (id, reference, sku, purchased_quantity) VALUES (1, 'b1', 'LAMP', 10);
+        )sql");
+    }
+    sqlite::Database db(sqlite::Options{path});
+    CHECK(sqlite::schema_version == 4);
+    CHECK(count(path, "PRAGMA user_version") == 4);
+    CHECK(count(path, "SELECT count(*) FROM outbox") == 0);
+    allocate(db, "o1", 2);
+    sqlite::Outbox outbox(db);
+    const auto rows = outbox.undelivered(10);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].id == outbox_id("LAMP", 2, 0));
+    CHECK(rows[0].payload == R"({"orderid":"o1","sku":"LAMP","qty":2,"batchref":"b1"})");
+}
+
+TEST_CASE("sqlite outbox: a commit that lost an optimistic race stores no row") {
+    TempDir dir;
+    sqlite::Database db(sqlite::Options{dir.file("allocation.db")});
+    add_product(db, "LAMP", 10);
+    auto first = sqlite::UnitOfWorkFactory(db)();
+    auto second = sqlite::UnitOfWorkFactory(db)();
+    first.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 1});
+    second.products().get_for_order("LAMP", "o2")->allocate(OrderLine{"o2", "LAMP", 1});
+    first.commit();
+    CHECK_THROWS_AS(second.commit(), ConcurrencyError);
+    sqlite::Outbox outbox(db);
+    const auto rows = outbox.undelivered(10);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].payload.find("\"o1\"") != std::string::npos);
+}
+
+TEST_CASE("sqlite outbox: an unchanged product's row takes the stored version, after the rows already there") {
+    TempDir dir;
+    sqlite::Database db(sqlite::Options{dir.file("allocation.db")});
+    add_product(db, "LAMP", 2);
+    auto stale = sqlite::UnitOfWorkFactory(db)();
+    Product* lamp = stale.products().get_for_order("LAMP", "o9");
+    CHECK_FALSE(lamp->allocate(OrderLine{"o9", "LAMP", 5}).has_value());  // OutOfStock, read at version 1
+    allocate(db, "o1", 1);  // meanwhile: version 2, its row at position 0
+    stale.commit();         // nothing changed, so no version check: the row goes after the others of version 2
+    sqlite::Outbox outbox(db);
+    CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 2, 1)});
+    CHECK(outbox.undelivered(10).back().type == "OutOfStock");
+}
+
+TEST_CASE("sqlite outbox: two relays on one file never take each other's rows") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    sqlite::Database db_a(sqlite::Options{path}), db_b(sqlite::Options{path});
+    add_product(db_a, "LAMP", 100);
+    for (int i = 0; i < 5; ++i) allocate(db_a, fmt::format("o{}", i), 1);
+    sqlite::Outbox outbox_a(db_a), outbox_b(db_b);
+    RelayOptions options_a, options_b;
+    options_a.owner = "relay-a";
+    options_a.batch_size = 2;
+    options_b.owner = "relay-b";
+    options_b.batch_size = 2;
+    Relay a(outbox_a, options_a);
+    Relay b(outbox_b, options_b);
+    std::vector<std::string> by_a, by_b;
+    b.on("Allocated", [&](const ports::OutboxMessage& m) { by_b.push_back(m.id); });
+    a.on("Allocated", [&](const ports::OutboxMessage& m) {
+        if (by_a.empty()) CHECK(b.run_once() == Relay<sqlite::Outbox>::Step{2, 0});  // while a holds two rows
+        by_a.push_back(m.id);
+    });
+    CHECK(a.run_once() == Relay<sqlite::Outbox>::Step{2, 0});
+    CHECK(a.run_once() == Relay<sqlite::Outbox>::Step{1, 0});
+    CHECK(b.run_once() == Relay<sqlite::Outbox>::Step{0, 0});
+    CHECK(by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
+    CHECK(by_b == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("LAMP", 5, 0)});
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
+}
+
+TEST_CASE("sqlite outbox: two relays on their threads deliver every row exactly once", "[threads]") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    sqlite::Database db_a(sqlite::Options{path}), db_b(sqlite::Options{path});
+    add_product(db_a, "LAMP", 1000);
+    constexpr int rows = 200;
+    std::mutex mutex;
+    std::condition_variable all_in;
+    std::map<std::string, int> deliveries;  // id -> how many times
+    std::map<std::string, int> per_relay;
+    auto record = [&](const std::string& relay) {
+        return [&, relay](const ports::OutboxMessage& m) {
+            std::lock_guard lock(mutex);
+            ++deliveries[m.id];
+            ++per_relay[relay];
+            if (per_relay["a"] + per_relay["b"] >= rows) all_in.notify_all();
+        };
+    };
+    sqlite::Outbox outbox_a(db_a), outbox_b(db_b);
+    RelayOptions options_a, options_b;
+    options_a.owner = "relay-a";
+    options_a.batch_size = 7;
+    options_a.idle_wait = 1ms;
+    options_b = options_a;
+    options_b.owner = "relay-b";
+    Relay a(outbox_a, options_a);
+    Relay b(outbox_b, options_b);
+    a.on("Allocated", record("a"));
+    b.on("Allocated", record("b"));
+    a.start();
+    b.start();
+    for (int i = 0; i < rows; ++i) allocate(i % 2 == 0 ? db_a : db_b, fmt::format("o{}", i), 1);
+    {
+        std::unique_lock lock(mutex);
+        all_in.wait(lock, [&] { return per_relay["a"] + per_relay["b"] >= rows; });
+    }
+    a.stop();
+    b.stop();
+    CHECK(deliveries.size() == static_cast<std::size_t>(rows));
+    for (const auto& [id, times] : deliveries) CHECK(times == 1);
+    CHECK(outbox_a.backlog() == ports::OutboxBacklog{});
+}
