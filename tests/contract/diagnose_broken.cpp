@@ -39,6 +39,7 @@ struct OutboxWithoutRelease {
     std::vector<ports::OutboxMessage> undelivered(std::size_t) const;
     std::vector<ports::OutboxMessage> claim(std::string_view, ports::OutboxTime, ports::OutboxTime, std::size_t);
     bool mark_delivered(std::string_view, ports::OutboxTime);
+    std::size_t mark_all_delivered(std::span<const std::string>, ports::OutboxTime);
     bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
     ports::OutboxBacklog backlog() const;
 };

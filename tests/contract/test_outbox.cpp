@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -148,6 +149,24 @@ TEMPLATE_LIST_TEST_CASE("outbox: a claimed row is leased to one owner until it e
     CHECK(ids_of(outbox.claim("relay-c", now + 9s, now + 19s, 10)) == std::vector<std::string>{a[1].id});
 }
 
+TEMPLATE_LIST_TEST_CASE("outbox: several rows are marked delivered in one step, each once", "[contract][outbox]",
+                        Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    for (const char* order : {"o1", "o2", "o3"}) CHECK(commit_allocation(adapter.factory(), order, "LAMP", 1));
+    auto& outbox = adapter.outbox();
+    const auto now = now_stored();
+    const auto claimed = outbox.claim("relay", now, now + 30s, 10);
+    REQUIRE(claimed.size() == 3);
+    const std::vector<std::string> first{claimed[0].id, claimed[2].id, "not an outbox id", outbox_id("DESK", 1, 0)};
+    CHECK(outbox.mark_all_delivered(first, now) == 2);
+    CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{claimed[1].id});
+    const std::vector<std::string> again{claimed[0].id, claimed[1].id};
+    CHECK(outbox.mark_all_delivered(again, now) == 1);  // the first was delivered already
+    CHECK(outbox.undelivered(10).empty());
+    CHECK(outbox.mark_all_delivered({}, now) == 0);
+}
+
 TEMPLATE_LIST_TEST_CASE("outbox: a failure makes the row due again later; a delivery ends it", "[contract][outbox]",
                         Adapters) {
     TestType adapter;
@@ -195,6 +214,7 @@ struct OutboxWithMutableListing {
     std::vector<ports::OutboxMessage> undelivered(std::size_t);
     std::vector<ports::OutboxMessage> claim(std::string_view, ports::OutboxTime, ports::OutboxTime, std::size_t);
     bool mark_delivered(std::string_view, ports::OutboxTime);
+    std::size_t mark_all_delivered(std::span<const std::string>, ports::OutboxTime);
     bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
     void release(std::string_view, std::string_view);
     ports::OutboxBacklog backlog() const;

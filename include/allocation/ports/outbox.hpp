@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -69,6 +70,8 @@ struct OutboxBacklog {
 ///   deliver the same row twice as long as each finishes a row within its lease.
 /// - `mark_delivered(id, now)` records that the row was delivered (only call it once its handler succeeded)
 ///   and ends its lease; it is never handed out again. True if the row was undelivered until then.
+/// - `mark_all_delivered(ids, now)` is mark_delivered for each of `ids`, in one step (one transaction where the
+///   storage has them), and returns how many were undelivered until then.
 /// - `record_failure(id, owner, next_attempt_at, error)` counts a failed attempt, keeps the reason, ends the
 ///   lease and makes the row due again at `next_attempt_at`. Only while `owner` holds the row's lease: false
 ///   (and nothing changes) when the lease expired and someone else claimed it, or it was delivered meanwhile.
@@ -78,10 +81,12 @@ struct OutboxBacklog {
 /// - Every member may be called from several threads at once, also while units of work commit.
 template <typename O>
 concept Outbox = requires(O& outbox, const O& const_outbox, std::size_t limit, std::string_view id,
-                          std::string_view owner, std::string_view error, OutboxTime now) {
+                          std::string_view owner, std::string_view error, OutboxTime now,
+                          std::span<const std::string> ids) {
     { const_outbox.undelivered(limit) } -> std::same_as<std::vector<OutboxMessage>>;
     { outbox.claim(owner, now, now, limit) } -> std::same_as<std::vector<OutboxMessage>>;
     { outbox.mark_delivered(id, now) } -> std::same_as<bool>;
+    { outbox.mark_all_delivered(ids, now) } -> std::same_as<std::size_t>;
     { outbox.record_failure(id, owner, now, error) } -> std::same_as<bool>;
     { outbox.release(id, owner) };
     { const_outbox.backlog() } -> std::same_as<OutboxBacklog>;
@@ -101,6 +106,9 @@ consteval bool diagnose_outbox() {
     static_assert(requires(O& outbox, std::string_view id, OutboxTime now) {
         { outbox.mark_delivered(id, now) } -> std::same_as<bool>;
     }, "an Outbox needs `bool mark_delivered(std::string_view id, OutboxTime now)`");
+    static_assert(requires(O& outbox, std::span<const std::string> ids, OutboxTime now) {
+        { outbox.mark_all_delivered(ids, now) } -> std::same_as<std::size_t>;
+    }, "an Outbox needs `std::size_t mark_all_delivered(std::span<const std::string> ids, OutboxTime now)`");
     static_assert(requires(O& outbox, std::string_view text, OutboxTime now) {
         { outbox.record_failure(text, text, now, text) } -> std::same_as<bool>;
     }, "an Outbox needs `bool record_failure(std::string_view id, std::string_view owner, OutboxTime "

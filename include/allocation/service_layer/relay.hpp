@@ -125,19 +125,28 @@ public:
         }
     }
 
-    /// Claims up to batch_size due rows and delivers them, oldest first. Stops early, handing the rest back,
-    /// when stop() is called meanwhile. A failure of the outbox itself is thrown.
+    /// Claims up to batch_size due rows and delivers them, oldest first, then marks those delivered in one step.
+    /// Stops early, handing the rest back, when stop() is called meanwhile. A failure of the outbox itself is
+    /// thrown (rows delivered but not marked are delivered again after their lease).
     Step run_once() {
         const ports::OutboxTime now = options_.clock();
         std::vector<ports::OutboxMessage> rows = outbox_.claim(options_.owner, now, now + options_.lease, options_.batch_size);
         Step step;
+        std::vector<std::string> delivered;
         for (std::size_t i = 0; i < rows.size(); ++i) {
             if (stopping_.load()) {
                 release(rows, i);
                 break;
             }
-            ++(deliver(rows[i]) ? step.delivered : step.failed);
+            if (deliver(rows[i])) {
+                delivered.push_back(rows[i].id);
+                ++step.delivered;
+            } else {
+                ++step.failed;
+            }
         }
+        // One step for the batch: on SQLite, one commit instead of one per row.
+        if (!delivered.empty()) outbox_.mark_all_delivered(delivered, options_.clock());
         return step;
     }
 
@@ -191,7 +200,7 @@ private:
         return found == handlers_.end() ? nullptr : &found->second;
     }
 
-    // True when the handler took the row and the row is marked delivered.
+    // True when the handler took the row (run_once marks it delivered).
     bool deliver(const ports::OutboxMessage& row) {
         try {
             const Handler* handler = handler_for(row.type);
@@ -204,7 +213,6 @@ private:
             failed(row, std::runtime_error("unknown exception"));
             return false;
         }
-        outbox_.mark_delivered(row.id, options_.clock());
         return true;
     }
 

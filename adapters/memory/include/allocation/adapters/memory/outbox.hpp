@@ -55,6 +55,12 @@ public:
         return true;
     }
 
+    std::size_t mark_all_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
+        std::size_t marked = 0;
+        for (const std::string& id : ids) marked += mark_delivered(id, now) ? 1 : 0;
+        return marked;
+    }
+
     bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
                         std::string_view error) {
         std::lock_guard lock(mutex_);

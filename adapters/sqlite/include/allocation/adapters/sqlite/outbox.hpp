@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -134,6 +135,26 @@ public:
         return update("marking an outbox row delivered", id, [&](detail::Statements& st) -> SQLite::Statement& {
             st.outbox_delivered.bind(4, detail::stored_time(now));
             return st.outbox_delivered;
+        });
+    }
+
+    /// In one write transaction: one commit (and one sync) for the lot.
+    std::size_t mark_all_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
+        return write("marking outbox rows delivered", [&](detail::Lease& lease) {
+            auto& st = lease.statements();
+            detail::Transaction transaction(lease.connection().db, st.begin_write, st.commit);
+            std::size_t marked = 0;
+            for (const std::string& id : ids) {
+                const auto key = parse_outbox_id(id);
+                if (!key) continue;
+                const std::string sku(key->sku);
+                detail::Use query(st.outbox_delivered);
+                detail::bind_outbox_key(st.outbox_delivered, *key, sku);
+                st.outbox_delivered.bind(4, detail::stored_time(now));
+                marked += query->exec() == 1 ? 1 : 0;
+            }
+            transaction.commit();
+            return marked;
         });
     }
 
