@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -135,22 +136,46 @@ public:
     explicit Publisher(Endpoint endpoint, PublisherOptions options = {})
         : endpoint_(std::move(endpoint)), options_(options), backoff_(options.retry_after) {}
 
-    void publish(std::string_view channel, const events::Event& event) {
-        const std::string payload = to_json(event);
+    void publish(std::string_view channel, const events::Event& event) { publish_json(channel, to_json(event)); }
+
+    /// PUBLISH of a payload already in JSON (an outbox row's, say).
+    void publish_json(std::string_view channel, std::string_view payload) {
+        run({"PUBLISH", channel, payload}, "cannot publish on Redis channel " + std::string(channel));
+    }
+
+    /// Appends an entry with fields `id` and `event` to `stream` (XADD), keeping about `max_length` entries
+    /// (MAXLEN ~). At-least-once consumers tell a repeated entry by its `id`.
+    void append(std::string_view stream, std::string_view id, std::string_view payload, std::size_t max_length) {
+        const std::string limit = std::to_string(max_length);
+        run({"XADD", stream, "MAXLEN", "~", limit, "*", "id", id, "event", payload},
+            "cannot append to Redis stream " + std::string(stream));
+    }
+
+    const Endpoint& endpoint() const noexcept { return endpoint_; }
+
+private:
+    /// Sends one command on an idle connection (or a new one) and throws StorageError, starting with `what`, when
+    /// Redis refuses it or cannot be reached.
+    void run(std::initializer_list<std::string_view> words, const std::string& what) {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lengths;
+        for (std::string_view word : words) {
+            argv.push_back(word.data());
+            lengths.push_back(word.size());
+        }
         detail::Context context = take();  // throws while the broker is known to be away
         bool reused = static_cast<bool>(context);
         for (;;) {
             if (!context) context = connect();
-            detail::Reply reply(static_cast<redisReply*>(redisCommand(context.get(), "PUBLISH %b %b", channel.data(),
-                                                                      channel.size(), payload.data(), payload.size())));
+            detail::Reply reply(static_cast<redisReply*>(
+                redisCommandArgv(context.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
             if (reply && reply->type != REDIS_REPLY_ERROR) {
                 give_back(std::move(context));
                 return;
             }
             if (reply) {  // Redis answered: the connection is fine, the command was refused
                 give_back(std::move(context));
-                throw StorageError("cannot publish on Redis channel " + std::string(channel) + ": " +
-                                   std::string(reply->str, reply->len));
+                throw StorageError(what + ": " + std::string(reply->str, reply->len));
             }
             const std::string why = context->errstr;
             // An idle connection that the broker closed meanwhile fails at once: one fresh attempt replaces it.
@@ -160,15 +185,12 @@ public:
             context.reset();
             if (!stale) {
                 failed();
-                throw StorageError("cannot publish on Redis channel " + std::string(channel) + ": " + why);
+                throw StorageError(what + ": " + why);
             }
             reused = false;
         }
     }
 
-    const Endpoint& endpoint() const noexcept { return endpoint_; }
-
-private:
     /// An idle connection, or none (the caller connects); throws at once while failures say to wait.
     detail::Context take() {
         std::lock_guard lock(mutex_);
