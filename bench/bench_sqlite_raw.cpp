@@ -62,6 +62,9 @@ double allocations_per_second(const Settings& settings) {
         prepare(db, "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3)");
     sqlite3_stmt* set_version =
         prepare(db, "UPDATE products SET version_number = ?1 WHERE sku = ?2 AND version_number = ?3");
+    sqlite3_stmt* insert_outbox = prepare(db,
+        "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, next_attempt_at) "
+        "VALUES (?1, ?2, 0, 'Allocated', ?3, ?4, ?4)");
 
     const auto start = std::chrono::steady_clock::now();
     char orderid[32];
@@ -96,11 +99,23 @@ double allocations_per_second(const Settings& settings) {
         run(db, set_version, "compare-and-set version");
         if (sqlite3_changes(db) != 1) throw std::runtime_error("lost the version race");
 
+        char payload[96];  // the Allocated event in the book's JSON, as the adapter's outbox row holds it
+        const int payload_length = std::snprintf(payload, sizeof payload,
+                                                 R"({"orderid":"%s","sku":"RAW","qty":1,"batchref":"raw-batch"})", orderid);
+        const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::system_clock::now().time_since_epoch()).count();
+        sqlite3_bind_text(insert_outbox, 1, "RAW", 3, SQLITE_STATIC);
+        sqlite3_bind_int64(insert_outbox, 2, version + 1);
+        sqlite3_bind_text(insert_outbox, 3, payload, payload_length, SQLITE_STATIC);
+        sqlite3_bind_int64(insert_outbox, 4, now);
+        run(db, insert_outbox, "insert outbox row");
+
         run(db, commit, "COMMIT");
     }
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
-    for (sqlite3_stmt* s : {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version}) {
+    for (sqlite3_stmt* s :
+         {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version, insert_outbox}) {
         sqlite3_finalize(s);
     }
     sqlite3_close(db);

@@ -13,7 +13,8 @@ struct Settings {
 };
 
 /// Allocations per second of: BEGIN IMMEDIATE; read the version; insert the line; insert the allocation;
-/// insert the view row; compare-and-set the version; COMMIT. Throws std::runtime_error on any SQLite error.
+/// insert the view row; compare-and-set the version; insert the outbox row of its Allocated event; COMMIT.
+/// Throws std::runtime_error on any SQLite error.
 double allocations_per_second(const Settings& settings);
 
 }  // namespace bench_raw
