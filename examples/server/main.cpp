@@ -15,6 +15,7 @@
 
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/allocation.hpp"
+#include "delivery.hpp"
 #include "http_server.hpp"
 #include "logging.hpp"
 #include "metrics.hpp"
@@ -43,6 +44,8 @@ struct Options {
     std::size_t threads = 1;
     std::size_t io_threads = 1;
     std::string redis;
+    std::string smtp;
+    std::size_t stream_max_length = DeliveryOptions{}.stream_max_length;
     std::size_t max_connections = ServerLimits{}.max_connections;
     std::size_t queue_limit = ServerLimits{}.queue_limit;
     std::size_t header_limit = ServerLimits{}.header_bytes;
@@ -69,7 +72,14 @@ void add_options(CLI::App& app, Options& o) {
         ->check(CLI::Range(1, 256));
     flag("io-threads", o.io_threads, "Threads doing the network I/O")->check(CLI::Range(1, 64));
 #if ALLOCATION_SERVER_WITH_REDIS
-    flag("redis", o.redis, "Redis HOST:PORT: publish line_allocated events, consume change_batch_quantity commands");
+    flag("redis", o.redis,
+         "Redis HOST:PORT: Allocated events to the stream allocation:line_allocated and the channel line_allocated; "
+         "change_batch_quantity commands from that channel");
+    flag("stream-max-length", o.stream_max_length, "Entries the stream allocation:line_allocated keeps, about")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
+#endif
+#if ALLOCATION_SERVER_WITH_EMAIL
+    flag("smtp", o.smtp, "SMTP server HOST:PORT for the out-of-stock email (without it, a log line)");
 #endif
     flag("max-connections", o.max_connections, "Open connections at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("queue-limit", o.queue_limit, "Requests waiting for a worker at most; beyond, 503")->check(CLI::Range(1, 1000000));
@@ -100,24 +110,6 @@ ServerOptions server_options(const Options& o) {
     return s;
 }
 
-#if ALLOCATION_SERVER_WITH_REDIS
-/// Publishes to Redis when the service was started with --redis, and nowhere otherwise.
-class ServicePublisher {
-public:
-    void connect(redis::Endpoint endpoint) { redis_.emplace(std::move(endpoint)); }
-    void publish(std::string_view channel, const events::Event& event) {
-        if (redis_) redis_->publish(channel, event);
-    }
-
-private:
-    std::optional<redis::Publisher> redis_;
-};
-#else
-/// Built without Redis, the service publishes nowhere.
-using ServicePublisher = memory::NullPublisher;
-#endif
-
-static_assert(ports::EventPublisher<ServicePublisher>);
 
 void print_banner(const Options& options, unsigned short port, std::string_view storage) {
     const std::string url = fmt::format("http://{}:{}", options.host, port);
@@ -145,13 +137,24 @@ BusOptions bus_options(Metrics& metrics) {
     return options;
 }
 
-/// GET /ready: 200 when the database answers a query and, with --redis, the subscription is confirmed.
-template <typename CheckStorage, typename RedisState>
-Response readiness(CheckStorage& check_storage, RedisState& redis_state) {
+/// The outbox's backlog for /metrics and /ready: undelivered rows, and the oldest one's age in seconds.
+template <typename Outbox>
+std::pair<std::size_t, double> backlog_of(const Outbox& outbox) {
+    const ports::OutboxBacklog backlog = outbox.backlog();
+    const auto age = backlog.oldest ? ports::OutboxClock::now() - *backlog.oldest : ports::OutboxClock::duration{};
+    return {backlog.undelivered, std::max(0.0, std::chrono::duration<double>(age).count())};
+}
+
+/// GET /ready: 200 when the database answers a query and, with --redis, the subscription is confirmed; with
+/// the outbox's backlog, which never makes the service unready by itself.
+template <typename CheckStorage, typename Outbox, typename RedisState>
+Response readiness(CheckStorage& check_storage, const Outbox& outbox, RedisState& redis_state) {
     nlohmann::json body = {{"status", "ready"}, {"database", "ok"}};
     int status = 200;
     try {
         check_storage();
+        const auto [undelivered, age] = backlog_of(outbox);
+        body["outbox"] = {{"undelivered", undelivered}, {"oldest_age_seconds", age}};
     } catch (const std::exception& error) {
         body["database"] = error.what();
         status = 503;
@@ -164,20 +167,23 @@ Response readiness(CheckStorage& check_storage, RedisState& redis_state) {
     return {status, to_text(body), "ready"};
 }
 
-/// Composes the bus over `uow_factory` and serves it until the server has drained.
-template <typename Factory, typename View, typename CheckStorage>
+/// Composes the bus over `uow_factory`, with the relay over `outbox`, and serves it until the server has drained.
+/// The bus itself notifies and publishes nothing: its commits store what must leave in the outbox, and the
+/// relay delivers it (delivery.hpp).
+template <typename Factory, typename View, typename Outbox, typename CheckStorage>
 int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory uow_factory, View& view,
-          CheckStorage check_storage, std::string_view storage) {
-    LogNotifier notifier;
-    ServicePublisher publisher;
+          Outbox& outbox, CheckStorage check_storage, std::string_view storage) {
+    memory::NullNotifier notifier;
+    memory::NullPublisher publisher;
     auto bus = bootstrap(uow_factory, notifier, publisher, bus_options(metrics));
+    Delivery delivery(outbox, DeliveryOptions{options.redis, options.smtp, options.stream_max_length});
+    metrics.watch_outbox([&outbox] { return backlog_of(outbox); });
+    delivery.start();
 #if ALLOCATION_SERVER_WITH_REDIS
     std::optional<redis::Consumer> consumer;
     if (!options.redis.empty()) {
-        const auto endpoint = redis::parse_endpoint(options.redis);
-        publisher.connect(endpoint);
         consumer.emplace(
-            endpoint, [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); },
+            redis::parse_endpoint(options.redis), [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); },
             [](std::string_view line) { log_line(line); });
     }
     auto redis_state = [&consumer]() -> std::optional<std::string> {
@@ -189,12 +195,13 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
 #endif
     Routes routes(bus, view, uow_factory, metrics);
     server.serve({[&routes](const Request& request) { return routes.handle(request); },
-                  [&] { return readiness(check_storage, redis_state); }, &decltype(routes)::answers_inline});
+                  [&] { return readiness(check_storage, outbox, redis_state); }, &decltype(routes)::answers_inline});
     print_banner(options, server.port(), storage);
     server.wait();
 #if ALLOCATION_SERVER_WITH_REDIS
     if (consumer) consumer->stop();  // before the bus it feeds goes away
 #endif
+    delivery.stop();  // what it has not delivered stays in the outbox for the next start
     log_line("stopped");
     return 0;
 }
@@ -202,8 +209,8 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
 int run(HttpServer& server, Metrics& metrics, const Options& options) {
     if (options.memory) {
         memory::Store store;
-        return serve(server, metrics, options, memory::UnitOfWorkFactory(store), store.allocations(), [] {},
-                     "in memory");
+        return serve(server, metrics, options, memory::UnitOfWorkFactory(store), store.allocations(), store.outbox(),
+                     [] {}, "in memory");
     }
 #if ALLOCATION_SERVER_WITH_SQLITE
     // Opening may wait for another process's lock or run migrations; /ready says "starting" meanwhile.
@@ -214,7 +221,8 @@ int run(HttpServer& server, Metrics& metrics, const Options& options) {
         // With `full` every commit syncs already, and a checkpointer's syncs beside them slow them down.
         .checkpoint = normal ? sqlite::Checkpoint::background : sqlite::Checkpoint::automatic});
     sqlite::AllocationsView view(database);
-    return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, [&] { database.check(); },
+    sqlite::Outbox outbox(database);
+    return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, outbox, [&] { database.check(); },
                  fmt::format("database {}, synchronous={}", options.db, options.synchronous));
 #else
     log_line("this build has no SQLite support; run with --memory");

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -50,9 +51,15 @@ public:
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t open_connections() const noexcept { return connections_.load(std::memory_order_relaxed); }
 
+    /// What the outbox still holds: undelivered rows, and the age of the oldest in seconds (0 when none).
+    using Backlog = std::function<std::pair<std::size_t, double>()>;
+    /// Set once, before the server serves.
+    void watch_outbox(Backlog backlog) { backlog_ = std::move(backlog); }
+
     /// The exposition text; `queue_depth` is the number of requests waiting for a worker now.
     std::string exposition(std::size_t queue_depth) const {
         std::string out;
+        outbox_gauges(out);  // a read of the database: not under the lock every request takes
         std::lock_guard lock(mutex_);
         header(out, "allocation_http_requests_total", "counter", "HTTP requests answered, by route and status.");
         for (const auto& [key, count] : requests_) {
@@ -79,6 +86,21 @@ public:
     }
 
 private:
+    // Left out when the outbox cannot be read (the database is away): /ready says why.
+    void outbox_gauges(std::string& out) const {
+        if (!backlog_) return;
+        std::pair<std::size_t, double> backlog;
+        try {
+            backlog = backlog_();
+        } catch (const std::exception&) {
+            return;
+        }
+        gauge_or_counter(out, "allocation_outbox_undelivered", "gauge",
+                         "Outbox rows (events for Redis, notifications) not delivered yet.", backlog.first);
+        gauge_or_counter(out, "allocation_outbox_oldest_age_seconds", "gauge",
+                         "Age of the oldest undelivered outbox row (0 when there is none).", backlog.second);
+    }
+
     struct Histogram {
         std::array<std::uint64_t, latency_buckets.size()> buckets{};
         double sum = 0;
@@ -115,6 +137,7 @@ private:
     std::atomic<std::uint64_t> retries_{0};
     std::atomic<std::uint64_t> handler_failures_{0};
     std::atomic<std::int64_t> connections_{0};
+    Backlog backlog_;
 };
 
 }  // namespace allocation::service

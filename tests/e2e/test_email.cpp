@@ -4,6 +4,8 @@
 
 #include "allocation/adapters/email/smtp.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "smtp_server.hpp"
 #include "support/catch.hpp"
 
@@ -56,4 +58,30 @@ TEST_CASE("email: a body keeps its lines, a leading dot included", "[e2e][email]
     INFO(received);
     CHECK_THAT(received, Catch::Contains("first line"));
     CHECK_THAT(received, Catch::Contains("\n.second line"));
+}
+
+TEST_CASE("the server's out-of-stock email waits in the outbox while SMTP is down, and arrives once it is back",
+          "[e2e][email][outbox]") {
+    const int port = free_port();  // nothing listens there yet
+    Server server({"--memory", "--smtp", "127.0.0.1:" + std::to_string(port)});
+    auto client = server.client();
+    auto batch = client.Post("/add_batch", R"({"ref": "b1", "sku": "LAMP", "qty": 1, "eta": null})", "application/json");
+    REQUIRE(batch);
+    REQUIRE(batch->status == 201);
+    auto allocation = client.Post("/allocate", R"({"orderid": "o1", "sku": "LAMP", "qty": 5})", "application/json");
+    REQUIRE(allocation);
+    CHECK(allocation->status == 202);  // out of stock: accepted with a null batchref, as in the book
+    auto undelivered = [&] {
+        auto ready = client.Get("/ready");
+        return ready ? nlohmann::json::parse(ready->body)["outbox"].value("undelivered", -1) : -1;
+    };
+    REQUIRE(wait_until([&] { return server.log().find("relay: delivering LAMP:") != std::string::npos; }));
+    CHECK(undelivered() == 1);
+
+    SmtpServer smtp(port);
+    REQUIRE(wait_until([&] { return smtp.received().find("Out of stock for LAMP") != std::string::npos; }, 30s));
+    CHECK(wait_until([&] { return undelivered() == 0; }));
+    const std::string received = smtp.received();
+    CHECK(received.find("Out of stock for LAMP") == received.rfind("Out of stock for LAMP"));  // once
+    CHECK_THAT(received, Catch::Contains("RCPT TO:stock@made.com"));
 }

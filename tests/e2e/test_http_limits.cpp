@@ -332,7 +332,8 @@ TEST_CASE("while the database cannot be opened yet, /ready says starting and req
         auto res = client.Get("/ready");
         return res && res->status == 200;
     }));
-    CHECK(json::parse(client.Get("/ready")->body) == json{{"status", "ready"}, {"database", "ok"}});
+    CHECK(json::parse(client.Get("/ready")->body) ==
+          json{{"status", "ready"}, {"database", "ok"}, {"outbox", {{"undelivered", 0}, {"oldest_age_seconds", 0.0}}}});
 }
 #endif
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,12 +41,16 @@ Context connect(int port) {
 /// A redis-server of its own on a free loopback port, with nothing written to disk.
 class RedisServer {
 public:
-    explicit RedisServer(int port = free_port()) : port_(port) { start(); }
+    /// `persistent`: every write is synced to an append-only file, so a stop and a start keep the data.
+    explicit RedisServer(int port = free_port(), bool persistent = false) : port_(port), persistent_(persistent) {
+        start();
+    }
     int port() const noexcept { return port_; }
     void start() {
         process_.emplace(REDIS_SERVER_PATH,
                          std::vector<std::string>{"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-                                                  "--appendonly", "no", "--dir", dir_.path().string()},
+                                                  "--appendonly", persistent_ ? "yes" : "no", "--appendfsync", "always",
+                                                  "--dir", dir_.path().string()},
                          dir_ / "redis.log");
         bool ready = wait_until([&] {
             Context c = connect(port_);
@@ -60,8 +65,40 @@ public:
 private:
     TempDir dir_;
     int port_;
+    bool persistent_;
     std::optional<Process> process_;
 };
+
+/// The `event` fields of every entry of a stream, parsed, with the `id` field of each.
+std::vector<std::pair<std::string, json>> stream_entries(int port, const std::string& stream) {
+    std::vector<std::pair<std::string, json>> entries;
+    Context c = connect(port);
+    if (!c) return entries;
+    Reply r(static_cast<redisReply*>(redisCommand(c.get(), "XRANGE %b - +", stream.data(), stream.size())));
+    if (!r || r->type != REDIS_REPLY_ARRAY) return entries;
+    for (std::size_t i = 0; i < r->elements; ++i) {
+        const redisReply* fields = r->element[i]->element[1];
+        std::string id;
+        json event;
+        for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+            const std::string name(fields->element[f]->str, fields->element[f]->len);
+            const std::string value(fields->element[f + 1]->str, fields->element[f + 1]->len);
+            if (name == "id") id = value;
+            if (name == "event") event = json::parse(value);
+        }
+        entries.emplace_back(id, event);
+    }
+    return entries;
+}
+
+/// The order ids of the Allocated events in allocation:line_allocated.
+std::multiset<std::string> streamed_orders(int port) {
+    std::multiset<std::string> orders;
+    for (const auto& [id, event] : stream_entries(port, "allocation:line_allocated")) {
+        orders.insert(event.value("orderid", ""));
+    }
+    return orders;
+}
 
 void publish(int port, const std::string& channel, const std::string& message) {
     Context c = connect(port);
@@ -261,3 +298,73 @@ TEST_CASE("the publisher survives losing Redis and publishes again once it is ba
     }));
     CHECK(events.next()["orderid"] == "o1");
 }
+
+TEST_CASE("Redis away for seconds under load: afterwards every acknowledged allocation is in the stream",
+          "[e2e][redis][outbox]") {
+    const std::string storage = E2E_STORAGE();
+    RedisServer redis(free_port(), true);
+    TempDir dir;
+    auto args = storage_args(storage, dir);
+    args.insert(args.end(), {"--redis", "127.0.0.1:" + std::to_string(redis.port())});
+    Server server(args);
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 1000000}, {"eta", nullptr}}, 201);
+
+    std::atomic<bool> done{false};
+    std::vector<std::string> acknowledged;
+    std::thread client([&] {
+        auto http = server.client();
+        for (int i = 0; !done; ++i) {
+            const std::string order = "o" + std::to_string(i);
+            auto res = http.Post("/allocate", json{{"orderid", order}, {"sku", "LAMP"}, {"qty", 1}}.dump(),
+                                 "application/json");
+            if (res && res->status == 202) acknowledged.push_back(order);
+            std::this_thread::sleep_for(2ms);
+        }
+    });
+    std::this_thread::sleep_for(1s);
+    redis.stop();
+    std::this_thread::sleep_for(3s);
+    redis.start();
+    std::this_thread::sleep_for(1s);
+    done = true;
+    client.join();
+    REQUIRE(acknowledged.size() > 100);
+
+    const std::multiset<std::string> wanted(acknowledged.begin(), acknowledged.end());
+    const bool all_there = wait_until([&] {
+        const auto streamed = streamed_orders(redis.port());
+        return std::includes(streamed.begin(), streamed.end(), wanted.begin(), wanted.end());
+    }, 60s);
+    CHECK(all_there);
+    const auto entries = stream_entries(redis.port(), "allocation:line_allocated");
+    std::set<std::string> ids;
+    for (const auto& [id, event] : entries) {
+        CHECK(id.rfind("LAMP:", 0) == 0);  // the outbox row's id: the consumers' message id
+        ids.insert(id);
+    }
+    CHECK(ids.size() == acknowledged.size());  // every event once, whatever was sent twice
+}
+
+#if ALLOCATION_E2E_SQLITE
+TEST_CASE("a server killed after the commit, before the publish, delivers the event after its restart",
+          "[e2e][redis][outbox]") {
+    const int redis_port = free_port();  // no Redis yet: the event stays in the outbox
+    TempDir dir;
+    const std::vector<std::string> args = {"--db", (dir / "allocation.db").string(), "--redis",
+                                           "127.0.0.1:" + std::to_string(redis_port)};
+    {
+        Server server(args);
+        post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+        post(server, "/allocate", {{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 2}}, 202);
+        REQUIRE(wait_until([&] { return get(server, "/ready")["outbox"].value("undelivered", 0) == 1; }));
+        server.process().stop(SIGKILL);
+    }
+    RedisServer redis(redis_port);
+    Server restarted(args);
+    REQUIRE(wait_until([&] { return streamed_orders(redis_port).count("o1") == 1; }, 30s));
+    const auto entries = stream_entries(redis_port, "allocation:line_allocated");
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0].second == json{{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 2}, {"batchref", "b1"}});
+    CHECK(wait_until([&] { return get(restarted, "/ready")["outbox"].value("undelivered", -1) == 0; }));
+}
+#endif

@@ -1,6 +1,7 @@
 // The in-memory adapter: every port of allocation, kept in this process's memory.
 #pragma once
 
+#include "allocation/adapters/memory/null_notifier.hpp"
 #include "allocation/adapters/memory/null_publisher.hpp"
 #include "allocation/adapters/memory/outbox.hpp"
 #include "allocation/adapters/memory/recording.hpp"
