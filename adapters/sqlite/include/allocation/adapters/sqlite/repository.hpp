@@ -472,22 +472,19 @@ private:
         }
     }
 
-    void insert_waiting(const OrderLine& line) {
-        auto& st = statements();
-        detail::Use query(st.insert_waiting);
-        detail::bind_text(st.insert_waiting, 1, line.orderid);
-        detail::bind_text(st.insert_waiting, 2, line.sku);
-        st.insert_waiting.bind(3, line.qty);
-        query->exec();
+    // Runs a statement whose parameters 1-3 are a line's order id, SKU and quantity; returns the rows it changed.
+    static int exec_with_line(SQLite::Statement& statement, const OrderLine& line) {
+        detail::Use query(statement);
+        detail::bind_text(statement, 1, line.orderid);
+        detail::bind_text(statement, 2, line.sku);
+        statement.bind(3, line.qty);
+        return query->exec();
     }
 
+    void insert_waiting(const OrderLine& line) { exec_with_line(statements().insert_waiting, line); }
+
     void delete_waiting(const OrderLine& line) {
-        auto& st = statements();
-        detail::Use query(st.delete_waiting);
-        detail::bind_text(st.delete_waiting, 1, line.orderid);
-        detail::bind_text(st.delete_waiting, 2, line.sku);
-        st.delete_waiting.bind(3, line.qty);
-        if (query->exec() != 1) {
+        if (exec_with_line(statements().delete_waiting, line) != 1) {
             throw StorageError(detail::describe(path_, "storing an allocation of a waiting line",
                                                 "line " + line.orderid + " is not stored as waiting"));
         }
