@@ -174,7 +174,12 @@ private:
                                {"allocated", batch.allocated_quantity()},
                                {"available", batch.available_quantity()}});
         }
-        return {{"sku", product.sku()}, {"version", product.version_number()}, {"batches", std::move(batches)}};
+        nlohmann::json waiting = nlohmann::json::array();
+        for (const OrderLine& line : product.waiting()) waiting.push_back({{"orderid", line.orderid}, {"qty", line.qty}});
+        return {{"sku", product.sku()},
+                {"version", product.version_number()},
+                {"batches", std::move(batches)},
+                {"waiting", std::move(waiting)}};
     }
 
     template <typename Fn>

@@ -74,7 +74,11 @@ TEMPLATE_LIST_TEST_CASE("outbox: a commit stores a row for each event that leave
         uow.products().get_by_batchref("LAMP-b1")->change_batch_quantity("LAMP-b1", 0);  // Deallocated stays inside
         uow.commit();
     }
-    CHECK(adapter.outbox().undelivered(10).size() == 2);
+    // o1 found no other batch: it waits for stock, and its OutOfStock leaves the process.
+    const auto after_cancel = adapter.outbox().undelivered(10);
+    REQUIRE(after_cancel.size() == 3);
+    CHECK(after_cancel[2].type == "OutOfStock");
+    CHECK(after_cancel[2].payload == R"({"sku":"LAMP"})");
 }
 
 TEMPLATE_LIST_TEST_CASE("outbox: work that is rolled back leaves no row", "[contract][outbox]", Adapters) {

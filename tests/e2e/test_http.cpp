@@ -184,6 +184,34 @@ TEST_CASE("changing a batch quantity to 0 cancels it: every line moves to anothe
     }
 }
 
+TEST_CASE("a shrink leaves a line waiting for stock, and a new batch allocates it", "[e2e][http]") {
+    const std::string storage = E2E_STORAGE();
+    TempDir dir;
+    Server server(storage_args(storage, dir));
+    auto client = server.client();
+    add_batch(client, "b1", "SOFA", 10, nullptr);
+    REQUIRE(post(client, "/allocate", json{{"orderid", "o1"}, {"sku", "SOFA"}, {"qty", 4}}).body["batchref"] == "b1");
+    REQUIRE(post(client, "/allocate", json{{"orderid", "o2"}, {"sku", "SOFA"}, {"qty", 6}}).body["batchref"] == "b1");
+
+    CHECK(post(client, "/change_batch_quantity", json{{"batchref", "b1"}, {"qty", 5}}).status == 200);
+
+    auto product = get(client, "/products/SOFA").body;
+    CHECK(product["waiting"] == json::array({{{"orderid", "o2"}, {"qty", 6}}}));
+    CHECK(product["batches"][0]["allocated"] == 4);
+    CHECK(get(client, "/allocations/o2").status == 404);
+    CHECK(get(client, "/allocations/o1").body == json::array({{{"sku", "SOFA"}, {"batchref", "b1"}}}));
+    // Asking again for the waiting line changes nothing: still no batch, still waiting.
+    auto again = post(client, "/allocate", json{{"orderid", "o2"}, {"sku", "SOFA"}, {"qty", 6}});
+    CHECK(again.status == 202);
+    CHECK(again.body["batchref"] == nullptr);
+    CHECK(get(client, "/products/SOFA").body["version"] == product["version"]);
+
+    add_batch(client, "b2", "SOFA", 6, "2026-12-01");
+
+    CHECK(get(client, "/products/SOFA").body["waiting"] == json::array());
+    CHECK(get(client, "/allocations/o2").body == json::array({{{"sku", "SOFA"}, {"batchref", "b2"}}}));
+}
+
 TEST_CASE("every bad request gets a 4xx with a message naming the problem, and the server keeps serving",
           "[e2e][http][bad-input]") {
     const std::string storage = E2E_STORAGE();

@@ -63,6 +63,13 @@ SEEDS = {
     "long_and_utf8_ids": [cb("r255", "RUG", 3), al("cafe", "RUG", 3), cb("LAMP", "LAMP", 2, "2026-03-01"),
                           al("cafe", "LAMP", 2)],
     "stranded_line": [cb("b1", "LAMP", 2), al("o1", "LAMP", 2), cq("b1", 1), cb("b2", "LAMP", 5)],
+    "waiting_line_asked_again": [cb("b1", "LAMP", 5), al("o1", "LAMP", 3), al("o2", "LAMP", 2), cq("b1", 0),
+                                 al("o1", "LAMP", 3), al("o1", "LAMP", 2), al("o3", "LAMP", 1), cq("b1", 2),
+                                 cb("b2", "LAMP", 3)],
+    "waiting_oldest_first": [cb("b1", "LAMP", 10), al("o1", "LAMP", 4), al("o2", "LAMP", 4), cq("b1", 0),
+                             cb("b2", "LAMP", 4), cb("b3", "LAMP", 5)],
+    "shrink_frees_room_for_waiting": [cb("b1", "LAMP", 10), cb("b2", "LAMP", 3, "2026-01-01"), al("o1", "LAMP", 5),
+                                      al("o2", "LAMP", 5), al("o3", "LAMP", 3), cq("b2", 0), cq("b1", 8)],
     "orders_of_several_skus": [cb("b1", "LAMP", 5), cb("b2", "DESK", 5), al("o1", "DESK", 1), al("o1", "LAMP", 1),
                                cb("b3", "DESK", 5, "2026-01-02"), al("o2", "DESK", 4), cq("b2", 3), al("o2", "LAMP", 4)],
 }

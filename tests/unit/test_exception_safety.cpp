@@ -47,19 +47,23 @@ struct Seen {
     std::vector<Quantity> purchased, allocated;
     std::size_t events, changes;
     std::vector<bool> holds;  // batch_of(line) for every line the test uses
+    std::vector<OrderLine> waiting;
+    std::vector<bool> waits;  // is_waiting(line) for every line the test uses
     friend bool operator==(const Seen&, const Seen&) = default;
 };
 
 const std::vector<OrderLine> probes = {{"o1", "LAMP", 3}, {"o2", "LAMP", 3}, {"o3", "LAMP", 3}, {"a-long-order-id-beyond-sso", "LAMP", 3}};
 
 Seen seen(const Product& product) {
-    Seen s{product.version_number(), {}, {}, {}, product.events().size(), product.changes().size(), {}};
+    Seen s{product.version_number(), {}, {}, {}, product.events().size(), product.changes().size(), {}, {}, {}};
     for (const Batch& b : product.batches()) {
         s.lines.emplace_back(b.allocations().begin(), b.allocations().end());
         s.purchased.push_back(b.purchased_quantity());
         s.allocated.push_back(b.allocated_quantity());
     }
     for (const OrderLine& line : probes) s.holds.push_back(product.batch_of(line) != nullptr);
+    s.waiting.assign(product.waiting().begin(), product.waiting().end());
+    for (const OrderLine& line : probes) s.waits.push_back(product.is_waiting(line));
     return s;
 }
 
@@ -72,12 +76,23 @@ Product lamp() {
     return product;
 }
 
+// The warehouse alone, shrunk from 6 to 3: o2 waits for stock.
+Product lamp_with_waiting() {
+    Product product("LAMP", {Batch("warehouse", "LAMP", 6)});
+    product.allocate(probes[0]);
+    product.allocate(probes[1]);
+    product.change_batch_quantity("warehouse", 3);
+    std::vector<events::Event> sink;
+    product.mark_committed(sink);
+    return product;
+}
+
 // Runs `change` on fresh products with the 1st, 2nd, ... allocation failing until it runs through; after every
 // failure the product must be unchanged, and discard_changes must bring back the committed state.
 template <typename Change>
-void check_strong(Change change) {
+void check_strong(Change change, Product (*make)() = lamp) {
     for (long fail_at = 0;; ++fail_at) {
-        Product product = lamp();
+        Product product = make();
         const Seen before = seen(product);
         allocations_left = fail_at;
         try {
@@ -108,4 +123,15 @@ TEST_CASE("a failed change_batch_quantity leaves the product as it was") {
 
 TEST_CASE("a failed add_batch leaves the product as it was") {
     check_strong([](Product& p) { p.add_batch(Batch("another-batch-with-a-long-reference", "LAMP", 5)); });
+}
+
+TEST_CASE("a failed change that allocates again or leaves lines waiting leaves the product as it was") {
+    check_strong([](Product& p) { p.change_batch_quantity("warehouse", 3); });  // o2 goes to the shipment
+    check_strong([](Product& p) { p.change_batch_quantity("warehouse", 0); }, lamp_with_waiting);  // o1 waits too
+}
+
+TEST_CASE("a failed change that allocates waiting lines leaves the product as it was") {
+    check_strong([](Product& p) { p.add_batch(Batch("another-batch-with-a-long-reference", "LAMP", 5)); },
+                 lamp_with_waiting);
+    check_strong([](Product& p) { p.change_batch_quantity("warehouse", 6); }, lamp_with_waiting);
 }

@@ -94,7 +94,10 @@ TEST_CASE("changing a batch quantity deallocates lines while it is over-allocate
     CHECK(batch.purchased_quantity() == 25);
     CHECK(batch.available_quantity() == 5);
     REQUIRE(batch.allocations().size() == 1);
-    CHECK(product.events().back() == events::Event{events::Deallocated{"o2", "INDIFFERENT-TABLE", 20}});
+    // No other batch: o2 waits for stock.
+    REQUIRE(product.events().size() == 4);
+    CHECK(product.events()[2] == events::Event{events::Deallocated{"o2", "INDIFFERENT-TABLE", 20}});
+    CHECK(product.events()[3] == events::Event{events::OutOfStock{"INDIFFERENT-TABLE"}});
 }
 
 TEST_CASE("changing an unknown batch names it") {
@@ -114,17 +117,18 @@ TEST_CASE("the product records what changed since it was loaded") {
     product.allocate(OrderLine{"o1", "LAMP", 5});
     product.add_batch(Batch("b2", "LAMP", 3));
     product.change_batch_quantity("b1", 4);
-    REQUIRE(product.changes().size() == 4);
+    REQUIRE(product.changes().size() == 5);
     CHECK(std::holds_alternative<changes::LineAllocated>(product.changes()[0]));
     CHECK(std::holds_alternative<changes::BatchAdded>(product.changes()[1]));
     CHECK(std::holds_alternative<changes::QuantityChanged>(product.changes()[2]));
     CHECK(std::get<changes::LineDeallocated>(product.changes()[3]).line == OrderLine{"o1", "LAMP", 5});
+    CHECK(std::get<changes::WaitingLineAdded>(product.changes()[4]).line == OrderLine{"o1", "LAMP", 5});  // fits nowhere
     CHECK(product.loaded_version() == 7);
     CHECK(product.version_number() == 10);
 
     std::vector<events::Event> committed;
     product.mark_committed(committed);
-    CHECK(committed.size() == 2);  // Allocated, Deallocated
+    CHECK(committed.size() == 3);  // Allocated, Deallocated, OutOfStock
     CHECK(product.changes().empty());
     CHECK(product.events().empty());
     CHECK(product.loaded_version() == 10);
@@ -210,9 +214,10 @@ TEST_CASE("an order has one line per sku: another quantity for it is refused and
     CHECK(product.events().size() == 1);
 }
 
-TEST_CASE("a deallocated line frees its order's place for the same sku") {
+TEST_CASE("a deallocated line that waits keeps its order's place for the same sku") {
     Product product("LAMP", {Batch("b1", "LAMP", 20)});
     product.allocate(OrderLine{"o1", "LAMP", 15});
-    product.change_batch_quantity("b1", 10);  // o1 deallocated
-    CHECK(product.allocate(OrderLine{"o1", "LAMP", 8}) == "b1");
+    product.change_batch_quantity("b1", 10);  // o1 deallocated, and waiting
+    CHECK_THROWS_AS(product.allocate(OrderLine{"o1", "LAMP", 8}), DuplicateLine);
+    CHECK(product.batch("b1")->available_quantity() == 10);
 }

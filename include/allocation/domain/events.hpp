@@ -15,7 +15,8 @@ struct Allocated {
     friend bool operator==(const Allocated&, const Allocated&) = default;
 };
 
-/// A line was taken out of a batch (its quantity shrank) and needs a new home.
+/// A line was taken out of a batch (its quantity shrank). The same change allocated it again (Allocated) or left it
+/// waiting for stock (OutOfStock).
 struct Deallocated {
     std::string orderid;
     std::string sku;
@@ -23,7 +24,7 @@ struct Deallocated {
     friend bool operator==(const Deallocated&, const Deallocated&) = default;
 };
 
-/// No batch of the SKU could take a line.
+/// No batch of the SKU could take a line: a new one (which is not kept) or a deallocated one (which waits).
 struct OutOfStock {
     std::string sku;
     friend bool operator==(const OutOfStock&, const OutOfStock&) = default;

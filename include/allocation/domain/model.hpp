@@ -194,7 +194,17 @@ struct QuantityChanged {
     std::uint32_t slot;
     Quantity previous;
 };
-using Change = std::variant<BatchAdded, LineAllocated, LineDeallocated, QuantityChanged>;
+/// A deallocated line that no batch could take joined the end of the waiting lines.
+struct WaitingLineAdded {
+    OrderLine line;
+};
+/// A waiting line left the waiting lines from `position` (to be allocated: a LineAllocated follows).
+struct WaitingLineRemoved {
+    std::size_t position;
+    OrderLine line;
+};
+using Change = std::variant<BatchAdded, LineAllocated, LineDeallocated, QuantityChanged, WaitingLineAdded,
+                            WaitingLineRemoved>;
 }  // namespace changes
 
 namespace detail {
@@ -218,6 +228,13 @@ inline void mark_committed(std::span<Product* const> products, std::vector<event
 /// The aggregate: every batch of one SKU. All changes to batches go through it; each change bumps
 /// `version_number`, which adapters use for optimistic concurrency.
 ///
+/// A line that was allocated is never dropped. When a batch shrinks, the lines that no longer fit are allocated
+/// again in the same change, and a line that no batch can take becomes a waiting line of the product (OutOfStock
+/// is raised, as for any line without stock). Waiting lines are allocated, oldest first, in the change that
+/// brings stock for them: a new batch, or a batch quantity that changes. So at the end of every change no waiting
+/// line fits any batch. Only lines that were once allocated wait: allocate() of a new line without stock raises
+/// OutOfStock and keeps nothing.
+///
 /// Every mutator is strongly exception-safe: it makes and reserves whatever it needs first and changes the
 /// product last, without anything that can throw, so a failure (std::bad_alloc included) leaves the product
 /// exactly as it was and every change that did happen is recorded for discard_changes.
@@ -225,8 +242,12 @@ class Product {
 public:
     /// A product with its batches (new or rebuilt from storage). Throws InvalidId for a bad SKU, InvalidSku for a
     /// batch of another SKU, and CorruptData for two batches with one reference or an order in two batches.
-    explicit Product(std::string sku, std::vector<Batch> batches = {}, std::int64_t version_number = 0)
-        : sku_(std::move(sku)), batches_(std::move(batches)), version_(version_number), loaded_version_(version_number) {
+    /// `waiting` are its waiting lines, oldest first; CorruptData for one that breaks a rule or whose order also
+    /// has a line in a batch.
+    explicit Product(std::string sku, std::vector<Batch> batches = {}, std::int64_t version_number = 0,
+                     std::vector<OrderLine> waiting = {})
+        : sku_(std::move(sku)), batches_(std::move(batches)), waiting_(std::move(waiting)), version_(version_number),
+          loaded_version_(version_number) {
         check_id(sku_, "sku");
         check_unique_references();
         order_.reserve(batches_.size());
@@ -235,6 +256,7 @@ public:
             insert_in_order(slot);
             index_lines(slot);
         }
+        index_waiting();
     }
 
     const std::string& sku() const noexcept { return sku_; }
@@ -245,9 +267,17 @@ public:
         auto slot = find_slot(reference);
         return slot ? &batches_[*slot] : nullptr;
     }
+    /// The lines waiting for stock, oldest first (every one: adapters always load them).
+    std::span<const OrderLine> waiting() const noexcept { return waiting_; }
+    /// Whether `line` is one of the waiting lines.
+    bool is_waiting(const OrderLine& line) const {
+        const detail::LineSlot* entry = index_.find(line);
+        return entry != nullptr && entry->slot == waiting_slot && entry->qty == line.qty;
+    }
 
     /// Adds a new batch of this product's SKU, with nothing allocated yet (lines are allocated through the
-    /// product). Throws DuplicateBatch if the reference is taken here.
+    /// product), and allocates to it the waiting lines it can take, oldest first. Throws DuplicateBatch if the
+    /// reference is taken here.
     void add_batch(Batch batch) {
         if (batch.sku() != sku_) throw InvalidSku(batch.sku());
         if (batch.allocated_quantity() != 0) {
@@ -255,20 +285,18 @@ public:
                                         " already has allocations; add_batch takes a new batch");
         }
         if (find_slot(batch.reference())) throw DuplicateBatch(batch.reference());
-        detail::reserve_more(batches_, 1);
-        detail::reserve_more(order_, 1);
-        detail::reserve_more(changes_, 1);
-        auto slot = static_cast<std::uint32_t>(batches_.size());
-        batches_.push_back(std::move(batch));
-        insert_in_order(slot);
-        changes_.emplace_back(changes::BatchAdded{slot});
-        ++version_;
+        as_one_change([&] {
+            append_batch(std::move(batch));
+            allocate_waiting();
+        });
     }
 
     /// Allocates the line to the preferred batch that can take it (warehouse first, then earliest eta)
-    /// and returns that batch's reference. A line already allocated stays where it is and nothing
-    /// changes; another quantity for an order that already has a line of this SKU throws DuplicateLine.
-    /// When no batch can take it, raises OutOfStock and returns nothing.
+    /// and returns that batch's reference. A line already allocated stays where it is and nothing changes; a
+    /// line that is waiting keeps waiting, in its place, and nothing changes either (the answer is no batch,
+    /// and no event is raised: asking again is not news). Another quantity for an order that already has a line
+    /// of this SKU, allocated or waiting, throws DuplicateLine. When no batch can take a new line, raises
+    /// OutOfStock and returns nothing; the line is not kept.
     std::optional<std::string> allocate(const OrderLine& line) {
         if (line.sku != sku_) throw InvalidSku(line.sku);
         check_quantity(line.qty);
@@ -290,15 +318,14 @@ public:
         // reserves its entry if it has not.
         auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{slot, line.qty});
         if (!is_new) return allocated_before(*entry, line);
-        batch.add_line(std::move(stored));
-        changes_.emplace_back(std::move(change));
-        ++version_;
-        raise_reserved(std::move(allocated));
+        add_allocation(slot, std::move(stored), std::move(change), std::move(allocated));
         return batch.reference();
     }
 
-    /// Sets the purchased quantity of a batch (0 cancels it); while it is over-allocated, its most recent lines
-    /// are deallocated, each raising Deallocated so that it can be allocated again elsewhere.
+    /// Sets the purchased quantity of a batch (0 cancels it). While it is over-allocated, its most recent lines
+    /// are deallocated, newest first, each raising Deallocated; in the same change each of them is allocated
+    /// again, in that order, to the preferred batch that can take it (Allocated), or else waits for stock
+    /// (OutOfStock). Then the waiting lines, oldest first, take whatever stock is left.
     void change_batch_quantity(std::string_view reference, Quantity qty) {
         auto slot = find_slot(reference);
         if (!slot) throw UnknownBatch(reference);
@@ -307,23 +334,22 @@ public:
         if (qty < batch.allocated_ && !batch.all_lines_loaded()) {  // before anything changes
             throw std::logic_error("the lines of batch " + batch.reference_ + " were not all loaded, cannot deallocate");
         }
-        const std::size_t released = batch.lines_over(qty);
-        detail::reserve_more(changes_, 1 + released);
-        raise_deallocations(batch, released);  // the last step that may throw
-        changes_.emplace_back(changes::QuantityChanged{*slot, batch.purchased_});
-        batch.purchased_ = qty;
-        ++version_;
-        for (std::size_t i = 0; i < released; ++i) {
-            OrderLine line = batch.pop_line();
-            index_.erase(line);
-            changes_.emplace_back(changes::LineDeallocated{*slot, std::move(line)});
-        }
+        as_one_change([&] {
+            const std::size_t first = changes_.size() + 1;  // after the QuantityChanged
+            const std::size_t released = set_quantity(*slot, qty);
+            for (std::size_t i = first; i < first + released; ++i) {
+                reallocate(std::get<changes::LineDeallocated>(changes_[i]).line);
+            }
+            allocate_waiting();
+        });
     }
 
     /// The reference of the batch holding `line`, if it is allocated (and loaded).
     const std::string* batch_of(const OrderLine& line) const {
         const detail::LineSlot* entry = index_.find(line);
-        return entry == nullptr || entry->qty != line.qty ? nullptr : &batches_[entry->slot].reference();
+        return entry == nullptr || entry->slot == waiting_slot || entry->qty != line.qty
+                   ? nullptr
+                   : &batches_[entry->slot].reference();
     }
 
     /// Events raised since the last commit, oldest first.
@@ -348,10 +374,7 @@ public:
     /// Undoes every change since the product was loaded or last committed, newest first, and drops the
     /// events raised meanwhile. Restores exactly the earlier state without any snapshot.
     void discard_changes() noexcept {
-        for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
-            std::visit([this](auto& change) { undo(change); }, *it);
-        }
-        changes_.clear();
+        undo_since(0);
         events_.clear();
         event_numbers_.clear();
         version_ = loaded_version_;
@@ -375,10 +398,135 @@ private:
         return no_slot;
     }
 
-    // The answer to a line of an order that already has one here: the same line stays where it is.
-    std::string allocated_before(const detail::LineSlot& entry, const OrderLine& line) const {
+    // The answer to a line of an order that already has one here: the same line stays where it is, in a batch or
+    // waiting.
+    std::optional<std::string> allocated_before(const detail::LineSlot& entry, const OrderLine& line) const {
         if (entry.qty != line.qty) throw DuplicateLine(line.orderid, line.sku, entry.qty);
+        if (entry.slot == waiting_slot) return std::nullopt;
         return batches_[entry.slot].reference();
+    }
+
+    // Runs a change of several steps, each strongly exception-safe, as one: when a step throws, the steps before
+    // it are undone, so that the product, its change record, its events and its version are as they were.
+    template <typename Steps>
+    void as_one_change(Steps&& steps) {
+        const std::size_t changes = changes_.size();
+        const std::size_t events = events_.size();
+        const std::int64_t version = version_;
+        try {
+            steps();
+        } catch (...) {
+            undo_since(changes);
+            events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(events), events_.end());
+            event_numbers_.resize(events);
+            version_ = version;
+            throw;
+        }
+    }
+
+    // Undoes the changes after the first `count`, newest first, and forgets them.
+    void undo_since(std::size_t count) noexcept {
+        while (changes_.size() > count) {
+            std::visit([this](auto& change) { undo(change); }, changes_.back());
+            changes_.pop_back();
+        }
+    }
+
+    void append_batch(Batch&& batch) {
+        detail::reserve_more(batches_, 1);
+        detail::reserve_more(order_, 1);
+        detail::reserve_more(changes_, 1);
+        auto slot = static_cast<std::uint32_t>(batches_.size());
+        batches_.push_back(std::move(batch));
+        insert_in_order(slot);
+        changes_.emplace_back(changes::BatchAdded{slot});
+        ++version_;
+    }
+
+    // Sets the quantity and deallocates the newest lines that no longer fit, raising Deallocated for each;
+    // returns how many, whose LineDeallocated records follow the QuantityChanged one, newest line first.
+    std::size_t set_quantity(std::uint32_t slot, Quantity qty) {
+        Batch& batch = batches_[slot];
+        const std::size_t released = batch.lines_over(qty);
+        detail::reserve_more(changes_, 1 + released);
+        raise_deallocations(batch, released);  // the last step that may throw
+        changes_.emplace_back(changes::QuantityChanged{slot, batch.purchased_});
+        batch.purchased_ = qty;
+        ++version_;
+        for (std::size_t i = 0; i < released; ++i) {
+            OrderLine line = batch.pop_line();
+            index_.erase(line);
+            changes_.emplace_back(changes::LineDeallocated{slot, std::move(line)});
+        }
+        return released;
+    }
+
+    // A line just deallocated (a copy: the change record it comes from may move) goes to the preferred batch that
+    // can take it, or else waits for stock.
+    void reallocate(OrderLine line) {
+        const std::uint32_t slot = preferred_slot(line.qty);
+        if (slot == no_slot) {
+            wait(std::move(line));
+            return;
+        }
+        Batch& batch = batches_[slot];
+        detail::reserve_more(batch.lines_, 1);
+        detail::reserve_more(changes_, 1);
+        reserve_events(1);
+        changes::LineAllocated change{slot, line};
+        events::Allocated allocated{line.orderid, line.sku, line.qty, batch.reference()};
+        index_.try_emplace(line, detail::LineSlot{slot, line.qty});  // the last step that may throw
+        add_allocation(slot, std::move(line), std::move(change), std::move(allocated));
+    }
+
+    // The end of an allocation, once everything it needs is made and reserved and the index holds the line.
+    void add_allocation(std::uint32_t slot, OrderLine&& line, changes::LineAllocated&& change,
+                        events::Allocated&& allocated) noexcept {
+        batches_[slot].add_line(std::move(line));
+        changes_.emplace_back(std::move(change));
+        ++version_;
+        raise_reserved(std::move(allocated));
+    }
+
+    // A deallocated line that no batch can take joins the waiting lines, raising OutOfStock.
+    void wait(OrderLine&& line) {
+        detail::reserve_more(waiting_, 1);
+        detail::reserve_more(changes_, 1);
+        reserve_events(1);
+        changes::WaitingLineAdded change{line};
+        events::OutOfStock out_of_stock{sku_};
+        index_.try_emplace(line, detail::LineSlot{waiting_slot, line.qty});  // the last step that may throw
+        waiting_.push_back(std::move(line));
+        changes_.emplace_back(std::move(change));
+        raise_reserved(std::move(out_of_stock));
+    }
+
+    // Allocates the waiting lines that a batch can take now, oldest first.
+    void allocate_waiting() {
+        for (std::size_t position = 0; position < waiting_.size();) {
+            const std::uint32_t slot = preferred_slot(waiting_[position].qty);
+            if (slot == no_slot) {
+                ++position;
+            } else {
+                stop_waiting(position, slot);
+            }
+        }
+    }
+
+    void stop_waiting(std::size_t position, std::uint32_t slot) {
+        Batch& batch = batches_[slot];
+        const OrderLine& line = waiting_[position];
+        detail::reserve_more(batch.lines_, 1);
+        detail::reserve_more(changes_, 2);
+        reserve_events(1);
+        changes::WaitingLineRemoved removed{position, line};
+        changes::LineAllocated change{slot, line};
+        events::Allocated allocated{line.orderid, line.sku, line.qty, batch.reference()};  // the last that may throw
+        index_.find(line)->slot = slot;
+        OrderLine moved = std::move(waiting_[position]);
+        waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
+        changes_.emplace_back(std::move(removed));
+        add_allocation(slot, std::move(moved), std::move(change), std::move(allocated));
     }
 
     // Warehouse stock (no eta) sorts before any shipment because an empty optional is the smallest;
@@ -399,6 +547,24 @@ private:
         auto twice = std::adjacent_find(references.begin(), references.end());
         if (twice != references.end()) {
             throw CorruptData("Stored product " + sku_ + " has two batches with the reference " + std::string(*twice));
+        }
+    }
+
+    void index_waiting() {
+        for (const OrderLine& line : waiting_) {
+            const std::string of_order = "Stored product " + sku_ + " has a waiting line of order " + line.orderid;
+            if (auto problem = id_problem(line.orderid)) throw CorruptData(of_order + " whose order id " + *problem);
+            if (line.sku != sku_) throw CorruptData(of_order + " for another sku, " + line.sku);
+            if (!quantity_in_range(line.qty)) {
+                throw CorruptData(of_order + " whose qty " + quantity_range() + ": " + std::to_string(line.qty));
+            }
+            auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{waiting_slot, line.qty});
+            if (!is_new) {
+                throw CorruptData(of_order + " that is " + (entry->slot == waiting_slot
+                                                                ? std::string("waiting twice")
+                                                                : "also allocated in batch " +
+                                                                      batches_[entry->slot].reference()));
+            }
         }
     }
 
@@ -457,12 +623,24 @@ private:
         batches_[c.slot].add_line(std::move(c.line));
     }
     void undo(changes::QuantityChanged& c) noexcept { batches_[c.slot].purchased_ = c.previous; }
+    void undo(changes::WaitingLineAdded& c) noexcept {
+        index_.erase(c.line);
+        waiting_.pop_back();
+    }
+    void undo(changes::WaitingLineRemoved& c) noexcept {
+        // The line left from `position`, and everything after it is already undone (its allocation too, which
+        // took it out of the index), so the waiting lines have room for it and the index has a slot for it.
+        index_.try_emplace(c.line, detail::LineSlot{waiting_slot, c.line.qty});
+        waiting_.insert(waiting_.begin() + static_cast<std::ptrdiff_t>(c.position), std::move(c.line));
+    }
 
     static constexpr std::uint32_t no_slot = UINT32_MAX;
+    static constexpr std::uint32_t waiting_slot = UINT32_MAX - 1;  // in index_: the line is waiting
 
     std::string sku_;
     std::vector<Batch> batches_;                // slot = position of addition; never reordered
     std::vector<std::uint32_t> order_;          // slots in allocation preference
+    std::vector<OrderLine> waiting_;            // waiting lines, oldest first
     detail::FlatMap<detail::LineKey, detail::LineSlot, detail::LineKeyHash, detail::LineKeyEqual> index_;  // line -> slot
     std::int64_t version_;
     std::int64_t loaded_version_;

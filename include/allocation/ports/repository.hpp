@@ -15,7 +15,8 @@ namespace allocation::ports {
 ///
 /// Lines may be loaded lazily (a database adapter need not read a product's whole history to allocate one
 /// more line), so each lookup states which lines it guarantees to have loaded; batch quantities are always
-/// exact. A product handed out once is handed out again as the same object for the rest of the unit of work;
+/// exact, and every lookup loads all of the product's waiting lines (Product::waiting), since any change may
+/// allocate them and any Allocate must see whether its line waits. A product handed out once is handed out again as the same object for the rest of the unit of work;
 /// a lookup that needs more lines of a product already changed in this unit of work is a programming error
 /// (std::logic_error) for an adapter that loads lazily: look up what you need before changing it.
 /// A lookup never invalidates a reference into a product handed out earlier (a `const Batch&`, the span of a

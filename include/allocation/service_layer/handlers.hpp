@@ -24,7 +24,8 @@ inline constexpr std::string_view stock_team = "stock@made.com";
 /// The channel Allocated events are published on.
 inline constexpr std::string_view line_allocated_channel = "line_allocated";
 
-/// CreateBatch: adds the batch to its product, creating the product on its first batch.
+/// CreateBatch: adds the batch to its product, creating the product on its first batch; waiting lines it can take
+/// are allocated to it in the same commit.
 template <ports::UnitOfWork U>
 void add_batch(const commands::CreateBatch& cmd, U& uow) {
     Batch batch(cmd.ref, cmd.sku, cmd.qty, cmd.eta);  // validates the ids, the quantity and the eta
@@ -36,7 +37,8 @@ void add_batch(const commands::CreateBatch& cmd, U& uow) {
     uow.commit();
 }
 
-/// Allocate: returns the reference of the batch the line went to, or nothing when out of stock.
+/// Allocate: returns the reference of the batch the line went to, or nothing when out of stock (or when the
+/// line is already waiting for stock).
 template <ports::UnitOfWork U>
 std::optional<std::string> allocate(const commands::Allocate& cmd, U& uow) {
     check_quantity(cmd.qty);
@@ -47,7 +49,8 @@ std::optional<std::string> allocate(const commands::Allocate& cmd, U& uow) {
     return batchref;
 }
 
-/// ChangeBatchQuantity: sets the purchased quantity (0 cancels the batch); lines that no longer fit are deallocated.
+/// ChangeBatchQuantity: sets the purchased quantity (0 cancels the batch); lines that no longer fit are deallocated
+/// and, in the same commit, allocated again or kept waiting for stock (Product::change_batch_quantity).
 template <ports::UnitOfWork U>
 void change_batch_quantity(const commands::ChangeBatchQuantity& cmd, U& uow) {
     check_quantity(cmd.qty, "qty", min_changed_quantity);
@@ -55,12 +58,6 @@ void change_batch_quantity(const commands::ChangeBatchQuantity& cmd, U& uow) {
     if (product == nullptr) throw UnknownBatch(cmd.ref);
     product->change_batch_quantity(cmd.ref, cmd.qty);
     uow.commit();
-}
-
-/// Deallocated: finds the line a new batch.
-template <ports::UnitOfWork U>
-void reallocate(const events::Deallocated& event, U& uow) {
-    allocate(commands::Allocate{event.orderid, event.sku, event.qty}, uow);
 }
 
 /// OutOfStock: tells the stock team.

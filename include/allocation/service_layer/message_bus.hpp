@@ -216,10 +216,9 @@ private:
         guarded("publish_allocated_event", event, [&] { handlers::publish_allocated_event(e, publisher_); });
         run_subscribers(e, event);
     }
-    void dispatch(const events::Deallocated& e, const events::Event& event, std::vector<events::Event>& queue) {
-        guarded("reallocate", event, [&] {
-            with_unit_of_work([&](unit_of_work_type& uow) { handlers::reallocate(e, uow); }, queue);
-        });
+    // No reallocation here: the product allocated the line again, or kept it waiting, in the very commit that
+    // deallocated it, so that the line is stored somewhere at every moment.
+    void dispatch(const events::Deallocated& e, const events::Event& event, std::vector<events::Event>&) {
         run_subscribers(e, event);
     }
     void dispatch(const events::OutOfStock& e, const events::Event& event, std::vector<events::Event>&) {

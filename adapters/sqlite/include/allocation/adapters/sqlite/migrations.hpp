@@ -15,7 +15,7 @@
 namespace allocation::sqlite {
 
 /// The newest schema version this library knows; stored in `PRAGMA user_version`.
-inline constexpr int schema_version = 4;
+inline constexpr int schema_version = 5;
 
 /// The oldest SQLite library the adapter works with (as sqlite3_libversion_number() counts): the migrations use
 /// `ALTER TABLE ... DROP COLUMN`, new in 3.35.0 and fixed in 3.35.5.
@@ -116,6 +116,19 @@ CREATE TABLE outbox (
     UNIQUE (sku, version_number, position)
 );
 CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at IS NULL;
+)sql",
+    // A line that was allocated and that no batch could take back waits for stock: it belongs to its product, not
+    // to a batch, and the allocations view has no row for it. Ids order a product's waiting lines, oldest first.
+    // Only new tables: no stored row changes, so the migration applies to any file of the previous version.
+    R"sql(
+CREATE TABLE waiting_lines (
+    id INTEGER PRIMARY KEY,
+    orderid TEXT NOT NULL,
+    sku TEXT NOT NULL REFERENCES products (sku),
+    qty INTEGER NOT NULL,
+    UNIQUE (orderid, sku)
+);
+CREATE INDEX waiting_lines_by_sku ON waiting_lines (sku, id);
 )sql",
 };
 static_assert(std::size(migrations) == schema_version);

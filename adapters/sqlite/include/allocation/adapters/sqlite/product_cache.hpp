@@ -36,9 +36,9 @@ struct LoadedProduct {
 /// change to a product's batches or lines moves its version up, the rule the commit's compare-and-set relies
 /// on too. Anything else, including a lookup that must load lines, reads the product afresh.
 ///
-/// Kept: products without uncommitted changes, holding at most `max_lines` loaded lines (those loaded or
-/// allocated by earlier units of work, all still true at the version), at most `capacity` of them, the least
-/// recently used going first. One connection, one cache: used by one unit of work at a time.
+/// Kept: products without uncommitted changes, holding at most `max_lines` loaded lines, waiting ones included
+/// (those loaded or allocated by earlier units of work, all still true at the version), at most `capacity` of
+/// them, the least recently used going first. One connection, one cache: used by one unit of work at a time.
 class ProductCache {
 public:
     static constexpr std::size_t capacity = 256;
@@ -54,7 +54,7 @@ public:
     /// Keeps a product that a unit of work ends with, if it is as stored; anything else is dropped.
     void keep(std::unique_ptr<LoadedProduct> entry) noexcept {
         if (!entry || !entry->stored || entry->product.changed() || !entry->product.events().empty()) return;
-        std::size_t lines = 0;
+        std::size_t lines = entry->product.waiting().size();
         for (const Batch& batch : entry->product.batches()) lines += batch.allocations().size();
         if (lines > max_lines) return;
         entry->orders.clear();  // they speak of what one unit of work asked for

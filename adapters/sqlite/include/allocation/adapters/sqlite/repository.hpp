@@ -28,7 +28,8 @@
 namespace allocation::sqlite {
 
 /// What each lookup loads at least, so that a command costs the same however long the product's history is:
-/// - `get(sku)`: the product and its batches (exact quantities);
+/// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines (a backlog, not history: a
+///   line waits only while no batch can take it);
 /// - `get_for_order(sku, orderid)`: the same plus every line of that order;
 /// - `get_by_batchref(reference)`: the same plus every line of that batch.
 /// A product may hold other lines too (those that earlier units of work on the connection loaded or allocated,
@@ -236,6 +237,8 @@ private:
             read_in_one_transaction(sku, orders, full_batches, loaded);
         }
         if (!loaded.found) return nullptr;
+        std::sort(loaded.waiting.begin(), loaded.waiting.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
         return build(sku, loaded, std::move(orders), std::move(full_batches));
     }
 
@@ -251,7 +254,8 @@ private:
     struct Loaded {
         bool found = false;
         std::int64_t version = 0;
-        std::vector<BatchRow> rows;  // by batch id
+        std::vector<BatchRow> rows;  // by batch id, once read() sorted them
+        std::vector<std::pair<std::int64_t, OrderLine>> waiting;  // (waiting line id, line)
     };
 
     static BatchRow* row_with_id(std::vector<BatchRow>& rows, std::int64_t id) noexcept {
@@ -277,14 +281,14 @@ private:
         detail::bind_text(query, 1, sku);
         if (!orders.empty()) detail::bind_text(query, 2, orders.front());
         while (query.executeStep()) {
-            if (!query.isColumnNull(detail::ProductQuery::version)) {
-                read_product_row(query, loaded);
+            if (!query.isColumnNull(detail::ProductQuery::version) || query.isColumnNull(C::line_batch_id)) {
+                read_product_row(query, sku, loaded);
             } else {
                 lines.push_back({query.getColumn(C::line_batch_id).getInt64(),
                                  query.getColumn(C::line_allocation_id).getInt64(), query.getColumn(C::line_qty).getInt()});
             }
         }
-        std::sort(loaded.rows.begin(), loaded.rows.end(), [](const BatchRow& a, const BatchRow& b) { return a.id < b.id; });
+        sort_batches(loaded);
         for (const LineRow& line : lines) {
             if (BatchRow* row = row_with_id(loaded.rows, line.batch_id)) {
                 row->lines.emplace_back(line.allocation_id, OrderLine{orders.front(), sku, line.qty});
@@ -301,16 +305,27 @@ private:
         {
             detail::Use use(st.select_product);
             detail::bind_text(st.select_product, 1, sku);
-            while (st.select_product.executeStep()) read_product_row(st.select_product, loaded);
+            while (st.select_product.executeStep()) read_product_row(st.select_product, sku, loaded);
         }
+        sort_batches(loaded);
         for (const std::string& orderid : orders) read_order_lines(sku, orderid, loaded.rows);
         for (const std::string& reference : full_batches) read_batch_lines(sku, reference, loaded.rows);
         snapshot.commit();
     }
 
-    // One row of ProductQuery (or a product row of ProductAndOrderQuery, which has the same columns).
-    void read_product_row(SQLite::Statement& query, Loaded& loaded) {
+    static void sort_batches(Loaded& loaded) {
+        std::sort(loaded.rows.begin(), loaded.rows.end(), [](const BatchRow& a, const BatchRow& b) { return a.id < b.id; });
+    }
+
+    // One row of ProductQuery (or a product or waiting row of ProductAndOrderQuery, which have the same columns).
+    void read_product_row(SQLite::Statement& query, const std::string& sku, Loaded& loaded) {
         using C = detail::ProductQuery;
+        if (query.isColumnNull(C::version)) {
+            loaded.waiting.emplace_back(query.getColumn(C::waiting_id).getInt64(),
+                                        OrderLine{query.getColumn(C::waiting_orderid).getString(), sku,
+                                                  query.getColumn(C::waiting_qty).getInt()});
+            return;
+        }
         loaded.found = true;
         loaded.version = query.getColumn(C::version).getInt64();
         if (query.isColumnNull(C::batch_id)) return;  // no batches
@@ -375,7 +390,10 @@ private:
                                  row.allocated);
             ids.push_back(row.id);
         }
-        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), loaded.version));
+        std::vector<OrderLine> waiting;
+        waiting.reserve(loaded.waiting.size());
+        for (auto& [id, line] : loaded.waiting) waiting.push_back(std::move(line));
+        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), loaded.version, std::move(waiting)));
         entry->batch_ids = std::move(ids);
         entry->orders = std::move(orders);
         entry->full_batches = std::move(full_batches);
@@ -454,6 +472,24 @@ private:
         }
     }
 
+    // Runs a statement whose parameters 1-3 are a line's order id, SKU and quantity; returns the rows it changed.
+    static int exec_with_line(SQLite::Statement& statement, const OrderLine& line) {
+        detail::Use query(statement);
+        detail::bind_text(statement, 1, line.orderid);
+        detail::bind_text(statement, 2, line.sku);
+        statement.bind(3, line.qty);
+        return query->exec();
+    }
+
+    void insert_waiting(const OrderLine& line) { exec_with_line(statements().insert_waiting, line); }
+
+    void delete_waiting(const OrderLine& line) {
+        if (exec_with_line(statements().delete_waiting, line) != 1) {
+            throw StorageError(detail::describe(path_, "storing an allocation of a waiting line",
+                                                "line " + line.orderid + " is not stored as waiting"));
+        }
+    }
+
     // Writes exactly what the product's change record says; the version compare-and-set comes first, so a
     // lost race is detected before anything else is written.
     void write(Entry& entry) {
@@ -483,6 +519,7 @@ private:
                     insert_line(line, entry.pending_ids[slot], allocated);
                 }
             }
+            for (const OrderLine& line : product.waiting()) insert_waiting(line);
             return;
         }
         entry.pending_ids = entry.batch_ids;
@@ -520,8 +557,13 @@ private:
                     } else if constexpr (std::is_same_v<C, changes::LineDeallocated>) {
                         delete_line(c.line, ids[c.slot], batches[c.slot].reference());
                         running_[c.slot] -= c.line.qty;
-                    } else {
+                    } else if constexpr (std::is_same_v<C, changes::QuantityChanged>) {
                         touched_.push_back(c.slot);
+                    } else if constexpr (std::is_same_v<C, changes::WaitingLineAdded>) {
+                        insert_waiting(c.line);
+                    } else {
+                        static_assert(std::is_same_v<C, changes::WaitingLineRemoved>);
+                        delete_waiting(c.line);
                     }
                 },
                 change);

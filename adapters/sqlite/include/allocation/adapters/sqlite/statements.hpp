@@ -32,22 +32,28 @@ void bind_text(SQLite::Statement&, int, std::string&&) = delete;  // a temporary
 
 // --- the queries that read several columns, each with its columns' numbers ------------------------------
 
-/// The product of SKU ?1 and its batches, one row per batch by id; a product without batches gives one row
-/// whose batch columns are NULL.
+/// The product of SKU ?1 with its batches, one row each (a product without batches gives one row whose batch
+/// columns are NULL), and its waiting lines, which every lookup loads: one statement, so one snapshot. Rows of the
+/// product have a version; rows of waiting lines have a NULL version and batch id, and the columns of
+/// WaitingColumn. Row order is not guaranteed: the reader sorts.
 struct ProductQuery {
     static constexpr const char* sql =
-        "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity "
-        "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 ORDER BY b.id";
+        "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
+        "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "
+        "UNION ALL "
+        "SELECT NULL, NULL, w.orderid, w.qty, NULL, NULL, w.id FROM waiting_lines w WHERE w.sku = ?1";
     enum Column : int { version, batch_id, reference, purchased, eta, allocated };
+    enum WaitingColumn : int { waiting_orderid = 2, waiting_qty = 3, waiting_id = 6 };
 };
 
 /// ProductQuery's rows and the lines of order ?2, in one statement and so from one snapshot (the Allocate
-/// lookup). Rows of the product have a version and ProductQuery's columns; rows of lines have a NULL version
-/// and the columns below. Row order is not guaranteed: the reader sorts.
+/// lookup). Rows of lines have a NULL version, a batch id and the columns of LineColumn.
 struct ProductAndOrderQuery {
     static constexpr const char* sql =
         "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
         "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "
+        "UNION ALL "
+        "SELECT NULL, NULL, w.orderid, w.qty, NULL, NULL, w.id FROM waiting_lines w WHERE w.sku = ?1 "
         "UNION ALL "
         "SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id FROM order_lines l JOIN allocations a "
         "ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1";
@@ -164,6 +170,8 @@ struct Statements {
           delete_line(db,
                       "DELETE FROM order_lines WHERE id = (SELECT orderline_id FROM allocations WHERE batch_id = ?1 "
                       "ORDER BY id DESC LIMIT 1) AND orderid = ?2 AND sku = ?3 AND qty = ?4"),
+          insert_waiting(db, "INSERT INTO waiting_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)"),
+          delete_waiting(db, "DELETE FROM waiting_lines WHERE orderid = ?1 AND sku = ?2 AND qty = ?3"),
           view_add(db,
                    "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref"),
@@ -184,7 +192,7 @@ struct Statements {
     SQLite::Statement select_product, select_product_and_order, select_version, select_version_and_order,
         select_order_lines, select_batch_lines, select_batch_sku;
     SQLite::Statement insert_product, update_version, insert_batch, update_batch, insert_line, insert_allocation,
-        delete_line;
+        delete_line, insert_waiting, delete_waiting;
     SQLite::Statement view_add, view_remove, view_select;
     SQLite::Statement outbox_insert, outbox_next_position, outbox_undelivered, outbox_claim, outbox_delivered,
         outbox_failed, outbox_release, outbox_backlog;
