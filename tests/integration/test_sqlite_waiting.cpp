@@ -12,31 +12,16 @@
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
+#include "sqlite_files.hpp"
 
 using namespace allocation;
+using allocation::testing::count;
+using allocation::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 using Lines = std::vector<OrderLine>;
-
-struct TempDir {
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("allocation-waiting-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    fs::path path;
-};
 
 struct System {
     explicit System(const std::string& path)
@@ -47,11 +32,6 @@ struct System {
     memory::RecordingPublisher publisher;
     MessageBus<sqlite::UnitOfWorkFactory, memory::RecordingNotifier, memory::RecordingPublisher> bus;
 };
-
-std::int64_t count(const std::string& path, const std::string& sql) {
-    SQLite::Database db(path, SQLite::OPEN_READONLY);
-    return db.execAndGet(sql).getInt64();
-}
 
 // The waiting lines of a product as a fresh Database reads them (nothing cached can answer).
 Lines stored_waiting(const std::string& path, const std::string& sku) {
