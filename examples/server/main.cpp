@@ -178,6 +178,10 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
     auto bus = bootstrap(uow_factory, notifier, publisher, bus_options(metrics));
     Delivery delivery(outbox, DeliveryOptions{options.redis, options.smtp, options.stream_max_length});
     metrics.watch_outbox([&outbox] { return backlog_of(outbox); });
+    struct Unwatch {  // the outbox goes when this function returns or throws; /metrics may still be asked
+        Metrics& metrics;
+        ~Unwatch() { metrics.watch_outbox({}); }
+    } unwatch{metrics};
     delivery.start();
 #if ALLOCATION_SERVER_WITH_REDIS
     std::optional<redis::Consumer> consumer;

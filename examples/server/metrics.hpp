@@ -53,8 +53,11 @@ public:
 
     /// What the outbox still holds: undelivered rows, and the age of the oldest in seconds (0 when none).
     using Backlog = std::function<std::pair<std::size_t, double>()>;
-    /// Set once, before the server serves.
-    void watch_outbox(Backlog backlog) { backlog_ = std::move(backlog); }
+    /// Set while the server may already answer /metrics (it does from its start).
+    void watch_outbox(Backlog backlog) {
+        std::lock_guard lock(mutex_);
+        backlog_ = std::move(backlog);
+    }
 
     /// The exposition text; `queue_depth` is the number of requests waiting for a worker now.
     std::string exposition(std::size_t queue_depth) const {
@@ -88,10 +91,15 @@ public:
 private:
     // Left out when the outbox cannot be read (the database is away): /ready says why.
     void outbox_gauges(std::string& out) const {
-        if (!backlog_) return;
+        Backlog read_backlog;
+        {
+            std::lock_guard lock(mutex_);
+            read_backlog = backlog_;
+        }
+        if (!read_backlog) return;
         std::pair<std::size_t, double> backlog;
         try {
-            backlog = backlog_();
+            backlog = read_backlog();
         } catch (const std::exception&) {
             return;
         }
