@@ -19,6 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/adapters/redis/redis.hpp"
+#if ALLOCATION_E2E_SQLITE
+#include <sqlite3.h>
+#endif
 
 #include "processes.hpp"
 #include "storage.hpp"
@@ -533,5 +536,34 @@ TEST_CASE("entries left pending by a consumer that died are claimed and applied"
     CHECK(wait_until([&] { return purchased_is(restarted, "LAMP", "b1", 6); }));
     CHECK(wait_until([&] { return pending_commands(port) == 0; }));
     CHECK_THAT(restarted.log(), Catch::Contains("claimed 1 idle entries"));
+}
+
+TEST_CASE("a temporary failure leaves the entry pending, and it is applied once the database is back",
+          "[e2e][redis][stream]") {
+    RedisServer redis;
+    const int port = redis.port();
+    TempDir dir;
+    const std::string db = (dir / "allocation.db").string();
+    Server server({"--db", db, "--redis", "127.0.0.1:" + std::to_string(port)});
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    REQUIRE(wait_until([&] { return pending_commands(port) == 0; }));  // the group exists
+
+    // Another program holds the write lock for longer than the server waits for it (5 s).
+    sqlite3* holder = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &holder) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    const bool failed_once = wait_until([&] {
+        return server.log().find("redis stream: entry") != std::string::npos;
+    }, std::chrono::seconds(20));
+    CHECK(pending_commands(port) == 1);
+    sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(holder);
+    REQUIRE(failed_once);
+    CHECK_THAT(server.log(), Catch::Contains("failed, will retry"));
+
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 6); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK(entries_of(port, "allocation:dead_letter").empty());
 }
 #endif
