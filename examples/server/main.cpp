@@ -26,6 +26,7 @@
 #endif
 #if ALLOCATION_SERVER_WITH_REDIS
 #include "allocation/adapters/redis/redis.hpp"
+#include "allocation/adapters/redis/stream_consumer.hpp"
 #endif
 
 namespace {
@@ -46,6 +47,8 @@ struct Options {
     std::string redis;
     std::string smtp;
     std::size_t stream_max_length = DeliveryOptions{}.stream_max_length;
+    std::string consumer_name;  // empty: allocation-server-<port>
+    double claim_idle = 60;
     std::size_t max_connections = ServerLimits{}.max_connections;
     std::size_t queue_limit = ServerLimits{}.queue_limit;
     std::size_t header_limit = ServerLimits{}.header_bytes;
@@ -77,6 +80,14 @@ void add_options(CLI::App& app, Options& o) {
          "change_batch_quantity commands from that channel");
     flag("stream-max-length", o.stream_max_length, "Entries the stream allocation:line_allocated keeps, about")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
+    flag("consumer-name", o.consumer_name,
+         "This server's consumer name in the group allocation of the stream allocation:change_batch_quantity; unique "
+         "per server and kept across restarts, so that a restart takes back its own pending entries (default: "
+         "allocation-server-<port>)");
+    flag("claim-idle", o.claim_idle,
+         "Seconds an entry of allocation:change_batch_quantity may stay pending with another consumer before this "
+         "one claims it")
+        ->check(CLI::Range(0.001, 86400.0));
 #endif
 #if ALLOCATION_SERVER_WITH_EMAIL
     flag("smtp", o.smtp, "SMTP server HOST:PORT for the out-of-stock email (without it, a log line)");
@@ -146,9 +157,10 @@ std::pair<std::size_t, double> backlog_of(const Outbox& outbox) {
 }
 
 /// GET /ready: 200 when the database answers a query and, with --redis, the subscription is confirmed; with
-/// the outbox's backlog, which never makes the service unready by itself.
-template <typename CheckStorage, typename Outbox, typename RedisState>
-Response readiness(CheckStorage& check_storage, const Outbox& outbox, RedisState& redis_state) {
+/// the outbox's backlog and the stream consumer's state, which never make the service unready by themselves.
+template <typename CheckStorage, typename Outbox, typename RedisState, typename StreamState>
+Response readiness(CheckStorage& check_storage, const Outbox& outbox, RedisState& redis_state,
+                   StreamState& stream_state) {
     nlohmann::json body = {{"status", "ready"}, {"database", "ok"}};
     int status = 200;
     try {
@@ -163,9 +175,25 @@ Response readiness(CheckStorage& check_storage, const Outbox& outbox, RedisState
         body["redis"] = *redis;
         if (*redis != "subscribed") status = 503;
     }
+    if (auto stream = stream_state()) body["redis_stream"] = *stream;
     if (status != 200) body["status"] = "unavailable";
     return {status, to_text(body), "ready"};
 }
+
+#if ALLOCATION_SERVER_WITH_REDIS
+/// With --redis, consumes allocation:change_batch_quantity through the group allocation, applying each message id
+/// once (the bus's unit of work records it) and acknowledging it after the commit.
+template <typename Bus>
+void start_stream_consumer(std::optional<redis::StreamConsumer>& consumer, const Options& options, unsigned short port,
+                           Bus& bus) {
+    if (options.redis.empty()) return;
+    const std::string name =
+        options.consumer_name.empty() ? "allocation-server-" + std::to_string(port) : options.consumer_name;
+    consumer.emplace(
+        redis::parse_endpoint(options.redis), name, [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); },
+        [](std::string_view line) { log_line(line); }, redis::StreamConsumerOptions{.claim_idle = millis(options.claim_idle)});
+}
+#endif
 
 /// Composes the bus over `uow_factory`, with the relay over `outbox`, and serves it until the server has drained.
 /// The bus itself notifies and publishes nothing: its commits store what must leave in the outbox, and the
@@ -194,16 +222,24 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
         if (!consumer) return std::nullopt;
         return consumer->subscribed() ? "subscribed" : "connecting";
     };
+    std::optional<redis::StreamConsumer> stream_consumer;
+    start_stream_consumer(stream_consumer, options, server.port(), bus);
+    auto stream_state = [&stream_consumer]() -> std::optional<std::string> {
+        if (!stream_consumer) return std::nullopt;
+        return stream_consumer->reading() ? "reading" : "connecting";
+    };
 #else
     auto redis_state = []() -> std::optional<std::string> { return std::nullopt; };
+    auto stream_state = redis_state;
 #endif
     Routes routes(bus, view, uow_factory, metrics);
     server.serve({[&routes](const Request& request) { return routes.handle(request); },
-                  [&] { return readiness(check_storage, outbox, redis_state); }, &decltype(routes)::answers_inline});
+                  [&] { return readiness(check_storage, outbox, redis_state, stream_state); }, &decltype(routes)::answers_inline});
     print_banner(options, server.port(), storage);
     server.wait();
 #if ALLOCATION_SERVER_WITH_REDIS
-    if (consumer) consumer->stop();  // before the bus it feeds goes away
+    if (consumer) consumer->stop();  // before the bus they feed goes away
+    if (stream_consumer) stream_consumer->stop();
 #endif
     delivery.stop();  // what it has not delivered stays in the outbox for the next start
     log_line("stopped");

@@ -11,6 +11,7 @@
 #include "allocation/outbox.hpp"
 #include "allocation/ports/notifications.hpp"
 #include "allocation/ports/outbox.hpp"
+#include "allocation/ports/processed_messages.hpp"
 #include "allocation/ports/publisher.hpp"
 #include "allocation/ports/repository.hpp"
 #include "allocation/ports/unit_of_work.hpp"

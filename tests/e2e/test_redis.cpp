@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,6 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/adapters/redis/redis.hpp"
+#if ALLOCATION_E2E_SQLITE
+#include <sqlite3.h>
+#endif
 
 #include "processes.hpp"
 #include "storage.hpp"
@@ -366,5 +371,199 @@ TEST_CASE("a server killed after the commit, before the publish, delivers the ev
     REQUIRE(entries.size() == 1);
     CHECK(entries[0].second == json{{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 2}, {"batchref", "b1"}});
     CHECK(wait_until([&] { return get(restarted, "/ready")["outbox"].value("undelivered", -1) == 0; }));
+}
+#endif
+
+namespace {
+
+const std::string commands_stream = "allocation:change_batch_quantity";
+
+/// Runs one command on a connection of its own.
+Reply redis_command(int port, const std::vector<std::string>& words) {
+    Context c = connect(port);
+    REQUIRE(c);
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const auto& word : words) {
+        argv.push_back(word.data());
+        lengths.push_back(word.size());
+    }
+    Reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+    REQUIRE(r);
+    return r;
+}
+
+/// XADD of one command; returns the entry id.
+std::string send_command(int port, const std::vector<std::pair<std::string, std::string>>& fields) {
+    std::vector<std::string> words{"XADD", commands_stream, "*"};
+    for (const auto& [name, value] : fields) words.insert(words.end(), {name, value});
+    Reply r = redis_command(port, words);
+    REQUIRE(r->type == REDIS_REPLY_STRING);
+    return std::string(r->str, r->len);
+}
+
+/// The number of entries of the command stream delivered to the group and not acknowledged (-1: no group yet).
+long long pending_commands(int port) {
+    Reply r = redis_command(port, {"XPENDING", commands_stream, "allocation"});
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return -1;
+    return r->element[0]->integer;
+}
+
+/// Every entry of a stream, as its fields by name.
+std::vector<std::map<std::string, std::string>> entries_of(int port, const std::string& stream) {
+    std::vector<std::map<std::string, std::string>> entries;
+    Reply r = redis_command(port, {"XRANGE", stream, "-", "+"});
+    for (std::size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+        const redisReply* fields = r->element[i]->element[1];
+        auto& entry = entries.emplace_back();
+        for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+            entry[std::string(fields->element[f]->str, fields->element[f]->len)] =
+                std::string(fields->element[f + 1]->str, fields->element[f + 1]->len);
+        }
+    }
+    return entries;
+}
+
+json batch_of(const Server& server, const std::string& sku, const std::string& ref) {
+    const json product = get(server, "/products/" + sku);
+    for (const auto& batch : product["batches"]) {
+        if (batch["ref"] == ref) return batch;
+    }
+    return nullptr;
+}
+
+bool purchased_is(const Server& server, const std::string& sku, const std::string& ref, int qty) {
+    const json batch = batch_of(server, sku, ref);
+    return batch.is_object() && batch["purchased"] == qty;
+}
+
+struct StreamSetup {
+    explicit StreamSetup(const std::string& storage, std::vector<std::string> extra = {}) {
+        auto args = storage_args(storage, dir);
+        args.insert(args.end(), {"--redis", "127.0.0.1:" + std::to_string(redis.port())});
+        args.insert(args.end(), extra.begin(), extra.end());
+        server.emplace(args);
+        post(*server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+        post(*server, "/add_batch", {{"ref", "b2"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", "2026-12-01"}}, 201);
+        post(*server, "/allocate", {{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 2}}, 202);
+    }
+    RedisServer redis;
+    TempDir dir;
+    std::optional<Server> server;
+};
+
+}  // namespace
+
+TEST_CASE("a change_batch_quantity appended to the stream is applied and acknowledged", "[e2e][redis][stream]") {
+    StreamSetup setup(E2E_STORAGE());
+    Server& server = *setup.server;
+    send_command(setup.redis.port(), {{"batchref", "b1"}, {"qty", "5"}});
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 5); }));
+    CHECK(wait_until([&] { return pending_commands(setup.redis.port()) == 0; }));
+    CHECK(get(server, "/ready").value("redis_stream", "") == "reading");
+    CHECK(entries_of(setup.redis.port(), "allocation:dead_letter").empty());
+}
+
+TEST_CASE("a stream message delivered twice (the same id) is applied once", "[e2e][redis][stream]") {
+    StreamSetup setup(E2E_STORAGE());
+    Server& server = *setup.server;
+    const int port = setup.redis.port();
+    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "5"}});
+    send_command(port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "7"}});
+    REQUIRE(wait_until([&] { return purchased_is(server, "LAMP", "b1", 7); }));
+    const json version = get(server, "/products/LAMP")["version"];
+
+    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "5"}});  // again, after m2
+    send_command(port, {{"id", "m3"}, {"batchref", "b2"}, {"qty", "9"}});  // a mark: m1 was handled before it
+    REQUIRE(wait_until([&] { return purchased_is(server, "LAMP", "b2", 9); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK(purchased_is(server, "LAMP", "b1", 7));
+    CHECK(get(server, "/products/LAMP")["version"] == version.get<int>() + 1);  // m3's change only
+    CHECK(get(server, "/allocations/o1") == json::array({{{"sku", "LAMP"}, {"batchref", "b1"}}}));
+}
+
+TEST_CASE("a poison message goes to allocation:dead_letter with its reason, and the consumer goes on",
+          "[e2e][redis][stream]") {
+    StreamSetup setup(E2E_STORAGE());
+    Server& server = *setup.server;
+    const int port = setup.redis.port();
+    const std::string not_a_number = send_command(port, {{"batchref", "b1"}, {"qty", "five"}});
+    const std::string unknown = send_command(port, {{"batchref", "no-such-batch"}, {"qty", "5"}});
+    const std::string no_ref = send_command(port, {{"qty", "3"}});
+    const std::string negative = send_command(port, {{"batchref", "b1"}, {"qty", "-1"}});
+    send_command(port, {{"batchref", "b1"}, {"qty", "4"}});
+    REQUIRE(wait_until([&] { return purchased_is(server, "LAMP", "b1", 4); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+
+    const auto dead = entries_of(port, "allocation:dead_letter");
+    REQUIRE(dead.size() == 4);
+    for (const auto& entry : dead) CHECK(entry.at("stream") == commands_stream);
+    CHECK(dead[0].at("entry") == not_a_number);
+    CHECK_THAT(dead[0].at("reason"), Catch::Contains("field 'qty' must be an integer"));
+    CHECK(dead[0].at("qty") == "five");
+    CHECK(dead[0].at("batchref") == "b1");
+    CHECK(dead[1].at("entry") == unknown);
+    CHECK(dead[1].at("reason") == "Unknown batch no-such-batch");
+    CHECK(dead[2].at("entry") == no_ref);
+    CHECK(dead[2].at("reason") == "missing field 'batchref'");
+    CHECK(dead[3].at("entry") == negative);
+    CHECK_THAT(dead[3].at("reason"), Catch::Contains("field 'qty'"));
+    CHECK(server.process().running());
+}
+
+#if ALLOCATION_E2E_SQLITE
+TEST_CASE("entries left pending by a consumer that died are claimed and applied", "[e2e][redis][stream]") {
+    RedisServer redis;
+    const int port = redis.port();
+    TempDir dir;
+    const std::vector<std::string> args = {"--db", (dir / "allocation.db").string(), "--redis",
+                                           "127.0.0.1:" + std::to_string(port), "--claim-idle", "0.5"};
+    {
+        Server server(args);
+        post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+        REQUIRE(wait_until([&] { return pending_commands(port) == 0; }));  // the group exists
+        REQUIRE(server.process().stop(SIGTERM));
+    }
+    send_command(port, {{"batchref", "b1"}, {"qty", "6"}});
+    // Another consumer of the group takes it, and dies before it acknowledges it.
+    Reply taken = redis_command(port, {"XREADGROUP", "GROUP", "allocation", "dead-consumer", "COUNT", "1", "STREAMS",
+                                       commands_stream, ">"});
+    REQUIRE(taken->type == REDIS_REPLY_ARRAY);
+    REQUIRE(pending_commands(port) == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // idle for longer than --claim-idle
+
+    Server restarted(args);
+    CHECK(wait_until([&] { return purchased_is(restarted, "LAMP", "b1", 6); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK_THAT(restarted.log(), Catch::Contains("claimed 1 idle entries"));
+}
+
+TEST_CASE("a temporary failure leaves the entry pending, and it is applied once the database is back",
+          "[e2e][redis][stream]") {
+    RedisServer redis;
+    const int port = redis.port();
+    TempDir dir;
+    const std::string db = (dir / "allocation.db").string();
+    Server server({"--db", db, "--redis", "127.0.0.1:" + std::to_string(port)});
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    REQUIRE(wait_until([&] { return pending_commands(port) == 0; }));  // the group exists
+
+    // Another program holds the write lock for longer than the server waits for it (5 s).
+    sqlite3* holder = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &holder) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    const bool failed_once = wait_until([&] {
+        return server.log().find("redis stream: entry") != std::string::npos;
+    }, std::chrono::seconds(20));
+    CHECK(pending_commands(port) == 1);
+    sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(holder);
+    REQUIRE(failed_once);
+    CHECK_THAT(server.log(), Catch::Contains("failed, will retry"));
+
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 6); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK(entries_of(port, "allocation:dead_letter").empty());
 }
 #endif

@@ -71,14 +71,15 @@ TEST_CASE("sqlite: waiting lines are stored, survive reopening, and leave their 
     CHECK(count(path, "SELECT allocated_quantity FROM batch_stock WHERE reference = 'b1'") == 8);
 }
 
-TEST_CASE("sqlite: a file of the previous schema version gets the waiting lines and keeps its data") {
+TEST_CASE("sqlite: a file of the schema version before waiting lines gets them and keeps its data") {
     TempDir dir;
     const auto path = dir.file("previous.db");
+    constexpr int before_waiting_lines = 4;  // migrations[4] makes version 5, with waiting lines
     {
         SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
         raw.exec("PRAGMA journal_mode = WAL");
-        for (int version = 0; version < sqlite::schema_version - 1; ++version) raw.exec(sqlite::detail::migrations[version]);
-        raw.exec("PRAGMA user_version = " + std::to_string(sqlite::schema_version - 1));
+        for (int version = 0; version < before_waiting_lines; ++version) raw.exec(sqlite::detail::migrations[version]);
+        raw.exec("PRAGMA user_version = " + std::to_string(before_waiting_lines));
         raw.exec(R"sql(
             INSERT INTO products VALUES ('LAMP', 2);
             INSERT INTO batches (id, reference, sku, purchased_quantity) VALUES (1, 'b1', 'LAMP', 10);
@@ -95,6 +96,28 @@ TEST_CASE("sqlite: a file of the previous schema version gets the waiting lines 
     sys.bus.handle(commands::ChangeBatchQuantity{"b1", 5});
     CHECK(stored_waiting(path, "LAMP") == Lines{{"o1", "LAMP", 6}});
     CHECK(views::allocations("o1", sys.view).empty());
+}
+
+TEST_CASE("sqlite: a file of schema version 5 gets the processed message ids and keeps its data") {
+    TempDir dir;
+    const auto path = dir.file("v5.db");
+    {
+        SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        raw.exec("PRAGMA journal_mode = WAL");
+        for (int version = 0; version < 5; ++version) raw.exec(sqlite::detail::migrations[version]);
+        raw.exec(R"sql(
+            PRAGMA user_version = 5;
+            INSERT INTO products VALUES ('LAMP', 1);
+            INSERT INTO batches (id, reference, sku, purchased_quantity) VALUES (1, 'b1', 'LAMP', 10);
+        )sql");
+        REQUIRE_FALSE(raw.tableExists("processed_messages"));
+    }
+    System sys(path);
+    CHECK(count(path, "PRAGMA user_version") == sqlite::schema_version);
+    sys.bus.handle(commands::ChangeBatchQuantity{"b1", 5, "m1"});
+    sys.bus.handle(commands::ChangeBatchQuantity{"b1", 7, "m1"});
+    CHECK(count(path, "SELECT purchased_quantity FROM batches WHERE reference = 'b1'") == 5);
+    CHECK(count(path, "SELECT count(*) FROM processed_messages WHERE id = 'm1'") == 1);
 }
 
 TEST_CASE("sqlite: a shrink that loses its race writes no waiting line and keeps every line in its batch") {

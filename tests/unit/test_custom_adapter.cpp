@@ -109,3 +109,18 @@ TEST_CASE("a user's own repository plugs into the bus") {
     CHECK(views::allocations("o1", view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
     CHECK(repository.get("LAMP")->batch("b1")->available_quantity() == 6);
 }
+
+TEST_CASE("a unit of work that records no message ids still works, and refuses a message id") {
+    using namespace allocation;
+    STATIC_REQUIRE_FALSE(ports::RecordsProcessedMessages<MapUnitOfWork>);
+    MapRepository repository;
+    memory::AllocationsView view;
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    auto bus = bootstrap(MapUnitOfWorkFactory{&repository, &view}, notifier, publisher);
+    bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+    bus.handle(commands::ChangeBatchQuantity{"b1", 8});
+    CHECK_THROWS_WITH(bus.handle(commands::ChangeBatchQuantity{"b1", 5, "m1"}),
+                      "cannot apply message m1 at most once: this storage records no message ids");
+    CHECK(repository.get("LAMP")->batch("b1")->purchased_quantity() == 8);
+}

@@ -98,6 +98,27 @@ TEST_CASE("change_batch_quantity of an unknown batch fails with 'Unknown batch'"
     CHECK_THROWS_WITH(sys.bus.handle(commands::ChangeBatchQuantity{"b-17", 5}), "Unknown batch b-17");
 }
 
+TEST_CASE("change_batch_quantity with a message id already applied changes nothing") {
+    InMemorySystem sys;
+    sys.bus.handle(commands::CreateBatch{"batch1", "ADORABLE-SETTEE", 100, std::nullopt});
+    sys.bus.handle(commands::ChangeBatchQuantity{"batch1", 50, "m1"});
+    sys.bus.handle(commands::ChangeBatchQuantity{"batch1", 70, "m2"});
+    const auto version = sys.product("ADORABLE-SETTEE")->version_number();
+    sys.bus.handle(commands::ChangeBatchQuantity{"batch1", 50, "m1"});  // delivered again, after m2
+    sys.bus.handle(commands::ChangeBatchQuantity{"batch1", 70, "m2"});
+    auto product = sys.product("ADORABLE-SETTEE");
+    CHECK(product->batch("batch1")->purchased_quantity() == 70);
+    CHECK(product->version_number() == version);
+}
+
+TEST_CASE("a message id is recorded only with the change: a failed message may be applied later") {
+    InMemorySystem sys;
+    CHECK_THROWS_AS(sys.bus.handle(commands::ChangeBatchQuantity{"batch1", 50, "m1"}), UnknownBatch);
+    sys.bus.handle(commands::CreateBatch{"batch1", "ADORABLE-SETTEE", 100, std::nullopt});
+    sys.bus.handle(commands::ChangeBatchQuantity{"batch1", 50, "m1"});
+    CHECK(sys.product("ADORABLE-SETTEE")->batch("batch1")->purchased_quantity() == 50);
+}
+
 TEST_CASE("change_batch_quantity reallocates the lines that no longer fit") {
     InMemorySystem sys;
     sys.bus.handle(commands::CreateBatch{"batch1", "INDIFFERENT-TABLE", 50, std::nullopt});

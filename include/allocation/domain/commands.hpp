@@ -25,10 +25,12 @@ struct CreateBatch {
     friend bool operator==(const CreateBatch&, const CreateBatch&) = default;
 };
 
-/// Set a batch's purchased quantity; lines that no longer fit are deallocated.
+/// Set a batch's purchased quantity; lines that no longer fit are deallocated. A command that arrives by an
+/// at-least-once channel carries the id of its message: a message id already applied is not applied again.
 struct ChangeBatchQuantity {
     std::string ref;
     int qty = 0;
+    std::optional<std::string> message_id{};
     friend bool operator==(const ChangeBatchQuantity&, const ChangeBatchQuantity&) = default;
 };
 

@@ -65,7 +65,9 @@ struct fmt::formatter<allocation::commands::CreateBatch> : fmt::formatter<std::s
 template <>
 struct fmt::formatter<allocation::commands::ChangeBatchQuantity> : fmt::formatter<std::string_view> {
     auto format(const allocation::commands::ChangeBatchQuantity& c, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "ChangeBatchQuantity(ref={}, qty={})", c.ref, c.qty);
+        if (!c.message_id) return fmt::format_to(ctx.out(), "ChangeBatchQuantity(ref={}, qty={})", c.ref, c.qty);
+        return fmt::format_to(ctx.out(), "ChangeBatchQuantity(ref={}, qty={}, message_id={})", c.ref, c.qty,
+                              *c.message_id);
     }
 };
 template <>

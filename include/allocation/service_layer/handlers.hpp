@@ -12,6 +12,7 @@
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/notifications.hpp"
+#include "allocation/ports/processed_messages.hpp"
 #include "allocation/ports/publisher.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/ports/views.hpp"
@@ -49,10 +50,28 @@ std::optional<std::string> allocate(const commands::Allocate& cmd, U& uow) {
     return batchref;
 }
 
+/// True the first time the message `message_id` reaches a unit of work, whose commit will then record it with the
+/// message's effect; false for a message already applied (or recorded by this unit of work). No id: always true.
+/// A unit of work that cannot record ids (ports::RecordsProcessedMessages) refuses an id rather than lose the
+/// guarantee: allocation::Error.
+template <ports::UnitOfWork U>
+bool first_delivery(const std::optional<std::string>& message_id, U& uow) {
+    if (!message_id) return true;
+    if constexpr (ports::RecordsProcessedMessages<U>) {
+        if (uow.messages().seen(*message_id)) return false;
+        uow.messages().record(*message_id);
+        return true;
+    } else {
+        throw Error("cannot apply message " + *message_id + " at most once: this storage records no message ids");
+    }
+}
+
 /// ChangeBatchQuantity: sets the purchased quantity (0 cancels the batch); lines that no longer fit are deallocated
-/// and, in the same commit, allocated again or kept waiting for stock (Product::change_batch_quantity).
+/// and, in the same commit, allocated again or kept waiting for stock (Product::change_batch_quantity). A command
+/// with a message id already applied changes nothing; otherwise the id is recorded in the same commit.
 template <ports::UnitOfWork U>
 void change_batch_quantity(const commands::ChangeBatchQuantity& cmd, U& uow) {
+    if (!first_delivery(cmd.message_id, uow)) return;
     check_quantity(cmd.qty, "qty", min_changed_quantity);
     Product* product = uow.products().get_by_batchref(cmd.ref);
     if (product == nullptr) throw UnknownBatch(cmd.ref);

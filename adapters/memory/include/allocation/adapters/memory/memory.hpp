@@ -4,6 +4,7 @@
 #include "allocation/adapters/memory/null_notifier.hpp"
 #include "allocation/adapters/memory/null_publisher.hpp"
 #include "allocation/adapters/memory/outbox.hpp"
+#include "allocation/adapters/memory/processed_messages.hpp"
 #include "allocation/adapters/memory/recording.hpp"
 #include "allocation/adapters/memory/repository.hpp"
 #include "allocation/adapters/memory/store.hpp"

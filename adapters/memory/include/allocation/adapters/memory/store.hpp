@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "allocation/adapters/memory/outbox.hpp"
+#include "allocation/adapters/memory/processed_messages.hpp"
 #include "allocation/adapters/memory/string_map.hpp"
 #include "allocation/adapters/memory/views.hpp"
 #include "allocation/domain/errors.hpp"
@@ -77,6 +78,7 @@ private:
     detail::StringMap<std::string> batch_owner_;  // batch reference -> sku, for committed batches
     AllocationsView allocations_;
     Outbox outbox_;
+    MessageIds processed_;  // the ids of the messages committed units of work applied
     // The products seen and added by the open unit of work (only one is open at a time: it holds the
     // lock). Kept here, emptied at its end, so that their capacity serves the next one without a malloc.
     std::vector<Product*> seen_;

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "allocation/adapters/memory/processed_messages.hpp"
 #include "allocation/adapters/memory/repository.hpp"
 #include "allocation/adapters/memory/store.hpp"
 #include "allocation/domain/events.hpp"
@@ -16,7 +17,8 @@ namespace allocation::memory {
 
 /// Holds the store's lock from construction to destruction, so units of work on several threads take
 /// turns and never see each other's uncommitted changes. Its read-model changes, and those its products'
-/// events call for, reach the store's view on commit, under that lock.
+/// events call for, reach the store's view on commit, under that lock; so do the message ids recorded through
+/// messages() (ports::RecordsProcessedMessages).
 class UnitOfWork {
 public:
     using View = PendingAllocationsView<const AllocationsView&, ViewChanges&>;
@@ -24,13 +26,14 @@ public:
     /// Throws StorageError when this thread already has a unit of work open on the store (it would deadlock).
     explicit UnitOfWork(Store& store)
         : lock_(store, "cannot start a unit of work"), store_(store), products_(store),
-          view_(store.allocations_, store.view_changes_) {}
+          view_(store.allocations_, store.view_changes_), messages_(store.processed_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() { rollback(); }
 
     Repository& products() noexcept { return products_; }
     View& allocations() noexcept { return view_; }
+    ProcessedMessages& messages() noexcept { return messages_; }
 
     /// Keeps the products' changes, appends to the outbox the rows of their events that leave the process, and
     /// stores in the read model what their events say, with the changes made through allocations(), all under
@@ -39,6 +42,7 @@ public:
         store_.outbox_.append(products_.seen(), ports::OutboxClock::now());
         view_.changes().apply_to(store_.allocations_);
         project_events(products_.seen(), store_.allocations_);
+        messages_.commit_to(store_.processed_);
         products_.commit(events_);
         view_.changes().clear();
     }
@@ -46,6 +50,7 @@ public:
     void rollback() noexcept {
         products_.rollback();
         view_.changes().clear();
+        messages_.rollback();
     }
 
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
@@ -55,10 +60,12 @@ private:
     Store& store_;
     Repository products_;
     View view_;
+    ProcessedMessages messages_;
     std::vector<events::Event> events_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
+static_assert(ports::RecordsProcessedMessages<UnitOfWork>);
 
 /// Makes a unit of work over one store. Cheap to copy; every copy refers to the same store.
 using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Store>;

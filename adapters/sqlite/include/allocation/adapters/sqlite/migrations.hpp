@@ -15,7 +15,7 @@
 namespace allocation::sqlite {
 
 /// The newest schema version this library knows; stored in `PRAGMA user_version`.
-inline constexpr int schema_version = 5;
+inline constexpr int schema_version = 6;
 
 /// The oldest SQLite library the adapter works with (as sqlite3_libversion_number() counts): the migrations use
 /// `ALTER TABLE ... DROP COLUMN`, new in 3.35.0 and fixed in 3.35.5.
@@ -129,6 +129,15 @@ CREATE TABLE waiting_lines (
     UNIQUE (orderid, sku)
 );
 CREATE INDEX waiting_lines_by_sku ON waiting_lines (sku, id);
+)sql",
+    // Idempotent consumers (ports::ProcessedMessages): the id of every message applied, written in the transaction
+    // of its effect, so that a message delivered again is not applied again. processed_at (microseconds since the
+    // Unix epoch) is for a purge of old ids. Only a new table: any file of the previous version takes it.
+    R"sql(
+CREATE TABLE processed_messages (
+    id TEXT PRIMARY KEY,
+    processed_at INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql",
 };
 static_assert(std::size(migrations) == schema_version);

@@ -3,6 +3,7 @@
 
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/adapters/sqlite/outbox.hpp"
+#include "allocation/adapters/sqlite/processed_messages.hpp"
 #include "allocation/adapters/sqlite/repository.hpp"
 #include "allocation/adapters/sqlite/unit_of_work.hpp"
 #include "allocation/adapters/sqlite/views.hpp"

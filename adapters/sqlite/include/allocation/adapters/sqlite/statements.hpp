@@ -186,7 +186,11 @@ struct Statements {
           outbox_delivered(db, OutboxUpdates::delivered),
           outbox_failed(db, OutboxUpdates::failed),
           outbox_release(db, OutboxUpdates::release),
-          outbox_backlog(db, OutboxBacklogQuery::sql) {}
+          outbox_backlog(db, OutboxBacklogQuery::sql),
+          select_processed(db, "SELECT 1 FROM processed_messages WHERE id = ?1"),
+          // A conflict changes no row: the commit sees that and reports the lost race (ConcurrencyError).
+          insert_processed(db,
+                           "INSERT INTO processed_messages (id, processed_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING") {}
 
     SQLite::Statement begin_read, begin_write, commit;
     SQLite::Statement select_product, select_product_and_order, select_version, select_version_and_order,
@@ -196,6 +200,7 @@ struct Statements {
     SQLite::Statement view_add, view_remove, view_select;
     SQLite::Statement outbox_insert, outbox_next_position, outbox_undelivered, outbox_claim, outbox_delivered,
         outbox_failed, outbox_release, outbox_backlog;
+    SQLite::Statement select_processed, insert_processed;
 };
 
 }  // namespace allocation::sqlite::detail

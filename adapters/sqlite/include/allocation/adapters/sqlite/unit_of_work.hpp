@@ -11,6 +11,7 @@
 
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/adapters/sqlite/outbox.hpp"
+#include "allocation/adapters/sqlite/processed_messages.hpp"
 #include "allocation/adapters/sqlite/repository.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/adapters/sqlite/views.hpp"
@@ -31,7 +32,9 @@ namespace allocation::sqlite {
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
 /// The read-model changes made through `allocations()`, and those the products' events call for (see
 /// allocation::project), are written in that same transaction, however the products were changed; so are the
-/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox).
+/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox), and the
+/// message ids recorded through `messages()` (ports::RecordsProcessedMessages): an id committed meanwhile by
+/// another unit of work throws ConcurrencyError.
 class UnitOfWork {
     /// The stored view, read through this unit of work's connection.
     struct StoredView {
@@ -56,7 +59,8 @@ public:
 
 public:
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}) {
+        : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}),
+          messages_(lease_, db.options().path) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
@@ -72,11 +76,12 @@ public:
 
     Repository& products() noexcept { return products_; }
     View& allocations() noexcept { return view_; }
+    ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
         auto& st = lease_.statements();
         try {
-            if (products_.has_work() || !view_.changes().empty() || raises_outbound()) {
+            if (products_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
                 std::lock_guard writer(db_.writer_);
                 detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
                 for (auto* entry : products_.tracked_) products_.write(*entry);
@@ -90,6 +95,7 @@ public:
                 }
                 project_events(products_.seen(), rows);
                 store_outbox_rows(st);
+                messages_.write(st);
                 transaction.commit();
             }
         } catch (const SQLite::Exception& e) {
@@ -97,11 +103,13 @@ public:
         }
         products_.committed(events_);
         view_.changes().clear();
+        messages_.clear();
     }
 
     void rollback() noexcept {
         products_.discard();
         view_.changes().clear();
+        messages_.clear();
         if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
     }
 
@@ -132,10 +140,12 @@ private:
     detail::Lease lease_;
     Repository products_;
     View view_;
+    ProcessedMessages messages_;
     std::vector<events::Event> events_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
+static_assert(ports::RecordsProcessedMessages<UnitOfWork>);
 
 /// Makes units of work over one database. Cheap to copy; every copy refers to the same Database, which must
 /// outlive it. May be called from any number of threads: each unit of work gets a connection of its own.

@@ -1,0 +1,50 @@
+// In-memory processed-message ids: the store keeps the committed ones, each unit of work those it recorded.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "allocation/detail/string_hash.hpp"
+#include "allocation/ports/processed_messages.hpp"
+
+namespace allocation::memory {
+
+/// The ids of the messages committed units of work applied.
+using MessageIds = std::unordered_set<std::string, allocation::detail::StringHash, std::equal_to<>>;
+
+/// One unit of work's ProcessedMessages: the store's committed ids, and the ids it recorded since its last commit.
+/// The unit of work holds the store's lock, so no other commit can record an id meanwhile.
+class ProcessedMessages {
+public:
+    explicit ProcessedMessages(const MessageIds& committed) noexcept : committed_(&committed) {}
+
+    bool seen(std::string_view id) const {
+        return committed_->contains(id) || std::find(pending_.begin(), pending_.end(), id) != pending_.end();
+    }
+    void record(std::string_view id) { pending_.emplace_back(id); }
+
+    /// Adds the recorded ids to `committed` (the store's, under its lock): all of them, or none if it throws.
+    void commit_to(MessageIds& committed) {
+        std::size_t added = 0;
+        try {
+            for (; added < pending_.size(); ++added) committed.insert(pending_[added]);
+        } catch (...) {
+            for (std::size_t i = 0; i < added; ++i) committed.erase(pending_[i]);
+            throw;
+        }
+        pending_.clear();
+    }
+    void rollback() noexcept { pending_.clear(); }
+
+private:
+    const MessageIds* committed_;
+    std::vector<std::string> pending_;
+};
+
+static_assert(ports::ProcessedMessages<ProcessedMessages>);
+
+}  // namespace allocation::memory
