@@ -240,6 +240,86 @@ private:
 
 static_assert(ports::diagnose_event_publisher<Publisher>());
 
+namespace detail {
+
+/// The thread a consumer runs: `session()` is one connection's life, which returns (or throws) why it ended, or
+/// returns once stopping() is true. Between sessions it logs why and waits, with a backoff that doubles up to
+/// `max_backoff` and starts again from `initial_backoff` after a session that got as far as setting `connected`.
+/// stop() ends a wait at once and joins the thread.
+class ConsumerLoop {
+public:
+    ConsumerLoop(std::string name, const Endpoint& endpoint, Log log, std::chrono::milliseconds initial_backoff,
+                 std::chrono::milliseconds max_backoff)
+        : name_(std::move(name)), where_(endpoint.host + ":" + std::to_string(endpoint.port)), log_(std::move(log)),
+          initial_backoff_(initial_backoff), max_backoff_(max_backoff) {}
+    ConsumerLoop(const ConsumerLoop&) = delete;
+    ConsumerLoop& operator=(const ConsumerLoop&) = delete;
+    ~ConsumerLoop() { stop(); }
+
+    void start(std::function<std::string()> session) {
+        thread_ = std::thread([this, session = std::move(session)] { run(session); });
+    }
+
+    void stop() noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    bool stopping() {
+        std::lock_guard lock(mutex_);
+        return stopping_;
+    }
+
+    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
+    bool wait(std::chrono::milliseconds delay) {
+        std::unique_lock lock(mutex_);
+        return !wake_.wait_for(lock, delay, [this] { return stopping_; });
+    }
+
+    void say(std::string_view line) const noexcept {
+        try {
+            if (log_) log_(line);
+        } catch (...) {
+        }
+    }
+
+    /// Set by a session once it is connected and consuming; read by the consumer's state accessor.
+    std::atomic<bool> connected{false};
+
+private:
+    void run(const std::function<std::string()>& session) noexcept {
+        auto backoff = initial_backoff_;
+        while (!stopping()) {
+            std::string failure;
+            try {
+                failure = session();
+            } catch (const std::exception& error) {
+                failure = error.what();
+            }
+            const bool was_connected = connected.exchange(false);
+            if (stopping()) break;
+            if (was_connected) backoff = initial_backoff_;
+            say(name_ + ": " + failure + "; retrying " + where_ + " in " + std::to_string(backoff.count()) + " ms");
+            if (!wait(backoff)) break;
+            backoff = std::min(backoff * 2, max_backoff_);
+        }
+    }
+
+    std::string name_, where_;
+    Log log_;
+    std::chrono::milliseconds initial_backoff_, max_backoff_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace detail
+
 struct ConsumerOptions {
     std::string channel = "change_batch_quantity";
     /// Limit on connecting and on writing the subscription.
@@ -257,65 +337,21 @@ public:
     using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
 
     Consumer(Endpoint endpoint, Handler handler, Log log, ConsumerOptions options = {})
-        : endpoint_(std::move(endpoint)), handler_(std::move(handler)), log_(std::move(log)),
-          options_(std::move(options)) {
-        thread_ = std::thread([this] { run(); });
+        : endpoint_(std::move(endpoint)), handler_(std::move(handler)), options_(std::move(options)),
+          loop_("redis", endpoint_, std::move(log), options_.initial_backoff, options_.max_backoff) {
+        loop_.start([this] { return consume(); });
     }
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
     ~Consumer() { stop(); }
 
     /// Stops consuming and joins the thread; a message being handled is finished first.
-    void stop() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
+    void stop() noexcept { loop_.stop(); }
 
     /// True while the subscription is confirmed by the server.
-    bool subscribed() const noexcept { return subscribed_.load(); }
+    bool subscribed() const noexcept { return loop_.connected.load(); }
 
 private:
-    void say(std::string_view line) const noexcept {
-        try {
-            if (log_) log_(line);
-        } catch (...) {
-        }
-    }
-
-    bool stopping() {
-        std::lock_guard lock(mutex_);
-        return stopping_;
-    }
-
-    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
-    bool wait(std::chrono::milliseconds delay) {
-        std::unique_lock lock(mutex_);
-        return !wake_.wait_for(lock, delay, [this] { return stopping_; });
-    }
-
-    void run() noexcept {
-        const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
-        auto backoff = options_.initial_backoff;
-        while (!stopping()) {
-            std::string failure;
-            try {
-                failure = consume();
-            } catch (const std::exception& error) {
-                failure = error.what();
-            }
-            const bool was_subscribed = subscribed_.exchange(false);
-            if (stopping()) break;
-            if (was_subscribed) backoff = options_.initial_backoff;
-            say("redis: " + failure + "; retrying " + where + " in " + std::to_string(backoff.count()) + " ms");
-            if (!wait(backoff)) break;
-            backoff = std::min(backoff * 2, options_.max_backoff);
-        }
-    }
-
     // One connection's life: subscribes, then handles messages until the connection fails (returns why) or
     // stop() is called (returns empty).
     std::string consume() {
@@ -329,7 +365,7 @@ private:
                 return std::string("cannot subscribe: ") + context->errstr;
             }
         }
-        while (!stopping()) {
+        while (!loop_.stopping()) {
             void* raw = nullptr;
             if (redisReaderGetReply(context->reader, &raw) != REDIS_OK) return "protocol error from Redis";
             if (raw != nullptr) {
@@ -350,8 +386,8 @@ private:
         if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) return;
         std::string_view kind(reply->element[0]->str, reply->element[0]->len);
         if (kind == "subscribe") {
-            subscribed_ = true;
-            say("redis: subscribed to " + options_.channel + " at " + endpoint_.host + ":" +
+            loop_.connected = true;
+            loop_.say("redis: subscribed to " + options_.channel + " at " + endpoint_.host + ":" +
                 std::to_string(endpoint_.port));
             return;
         }
@@ -360,20 +396,15 @@ private:
         try {
             handler_(parse_change_batch_quantity(payload));
         } catch (const std::exception& error) {
-            say("redis: skipped message on " + options_.channel + " (" + error.what() + "): " +
+            loop_.say("redis: skipped message on " + options_.channel + " (" + error.what() + "): " +
                 std::string(payload.substr(0, 200)));
         }
     }
 
     Endpoint endpoint_;
     Handler handler_;
-    Log log_;
     ConsumerOptions options_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::atomic<bool> subscribed_{false};
-    std::thread thread_;  // last: started once everything above is ready
+    detail::ConsumerLoop loop_;  // last: its thread uses everything above
 };
 
 }  // namespace allocation::redis

@@ -158,74 +158,31 @@ public:
     using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
 
     StreamConsumer(Endpoint endpoint, std::string name, Handler handler, Log log, StreamConsumerOptions options = {})
-        : endpoint_(std::move(endpoint)), name_(std::move(name)), handler_(std::move(handler)), log_(std::move(log)),
-          options_(std::move(options)), retry_backoff_(options_.initial_backoff) {
-        thread_ = std::thread([this] { run(); });
+        : endpoint_(std::move(endpoint)), name_(std::move(name)), handler_(std::move(handler)),
+          options_(std::move(options)), retry_backoff_(options_.initial_backoff),
+          loop_("redis stream", endpoint_, std::move(log), options_.initial_backoff, options_.max_backoff) {
+        loop_.start([this] { return consume(); });
     }
     StreamConsumer(const StreamConsumer&) = delete;
     StreamConsumer& operator=(const StreamConsumer&) = delete;
     ~StreamConsumer() { stop(); }
 
     /// Stops consuming and joins the thread; an entry being handled is finished (and acknowledged) first.
-    void stop() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
+    void stop() noexcept { loop_.stop(); }
 
     /// True while the group exists and the consumer reads from it.
-    bool reading() const noexcept { return reading_.load(); }
+    bool reading() const noexcept { return loop_.connected.load(); }
 
 private:
-    void say(std::string_view line) const noexcept {
-        try {
-            if (log_) log_(line);
-        } catch (...) {
-        }
-    }
-
-    bool stopping() {
-        std::lock_guard lock(mutex_);
-        return stopping_;
-    }
-
-    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
-    bool wait(std::chrono::milliseconds delay) {
-        std::unique_lock lock(mutex_);
-        return !wake_.wait_for(lock, delay, [this] { return stopping_; });
-    }
-
-    void run() noexcept {
-        const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
-        auto backoff = options_.initial_backoff;
-        while (!stopping()) {
-            std::string failure;
-            try {
-                failure = consume();
-            } catch (const std::exception& error) {
-                failure = error.what();
-            }
-            const bool was_reading = reading_.exchange(false);
-            if (stopping()) break;
-            if (was_reading) backoff = options_.initial_backoff;
-            say("redis stream: " + failure + "; retrying " + where + " in " + std::to_string(backoff.count()) + " ms");
-            if (!wait(backoff)) break;
-            backoff = std::min(backoff * 2, options_.max_backoff);
-        }
-    }
-
     // One connection's life: reads and handles entries until stop() (returns empty) or a failure (throws).
     std::string consume() {
         detail::Context context = detail::connect(endpoint_, options_.timeout + options_.block);
         create_group(context.get());
-        reading_ = true;
-        say("redis stream: reading " + options_.stream + " as " + name_ + " of group " + options_.group);
+        loop_.connected = true;
+        loop_.say("redis stream: reading " + options_.stream + " as " + name_ + " of group " + options_.group);
         std::string cursor = "0";  // our own pending entries first
         auto next_claim = std::chrono::steady_clock::now();
-        while (!stopping()) {
+        while (!loop_.stopping()) {
             if (std::chrono::steady_clock::now() >= next_claim) {
                 if (claim(context.get())) cursor = "0";
                 next_claim = std::chrono::steady_clock::now() + options_.claim_every;
@@ -235,7 +192,7 @@ private:
                 cursor = ">";
             } else if (!handle_all(context.get(), entries)) {
                 cursor = "0";  // the entry that failed, and those after it, again first
-                if (!wait(retry_backoff_)) break;
+                if (!loop_.wait(retry_backoff_)) break;
                 retry_backoff_ = std::min(retry_backoff_ * 2, options_.max_backoff);
             }
         }
@@ -268,7 +225,7 @@ private:
         claim_start_ = detail::text(reply->element[0]);
         if (claim_start_.empty()) claim_start_ = "0-0";
         const std::size_t claimed = reply->element[1]->type == REDIS_REPLY_ARRAY ? reply->element[1]->elements : 0;
-        if (claimed > 0) say("redis stream: claimed " + std::to_string(claimed) + " idle entries of " + options_.stream);
+        if (claimed > 0) loop_.say("redis stream: claimed " + std::to_string(claimed) + " idle entries of " + options_.stream);
         return claimed > 0;
     }
 
@@ -283,13 +240,13 @@ private:
 
     bool handle(redisContext* context, const StreamEntry& entry) {
         if (entry.deleted) {
-            say("redis stream: entry " + entry.id + " of " + options_.stream + " was trimmed before it was handled");
+            loop_.say("redis stream: entry " + entry.id + " of " + options_.stream + " was trimmed before it was handled");
         } else {
             try {
                 handler_(parse_change_batch_quantity(entry, options_.stream));
             } catch (const std::exception& error) {
                 if (!never_succeeds(error)) {
-                    say("redis stream: entry " + entry.id + " failed, will retry: " + error.what());
+                    loop_.say("redis stream: entry " + entry.id + " failed, will retry: " + error.what());
                     return false;
                 }
                 dead_letter(context, entry, error.what());
@@ -305,22 +262,17 @@ private:
                                             "entry",  entry.id,             "reason", reason};
         for (const auto& [name, value] : entry.fields) words.insert(words.end(), {name, value});
         detail::checked(detail::command(context, words), "cannot append to " + options_.dead_letter);
-        say("redis stream: entry " + entry.id + " of " + options_.stream + " to " + options_.dead_letter + ": " +
+        loop_.say("redis stream: entry " + entry.id + " of " + options_.stream + " to " + options_.dead_letter + ": " +
             std::string(reason));
     }
 
     Endpoint endpoint_;
     std::string name_;
     Handler handler_;
-    Log log_;
     StreamConsumerOptions options_;
     std::chrono::milliseconds retry_backoff_;
     std::string claim_start_ = "0-0";
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::atomic<bool> reading_{false};
-    std::thread thread_;  // last: started once everything above is ready
+    detail::ConsumerLoop loop_;  // last: its thread uses everything above
 };
 
 }  // namespace allocation::redis
