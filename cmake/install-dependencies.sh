@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev libsqlitecpp-dev              # allocation::sqlite
   libhiredis-dev redis-server                  # allocation::redis and its end-to-end tests
   libcurl4-openssl-dev python3-aiosmtpd        # allocation::email and its end-to-end tests (an SMTP server)
+  libpqxx-dev postgresql                       # allocation::postgres and its tests (a cluster they start)
   python3 python3-prometheus-client            # the end-to-end test that parses /metrics
   libboost1.81-dev nlohmann-json3-dev libcli11-dev  # the service (Boost.Beast, Asio) and the CSV job
 )
