@@ -567,3 +567,79 @@ TEST_CASE("a temporary failure leaves the entry pending, and it is applied once 
     CHECK(entries_of(port, "allocation:dead_letter").empty());
 }
 #endif
+
+#if ALLOCATION_E2E_SQLITE
+TEST_CASE("an entry that fails with a temporary error on every delivery goes to the dead letters after "
+          "--max-deliveries, and the consumer goes on", "[e2e][redis][stream]") {
+    RedisServer redis;
+    const int port = redis.port();
+    TempDir dir;
+    const std::string db = (dir / "allocation.db").string();
+    Server server({"--db", db, "--redis", "127.0.0.1:" + std::to_string(port), "--max-deliveries", "2"});
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    REQUIRE(wait_until([&] { return pending_commands(port) == 0; }));  // the group exists
+    const int version = get(server, "/products/LAMP")["version"].get<int>();
+
+    // Another program holds the write lock for longer than both deliveries wait for it (5 s each).
+    sqlite3* holder = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &holder) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const std::string stuck = send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    const bool dead_lettered = wait_until([&] { return !entries_of(port, "allocation:dead_letter").empty(); },
+                                          std::chrono::seconds(40));
+    const auto pending_then = pending_commands(port);
+    send_command(port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "7"}});
+    sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(holder);
+    REQUIRE(dead_lettered);
+    CHECK(pending_then == 0);  // acknowledged
+
+    const auto dead = entries_of(port, "allocation:dead_letter");
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].at("stream") == commands_stream);
+    CHECK(dead[0].at("entry") == stuck);
+    CHECK(dead[0].at("id") == "m1");
+    CHECK_THAT(dead[0].at("reason"), Catch::StartsWith("failed on each of 2 deliveries, the last time: "));
+    CHECK_THAT(dead[0].at("reason"), Catch::Contains("locked"));
+    CHECK_THAT(server.log(), Catch::Contains("failed, will retry (delivery 1 of 2)"));
+
+    // The next entry is applied once the database is free again; the dead one never was.
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 7); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK(get(server, "/products/LAMP")["version"] == version + 1);  // m2's change only
+}
+
+TEST_CASE("the stream consumer reconnects after a Redis outage and applies what was added meanwhile and after",
+          "[e2e][redis][stream]") {
+    RedisServer redis(free_port(), true);  // persistent: the stream and its group survive the restart
+    const int port = redis.port();
+    TempDir dir;
+    Server server({"--db", (dir / "allocation.db").string(), "--redis", "127.0.0.1:" + std::to_string(port)});
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    post(server, "/add_batch", {{"ref", "b2"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", "2026-12-01"}}, 201);
+    post(server, "/allocate", {{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 4}}, 202);
+    auto stream_state = [&] { return get(server, "/ready").value("redis_stream", ""); };
+    REQUIRE(wait_until([&] { return stream_state() == "reading" && pending_commands(port) == 0; }));
+
+    redis.stop();
+    REQUIRE(wait_until([&] { return stream_state() == "connecting"; }));
+    redis.start();
+    // Added while the consumer is still away (it waits out its backoff): b1 shrinks below o1, which moves to b2.
+    send_command(port, {{"id", "during"}, {"batchref", "b1"}, {"qty", "3"}});
+    CHECK(wait_until([&] { return stream_state() == "reading"; }, std::chrono::seconds(30)));
+    send_command(port, {{"id", "after"}, {"batchref", "b2"}, {"qty", "8"}});
+
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 3) && purchased_is(server, "LAMP", "b2", 8); },
+                     std::chrono::seconds(30)));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK(get(server, "/allocations/o1") == json::array({{{"sku", "LAMP"}, {"batchref", "b2"}}}));
+    CHECK(batch_of(server, "LAMP", "b2")["available"] == 4);
+    const std::string log = server.log();
+    CHECK_THAT(log, Catch::Contains("redis stream: lost the connection"));
+    const std::string reading = "redis stream: reading " + commands_stream;
+    const auto first = log.find(reading);
+    REQUIRE(first != std::string::npos);
+    CHECK(log.find(reading, first + 1) != std::string::npos);  // once per connection
+    CHECK(entries_of(port, "allocation:dead_letter").empty());
+}
+#endif
