@@ -5,9 +5,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -106,8 +108,11 @@ static_assert(ports::Notifier<AfterCommit> && ports::EventPublisher<AfterCommit>
 template <ports::Outbox O>
 class Delivery {
 public:
-    Delivery(O& outbox, const DeliveryOptions& options)
-        : notifier_(options), stream_max_length_(options.stream_max_length), relay_(outbox, relay_options()) {
+    /// `maintenance` runs on the relay's thread every `maintenance_every` (the purge).
+    Delivery(O& outbox, const DeliveryOptions& options, std::function<void()> maintenance = {},
+             std::chrono::milliseconds maintenance_every = std::chrono::hours(1))
+        : notifier_(options), stream_max_length_(options.stream_max_length),
+          relay_(outbox, relay_options(std::move(maintenance), maintenance_every)) {
 #if ALLOCATION_SERVER_WITH_REDIS
         if (!options.redis.empty()) redis_.emplace(redis::parse_endpoint(options.redis));
 #else
@@ -121,8 +126,10 @@ public:
     void stop() noexcept { relay_.stop(); }
 
 private:
-    static RelayOptions relay_options() {
+    static RelayOptions relay_options(std::function<void()> maintenance, std::chrono::milliseconds maintenance_every) {
         RelayOptions options;
+        options.maintenance = std::move(maintenance);
+        options.maintenance_every = maintenance_every;
         options.batch_size = 512;
         // Looks for rows this often rather than being woken by each commit: on SQLite a look is a write
         // transaction, and under load one look takes the rows of many commits.

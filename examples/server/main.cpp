@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -52,6 +53,7 @@ struct Options {
     std::string consumer_name;  // empty: allocation-server-<port>
     double claim_idle = 60;
     std::int64_t max_deliveries = 10;  // redis::StreamConsumerOptions's
+    double retention = 7 * 86400;
     std::size_t max_connections = ServerLimits{}.max_connections;
     std::size_t queue_limit = ServerLimits{}.queue_limit;
     std::size_t header_limit = ServerLimits{}.header_bytes;
@@ -104,6 +106,11 @@ void add_options(CLI::App& app, Options& o) {
 #if ALLOCATION_SERVER_WITH_EMAIL
     flag("smtp", o.smtp, "SMTP server HOST:PORT for the out-of-stock email (without it, a log line)");
 #endif
+    flag("retention", o.retention,
+         "Seconds delivered outbox rows and processed message ids are kept; older ones are purged (at start, then "
+         "every hour, or every quarter of this when shorter). The ids are the window in which a redelivered stream "
+         "message is recognised: keep it longer than any redelivery (--claim-idle, the retries)")
+        ->check(CLI::Range(0.001, 10.0 * 365 * 86400));
     flag("max-connections", o.max_connections, "Open connections at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("queue-limit", o.queue_limit, "Requests waiting for a worker at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("header-limit", o.header_limit, "Bytes of request line and headers at most; beyond, 431")
@@ -210,6 +217,17 @@ void start_stream_consumer(std::optional<redis::StreamConsumer>& consumer, const
 }
 #endif
 
+/// The relay's maintenance: purges the delivered outbox rows and the processed message ids older than `retention`.
+template <typename Outbox, typename Factory>
+std::function<void()> purge_older_than(std::chrono::milliseconds retention, Outbox& outbox, Factory uow_factory) {
+    return [&outbox, uow_factory, retention]() mutable {
+        const Purged purged = purge(outbox, uow_factory, ports::OutboxClock::now() - retention);
+        if (purged.outbox_rows + purged.message_ids == 0) return;
+        log_line(fmt::format("purged {} delivered outbox rows and {} processed message ids older than {:g} s",
+                             purged.outbox_rows, purged.message_ids, std::chrono::duration<double>(retention).count()));
+    };
+}
+
 /// Composes the bus over `uow_factory`, with the relay over `outbox`, and serves it until the server has drained.
 /// The bus itself notifies and publishes nothing: its commits store what must leave in the outbox, and the
 /// relay delivers it (delivery.hpp). With --outbox off, nothing is stored, no relay runs, and the bus delivers.
@@ -220,7 +238,10 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
     const bool with_outbox = options.outbox == "on";
     AfterCommit after_commit(delivery_options, !with_outbox);
     auto bus = bootstrap(uow_factory, after_commit, after_commit, bus_options(metrics));
-    Delivery delivery(outbox, delivery_options);
+    const auto retention = millis(options.retention);
+    Delivery delivery(outbox, delivery_options, purge_older_than(retention, outbox, uow_factory),
+                      std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::milliseconds(10),
+                                                            std::chrono::hours(1)));
     metrics.watch_outbox([&outbox] { return backlog_of(outbox); });
     struct Unwatch {  // the outbox goes when this function returns or throws; /metrics may still be asked
         Metrics& metrics;

@@ -676,3 +676,58 @@ TEST_CASE("the server refuses --outbox off with --memory", "[e2e][outbox]") {
     CHECK(result.exit_code == 1);
     CHECK_THAT(result.out + result.err, Catch::Contains("--outbox off is for the SQLite database, not --memory"));
 }
+
+#if ALLOCATION_E2E_SQLITE
+namespace {
+long long stored_count(const std::string& db, const std::string& sql) {
+    sqlite3* handle = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(handle);
+        return -1;
+    }
+    sqlite3_stmt* statement = nullptr;
+    long long result = -1;
+    if (sqlite3_prepare_v2(handle, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+        result = sqlite3_column_int64(statement, 0);
+    }
+    sqlite3_finalize(statement);
+    sqlite3_close(handle);
+    return result;
+}
+}  // namespace
+
+TEST_CASE("the server with --retention purges delivered outbox rows and processed message ids, and a message that "
+          "comes again after that is applied again", "[e2e][redis][outbox]") {
+    RedisServer redis;
+    const int port = redis.port();
+    TempDir dir;
+    const std::string db = (dir / "allocation.db").string();
+    Server server({"--db", db, "--redis", "127.0.0.1:" + std::to_string(port), "--retention", "0.5"});
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    for (const char* order : {"o1", "o2", "o3"}) {
+        post(server, "/allocate", {{"orderid", order}, {"sku", "LAMP"}, {"qty", 1}}, 202);
+    }
+    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    send_command(port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "8"}});
+    REQUIRE(wait_until([&] { return purchased_is(server, "LAMP", "b1", 8); }));
+
+    // Once delivered and older than the retention: only LAMP's newest outbox row stays, and no message id.
+    CHECK(wait_until([&] {
+        return stored_count(db, "SELECT count(*) FROM outbox") == 1 &&
+               stored_count(db, "SELECT count(*) FROM processed_messages") == 0;
+    }));
+    CHECK(stored_count(db, "SELECT version_number FROM outbox") == 4);  // o3's Allocated
+    CHECK_THAT(server.log(), Catch::Contains("delivered outbox rows and"));
+    CHECK(streamed_orders(port) == std::multiset<std::string>{"o1", "o2", "o3"});
+
+    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});  // past the window: applied again
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 6); }));
+    post(server, "/allocate", {{"orderid", "o4"}, {"sku", "LAMP"}, {"qty", 1}}, 202);
+    CHECK(wait_until([&] { return streamed_orders(port).count("o4") == 1; }));
+    const auto entries = stream_entries(port, "allocation:line_allocated");
+    std::set<std::string> ids;
+    for (const auto& [id, event] : entries) ids.insert(id);
+    CHECK(ids.size() == entries.size());  // the numbering went on after the purge
+}
+#endif

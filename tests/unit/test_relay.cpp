@@ -3,8 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -229,4 +231,50 @@ TEST_CASE("relay: a stop during a batch finishes the row in hand and hands the o
     const auto rest = f.store.outbox().claim("relay-b", now, now + 1s, 10);
     CHECK(ids_of(rest) == std::vector<std::string>{outbox_id("LAMP", 3, 0), outbox_id("LAMP", 4, 0)});
     for (const auto& row : rest) CHECK(row.attempts == 0);
+}
+
+TEST_CASE("relay: on its thread it runs its maintenance at the start and then again and again, a failure reported") {
+    Fixture f;
+    RelayOptions o = f.options();
+    o.idle_wait = 1ms;
+    o.maintenance_every = 1ms;
+    std::atomic<int> runs{0};
+    std::promise<void> third;
+    o.maintenance = [&] {
+        const int run = ++runs;
+        if (run == 3) third.set_value();
+        if (run == 1) throw std::runtime_error("disk on fire");
+    };
+    std::mutex errors_mutex;
+    std::vector<std::string> errors;
+    o.on_error = [&](std::string_view doing, const std::exception& error) {
+        std::lock_guard lock(errors_mutex);
+        errors.push_back(std::string(doing) + ": " + error.what());
+    };
+    Relay<memory::Outbox> relay(f.store.outbox(), o);
+    relay.on("Allocated", [](const ports::OutboxMessage&) {});
+    relay.start();
+    third.get_future().get();
+    relay.stop();
+    CHECK(runs >= 3);
+    std::lock_guard lock(errors_mutex);
+    CHECK(errors == std::vector<std::string>{"maintenance: disk on fire"});
+}
+
+TEST_CASE("relay: without maintenance_every passing, the maintenance runs once, at the start") {
+    Fixture f;
+    RelayOptions o = f.options();
+    o.idle_wait = 24h;
+    o.maintenance_every = 24h;
+    std::atomic<int> runs{0};
+    o.maintenance = [&] { ++runs; };
+    Relay<memory::Outbox> relay(f.store.outbox(), o);
+    std::promise<void> delivered;
+    relay.on("Allocated", [&](const ports::OutboxMessage&) { delivered.set_value(); });
+    relay.start();
+    f.allocate("o1", 1);
+    relay.wake();
+    delivered.get_future().get();  // the thread went round its loop again after the first maintenance
+    relay.stop();
+    CHECK(runs == 1);
 }

@@ -60,7 +60,7 @@ public:
 public:
     explicit UnitOfWork(Database& db)
         : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}),
-          messages_(lease_, db.options().path) {
+          messages_(lease_, db.options().path, db.writer_) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
