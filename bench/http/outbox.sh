@@ -57,7 +57,7 @@ run() {  # run NAME ROUND: one wrk run, its 2xx per second on stdout
     "$1-$2" "$SKUS" >"$out" 2>&1 || true
   grep '^RESULT ' "$out" | tail -n 1 | tr ' ' '\n' | awk -F= '
     $1 == "requests" { n = $2 } $1 == "non2xx" { bad = $2 } $1 == "duration_us" { d = $2 / 1e6 }
-    END { printf "%.0f\n", d > 0 ? (n - bad) / d : 0 }'
+    END { printf "%.0f\n", (d > 0 ? (n - bad) / d : 0) }'
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
