@@ -569,44 +569,58 @@ TEST_CASE("a temporary failure leaves the entry pending, and it is applied once 
 #endif
 
 #if ALLOCATION_E2E_SQLITE
+namespace {
+/// A Redis, and a server on a database file with it and `extra` flags, whose product LAMP has the batch b1 of 10.
+struct OnFile {
+    explicit OnFile(const std::vector<std::string>& extra) : server(arguments(extra)) {
+        post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    }
+    std::vector<std::string> arguments(const std::vector<std::string>& extra) const {
+        std::vector<std::string> args{"--db", db, "--redis", "127.0.0.1:" + std::to_string(port)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+    RedisServer redis;
+    int port = redis.port();
+    TempDir dir;
+    std::string db = (dir / "allocation.db").string();
+    Server server;
+};
+}  // namespace
+
 TEST_CASE("an entry that fails with a temporary error on every delivery goes to the dead letters after "
           "--max-deliveries, and the consumer goes on", "[e2e][redis][stream]") {
-    RedisServer redis;
-    const int port = redis.port();
-    TempDir dir;
-    const std::string db = (dir / "allocation.db").string();
-    Server server({"--db", db, "--redis", "127.0.0.1:" + std::to_string(port), "--max-deliveries", "2"});
-    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
-    REQUIRE(wait_until([&] { return pending_commands(port) == 0; }));  // the group exists
-    const int version = get(server, "/products/LAMP")["version"].get<int>();
+    OnFile setup({"--max-deliveries", "2"});
+    REQUIRE(wait_until([&] { return pending_commands(setup.port) == 0; }));  // the group exists
+    const int version = get(setup.server, "/products/LAMP")["version"].get<int>();
 
     // Another program holds the write lock for longer than both deliveries wait for it (5 s each).
     sqlite3* holder = nullptr;
-    REQUIRE(sqlite3_open(db.c_str(), &holder) == SQLITE_OK);
+    REQUIRE(sqlite3_open(setup.db.c_str(), &holder) == SQLITE_OK);
     REQUIRE(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
-    const std::string stuck = send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
-    const bool dead_lettered = wait_until([&] { return !entries_of(port, "allocation:dead_letter").empty(); },
+    const std::string stuck = send_command(setup.port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    const bool dead_lettered = wait_until([&] { return !entries_of(setup.port, "allocation:dead_letter").empty(); },
                                           std::chrono::seconds(40));
-    const auto pending_then = pending_commands(port);
-    send_command(port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "7"}});
+    const auto pending_then = pending_commands(setup.port);
+    send_command(setup.port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "7"}});
     sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_close(holder);
     REQUIRE(dead_lettered);
     CHECK(pending_then == 0);  // acknowledged
 
-    const auto dead = entries_of(port, "allocation:dead_letter");
+    const auto dead = entries_of(setup.port, "allocation:dead_letter");
     REQUIRE(dead.size() == 1);
     CHECK(dead[0].at("stream") == commands_stream);
     CHECK(dead[0].at("entry") == stuck);
     CHECK(dead[0].at("id") == "m1");
     CHECK_THAT(dead[0].at("reason"), Catch::StartsWith("failed on each of 2 deliveries, the last time: "));
     CHECK_THAT(dead[0].at("reason"), Catch::Contains("locked"));
-    CHECK_THAT(server.log(), Catch::Contains("failed, will retry (delivery 1 of 2)"));
+    CHECK_THAT(setup.server.log(), Catch::Contains("failed, will retry (delivery 1 of 2)"));
 
     // The next entry is applied once the database is free again; the dead one never was.
-    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 7); }));
-    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
-    CHECK(get(server, "/products/LAMP")["version"] == version + 1);  // m2's change only
+    CHECK(wait_until([&] { return purchased_is(setup.server, "LAMP", "b1", 7); }));
+    CHECK(wait_until([&] { return pending_commands(setup.port) == 0; }));
+    CHECK(get(setup.server, "/products/LAMP")["version"] == version + 1);  // m2's change only
 }
 
 TEST_CASE("the stream consumer reconnects after a Redis outage and applies what was added meanwhile and after",
@@ -699,33 +713,28 @@ long long stored_count(const std::string& db, const std::string& sql) {
 
 TEST_CASE("the server with --retention purges delivered outbox rows and processed message ids, and a message that "
           "comes again after that is applied again", "[e2e][redis][outbox]") {
-    RedisServer redis;
-    const int port = redis.port();
-    TempDir dir;
-    const std::string db = (dir / "allocation.db").string();
-    Server server({"--db", db, "--redis", "127.0.0.1:" + std::to_string(port), "--retention", "0.5"});
-    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    OnFile setup({"--retention", "0.5"});
     for (const char* order : {"o1", "o2", "o3"}) {
-        post(server, "/allocate", {{"orderid", order}, {"sku", "LAMP"}, {"qty", 1}}, 202);
+        post(setup.server, "/allocate", {{"orderid", order}, {"sku", "LAMP"}, {"qty", 1}}, 202);
     }
-    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
-    send_command(port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "8"}});
-    REQUIRE(wait_until([&] { return purchased_is(server, "LAMP", "b1", 8); }));
+    send_command(setup.port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    send_command(setup.port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "8"}});
+    REQUIRE(wait_until([&] { return purchased_is(setup.server, "LAMP", "b1", 8); }));
 
     // Once delivered and older than the retention: only LAMP's newest outbox row stays, and no message id.
     CHECK(wait_until([&] {
-        return stored_count(db, "SELECT count(*) FROM outbox") == 1 &&
-               stored_count(db, "SELECT count(*) FROM processed_messages") == 0;
+        return stored_count(setup.db, "SELECT count(*) FROM outbox") == 1 &&
+               stored_count(setup.db, "SELECT count(*) FROM processed_messages") == 0;
     }));
-    CHECK(stored_count(db, "SELECT version_number FROM outbox") == 4);  // o3's Allocated
-    CHECK_THAT(server.log(), Catch::Contains("delivered outbox rows and"));
-    CHECK(streamed_orders(port) == std::multiset<std::string>{"o1", "o2", "o3"});
+    CHECK(stored_count(setup.db, "SELECT version_number FROM outbox") == 4);  // o3's Allocated
+    CHECK_THAT(setup.server.log(), Catch::Contains("delivered outbox rows and"));
+    CHECK(streamed_orders(setup.port) == std::multiset<std::string>{"o1", "o2", "o3"});
 
-    send_command(port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});  // past the window: applied again
-    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 6); }));
-    post(server, "/allocate", {{"orderid", "o4"}, {"sku", "LAMP"}, {"qty", 1}}, 202);
-    CHECK(wait_until([&] { return streamed_orders(port).count("o4") == 1; }));
-    const auto entries = stream_entries(port, "allocation:line_allocated");
+    send_command(setup.port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});  // past the window: applied again
+    CHECK(wait_until([&] { return purchased_is(setup.server, "LAMP", "b1", 6); }));
+    post(setup.server, "/allocate", {{"orderid", "o4"}, {"sku", "LAMP"}, {"qty", 1}}, 202);
+    CHECK(wait_until([&] { return streamed_orders(setup.port).count("o4") == 1; }));
+    const auto entries = stream_entries(setup.port, "allocation:line_allocated");
     std::set<std::string> ids;
     for (const auto& [id, event] : entries) ids.insert(id);
     CHECK(ids.size() == entries.size());  // the numbering went on after the purge

@@ -2,12 +2,12 @@
 // own thread for the stop.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "allocation/adapters/memory/memory.hpp"
@@ -233,42 +233,38 @@ TEST_CASE("relay: a stop during a batch finishes the row in hand and hands the o
     for (const auto& row : rest) CHECK(row.attempts == 0);
 }
 
+namespace {
+/// The fixture's relay options, with `maintenance` run every `every`, which is also the idle wait.
+RelayOptions with_maintenance(Fixture& f, std::chrono::milliseconds every, std::function<void()> maintenance) {
+    RelayOptions o = f.options();
+    o.idle_wait = every;
+    o.maintenance_every = every;
+    o.maintenance = std::move(maintenance);
+    return o;
+}
+}  // namespace
+
 TEST_CASE("relay: on its thread it runs its maintenance at the start and then again and again, a failure reported") {
     Fixture f;
-    RelayOptions o = f.options();
-    o.idle_wait = 1ms;
-    o.maintenance_every = 1ms;
     std::atomic<int> runs{0};
     std::promise<void> third;
-    o.maintenance = [&] {
+    Relay<memory::Outbox> relay(f.store.outbox(), with_maintenance(f, 1ms, [&] {
         const int run = ++runs;
         if (run == 3) third.set_value();
         if (run == 1) throw std::runtime_error("disk on fire");
-    };
-    std::mutex errors_mutex;
-    std::vector<std::string> errors;
-    o.on_error = [&](std::string_view doing, const std::exception& error) {
-        std::lock_guard lock(errors_mutex);
-        errors.push_back(std::string(doing) + ": " + error.what());
-    };
-    Relay<memory::Outbox> relay(f.store.outbox(), o);
+    }));
     relay.on("Allocated", [](const ports::OutboxMessage&) {});
     relay.start();
     third.get_future().get();
-    relay.stop();
+    relay.stop();  // joins the thread: its reports are all in f.errors
     CHECK(runs >= 3);
-    std::lock_guard lock(errors_mutex);
-    CHECK(errors == std::vector<std::string>{"maintenance: disk on fire"});
+    CHECK(f.errors == std::vector<std::string>{"maintenance: disk on fire"});
 }
 
 TEST_CASE("relay: without maintenance_every passing, the maintenance runs once, at the start") {
     Fixture f;
-    RelayOptions o = f.options();
-    o.idle_wait = 24h;
-    o.maintenance_every = 24h;
     std::atomic<int> runs{0};
-    o.maintenance = [&] { ++runs; };
-    Relay<memory::Outbox> relay(f.store.outbox(), o);
+    Relay<memory::Outbox> relay(f.store.outbox(), with_maintenance(f, 24h, [&] { ++runs; }));
     std::promise<void> delivered;
     relay.on("Allocated", [&](const ports::OutboxMessage&) { delivered.set_value(); });
     relay.start();
