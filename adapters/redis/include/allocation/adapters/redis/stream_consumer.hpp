@@ -89,8 +89,9 @@ struct StreamConsumerOptions {
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
     /// Deliveries an entry gets at most, as Redis counts them (XPENDING): each read that returns it, also the
-    /// re-read of the entries behind one that failed. An entry whose delivery number `max_deliveries` fails with a temporary error
-    /// goes to `dead_letter` too, with the count and the last error, and is acknowledged. At least 1.
+    /// re-read of the entries behind one that failed. An entry whose delivery number `max_deliveries` fails with
+    /// a temporary error goes to `dead_letter` too, with the count and the last error, and is acknowledged. At
+    /// least 1.
     std::int64_t max_deliveries = 10;
 };
 
