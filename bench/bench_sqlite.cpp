@@ -1,7 +1,9 @@
 // End-to-end allocation throughput of the message bus on SQLite (WAL+NORMAL, WAL+FULL, ":memory:"), next to the
 // raw floor measured in the same run, and the cost of one allocation as a product's history grows. The rows
 // NORMAL/bg and FULL/bg run the adapter with Checkpoint::background (as allocation-server does) against the same
-// raw floor, which checkpoints the way SQLite does by default, in the committing connection.
+// raw floor, which checkpoints the way SQLite does by default, in the committing connection. The rows "-outbox"
+// run the adapter with OutboxRows::off against the floor without the outbox insert, alternating with the rows
+// with it, and "outbox cost" compares the two ratios.
 //
 // usage: bench_sqlite [allocations per run (default 20000)] [allocations per WAL+FULL run (default 3000)]
 #include <algorithm>
@@ -49,6 +51,7 @@ struct Setting {
     bool memory;
     sqlite::Synchronous synchronous;
     sqlite::Checkpoint checkpoint = sqlite::Checkpoint::automatic;  // the adapter's; raw SQLite's is automatic
+    bool compare_outbox = false;  // also measured with OutboxRows::off against the floor without the outbox insert
 };
 
 class Scratch {
@@ -78,8 +81,9 @@ double median(std::vector<double> values) {
 std::string order_id(std::string_view prefix, long n) { return std::string(prefix) + std::to_string(n); }
 
 /// Allocations per second through bus.handle(Allocate) on a fresh database.
-Rate adapter_run(const std::string& path, const Setting& setting, int allocations) {
-    sqlite::Database db(sqlite::Options{.path = path, .synchronous = setting.synchronous, .checkpoint = setting.checkpoint});
+Rate adapter_run(const std::string& path, const Setting& setting, bool outbox, int allocations) {
+    sqlite::Database db(sqlite::Options{.path = path, .synchronous = setting.synchronous, .checkpoint = setting.checkpoint,
+                                        .outbox = outbox ? sqlite::OutboxRows::stored : sqlite::OutboxRows::off});
     CountingNotifier notifier;
     CountingPublisher publisher;
     auto bus = bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher);
@@ -94,11 +98,11 @@ Rate adapter_run(const std::string& path, const Setting& setting, int allocation
     return {allocations / elapsed.count(), allocations / cpu};
 }
 
-Rate raw_run(const std::string& path, bool full, int allocations) {
+Rate raw_run(const std::string& path, bool full, bool outbox, int allocations) {
     const double cpu_start = cpu_seconds();
     std::string schema;  // the adapter's own, so that both write the same rows and indexes
     for (const char* migration : sqlite::detail::migrations) schema += migration;
-    const double wall = bench_raw::allocations_per_second({path, full, schema, allocations});
+    const double wall = bench_raw::allocations_per_second({path, full, schema, allocations, outbox});
     // The raw run's CPU time includes its setup (open, schema, prepare): a few hundred microseconds at most.
     return {wall, allocations / (cpu_seconds() - cpu_start)};
 }
@@ -154,6 +158,36 @@ void history_figure(Scratch& scratch, int allocations, bool cold) {
     std::printf("  ratio: %.2fx (target: at most 1.5x)\n", large_us / small_us);
 }
 
+/// The runs of one setting, with or without the outbox: the adapter's and the floor's, alternately.
+struct Samples {
+    std::vector<double> adapter_wall, adapter_cpu, raw_wall, raw_cpu;
+    void add(const Rate& adapter, const Rate& raw) {
+        adapter_wall.push_back(adapter.wall);
+        adapter_cpu.push_back(adapter.cpu);
+        raw_wall.push_back(raw.wall);
+        raw_cpu.push_back(raw.cpu);
+    }
+    double wall_ratio() const { return median(adapter_wall) / median(raw_wall); }
+    double cpu_ratio() const { return median(adapter_cpu) / median(raw_cpu); }
+    void print(const std::string& name) const {
+        std::printf("%-19s | %10.0f %10.0f %5.0f%% | %10.0f %10.0f %5.0f%%\n", name.c_str(), median(adapter_wall),
+                    median(raw_wall), 100.0 * wall_ratio(), median(adapter_cpu), median(raw_cpu), 100.0 * cpu_ratio());
+        std::fflush(stdout);
+    }
+};
+
+/// What the outbox costs the adapter, measured against floors that do and do not insert its row: the ratios'
+/// difference in points of the floor, and that difference relative to the ratio without (target: at most 15%).
+void print_outbox_cost(const char* name, const Samples& with, const Samples& without) {
+    auto line = [](const char* clock, double a, double b) {
+        std::printf("  %-4s ratio with %5.1f%%, without %5.1f%%: %+5.1f points, %+5.1f%% of the ratio without\n",
+                    clock, 100 * a, 100 * b, 100 * (a - b), 100 * (a - b) / b);
+    };
+    std::printf("outbox cost, %s:\n", name);
+    line("wall", with.wall_ratio(), without.wall_ratio());
+    line("CPU", with.cpu_ratio(), without.cpu_ratio());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -163,31 +197,33 @@ int main(int argc, char** argv) {
     Scratch scratch;
     std::printf("SQLite %s; median of %d runs, each on a fresh database; allocations/s through bus.handle(Allocate)\n",
                 sqlite3_libversion(), repeats);
-    std::printf("%-12s | %10s %10s %6s | %10s %10s %6s\n", "", "wall time", "", "", "CPU time", "", "");
-    std::printf("%-12s | %10s %10s %6s | %10s %10s %6s\n", "setting", "adapter/s", "raw/s", "ratio", "adapter/s",
+    std::printf("%-19s | %10s %10s %6s | %10s %10s %6s\n", "", "wall time", "", "", "CPU time", "", "");
+    std::printf("%-19s | %10s %10s %6s | %10s %10s %6s\n", "setting", "adapter/s", "raw/s", "ratio", "adapter/s",
                 "raw/s", "ratio");
-    const Setting settings[] = {{"WAL+NORMAL", false, sqlite::Synchronous::normal},
-                                {"WAL+FULL", false, sqlite::Synchronous::full},
-                                {":memory:", true, sqlite::Synchronous::normal},
+    const Setting settings[] = {{"WAL+NORMAL", false, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true},
+                                {"WAL+FULL", false, sqlite::Synchronous::full, sqlite::Checkpoint::automatic, true},
+                                {":memory:", true, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true},
                                 {"NORMAL/bg", false, sqlite::Synchronous::normal, sqlite::Checkpoint::background},
                                 {"FULL/bg", false, sqlite::Synchronous::full, sqlite::Checkpoint::background}};
+    std::vector<std::pair<const char*, std::pair<Samples, Samples>>> compared;
     for (const Setting& setting : settings) {
         const int count = setting.synchronous == sqlite::Synchronous::full ? full_allocations : allocations;
         const bool full = setting.synchronous == sqlite::Synchronous::full;
-        std::vector<double> adapter_wall, adapter_cpu, raw_wall, raw_cpu;
-        for (int r = 0; r < repeats; ++r) {  // alternate, so that both see the same machine
-            const Rate a = adapter_run(setting.memory ? ":memory:" : scratch.fresh("adapter"), setting, count);
-            const Rate b = raw_run(setting.memory ? ":memory:" : scratch.fresh("raw"), full, count);
-            adapter_wall.push_back(a.wall);
-            adapter_cpu.push_back(a.cpu);
-            raw_wall.push_back(b.wall);
-            raw_cpu.push_back(b.cpu);
+        auto path = [&](const char* name) { return setting.memory ? std::string(":memory:") : scratch.fresh(name); };
+        Samples with, without;
+        for (int r = 0; r < repeats; ++r) {  // alternate, so that all see the same machine
+            with.add(adapter_run(path("adapter"), setting, true, count), raw_run(path("raw"), full, true, count));
+            if (!setting.compare_outbox) continue;
+            without.add(adapter_run(path("adapter"), setting, false, count), raw_run(path("raw"), full, false, count));
         }
-        const double aw = median(adapter_wall), bw = median(raw_wall), ac = median(adapter_cpu), bc = median(raw_cpu);
-        std::printf("%-12s | %10.0f %10.0f %5.0f%% | %10.0f %10.0f %5.0f%%\n", setting.name, aw, bw, 100.0 * aw / bw, ac,
-                    bc, 100.0 * ac / bc);
-        std::fflush(stdout);
+        with.print(setting.name);
+        if (setting.compare_outbox) {
+            without.print(std::string(setting.name) + " -outbox");
+            compared.emplace_back(setting.name, std::pair{with, without});
+        }
     }
+    std::printf("\n");
+    for (const auto& [name, samples] : compared) print_outbox_cost(name, samples.first, samples.second);
     history_figure(scratch, std::max(1000, allocations / 4), false);
     history_figure(scratch, std::max(1000, allocations / 4), true);
     return 0;

@@ -29,6 +29,20 @@ void run(sqlite3* db, sqlite3_stmt* statement, const char* what) {
     sqlite3_reset(statement);
 }
 
+// The outbox row of the Allocated event, with its payload in the book's JSON, as the adapter's row holds it.
+void insert_outbox_row(sqlite3* db, sqlite3_stmt* insert_outbox, const char* orderid, sqlite3_int64 version) {
+    char payload[96];
+    const int payload_length = std::snprintf(payload, sizeof payload,
+                                             R"({"orderid":"%s","sku":"RAW","qty":1,"batchref":"raw-batch"})", orderid);
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    sqlite3_bind_text(insert_outbox, 1, "RAW", 3, SQLITE_STATIC);
+    sqlite3_bind_int64(insert_outbox, 2, version);
+    sqlite3_bind_text(insert_outbox, 3, payload, payload_length, SQLITE_STATIC);
+    sqlite3_bind_int64(insert_outbox, 4, now);
+    run(db, insert_outbox, "insert outbox row");
+}
+
 }  // namespace
 
 double allocations_per_second(const Settings& settings) {
@@ -99,17 +113,7 @@ double allocations_per_second(const Settings& settings) {
         run(db, set_version, "compare-and-set version");
         if (sqlite3_changes(db) != 1) throw std::runtime_error("lost the version race");
 
-        char payload[96];  // the Allocated event in the book's JSON, as the adapter's outbox row holds it
-        const int payload_length = std::snprintf(payload, sizeof payload,
-                                                 R"({"orderid":"%s","sku":"RAW","qty":1,"batchref":"raw-batch"})", orderid);
-        const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count();
-        sqlite3_bind_text(insert_outbox, 1, "RAW", 3, SQLITE_STATIC);
-        sqlite3_bind_int64(insert_outbox, 2, version + 1);
-        sqlite3_bind_text(insert_outbox, 3, payload, payload_length, SQLITE_STATIC);
-        sqlite3_bind_int64(insert_outbox, 4, now);
-        run(db, insert_outbox, "insert outbox row");
-
+        if (settings.outbox) insert_outbox_row(db, insert_outbox, orderid, version + 1);
         run(db, commit, "COMMIT");
     }
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;

@@ -1,13 +1,15 @@
 // What leaves the service after a commit: the outbox's rows, delivered at least once by a relay to Redis (the
 // stream allocation:line_allocated, then the book's channel line_allocated) and to the notifier (email with
-// --smtp, the log otherwise).
+// --smtp, the log otherwise); or, with --outbox off, the bus's own delivery right after the commit.
 #pragma once
 
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -71,13 +73,46 @@ private:
     LogNotifier log_;
 };
 
+/// With `--outbox off`, the bus's notifier and publisher: each event right after the commit that raised it, once,
+/// and lost when that fails (the book's at-most-once way; Allocated on the channel line_allocated only, not on the
+/// stream). With the outbox on it does nothing: the relay delivers.
+class AfterCommit {
+public:
+    AfterCommit(const DeliveryOptions& options, bool active) {
+        if (!active) return;
+        notifier_.emplace(options);
+#if ALLOCATION_SERVER_WITH_REDIS
+        if (!options.redis.empty()) redis_.emplace(redis::parse_endpoint(options.redis));
+#endif
+    }
+    void send(std::string_view destination, std::string_view message) {
+        if (notifier_) notifier_->send(destination, message);
+    }
+    void publish([[maybe_unused]] std::string_view channel, [[maybe_unused]] const events::Event& event) {
+#if ALLOCATION_SERVER_WITH_REDIS
+        if (redis_) redis_->publish(channel, event);
+#endif
+    }
+
+private:
+    std::optional<ServiceNotifier> notifier_;
+#if ALLOCATION_SERVER_WITH_REDIS
+    std::optional<redis::Publisher> redis_;
+#endif
+};
+
+static_assert(ports::Notifier<AfterCommit> && ports::EventPublisher<AfterCommit>);
+
 /// The relay over the service's outbox, with its handlers. Allocated rows go to Redis when there is one (and
 /// are simply done when there is none); OutOfStock rows to the notifier. A failure is logged and retried.
 template <ports::Outbox O>
 class Delivery {
 public:
-    Delivery(O& outbox, const DeliveryOptions& options)
-        : notifier_(options), stream_max_length_(options.stream_max_length), relay_(outbox, relay_options()) {
+    /// `maintenance` runs on the relay's thread every `maintenance_every` (the purge).
+    Delivery(O& outbox, const DeliveryOptions& options, std::function<void()> maintenance = {},
+             std::chrono::milliseconds maintenance_every = std::chrono::hours(1))
+        : notifier_(options), stream_max_length_(options.stream_max_length),
+          relay_(outbox, relay_options(std::move(maintenance), maintenance_every)) {
 #if ALLOCATION_SERVER_WITH_REDIS
         if (!options.redis.empty()) redis_.emplace(redis::parse_endpoint(options.redis));
 #else
@@ -91,8 +126,10 @@ public:
     void stop() noexcept { relay_.stop(); }
 
 private:
-    static RelayOptions relay_options() {
+    static RelayOptions relay_options(std::function<void()> maintenance, std::chrono::milliseconds maintenance_every) {
         RelayOptions options;
+        options.maintenance = std::move(maintenance);
+        options.maintenance_every = maintenance_every;
         options.batch_size = 512;
         // Looks for rows this often rather than being woken by each commit: on SQLite a look is a write
         // transaction, and under load one look takes the rows of many commits.

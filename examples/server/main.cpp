@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -38,6 +40,7 @@ struct Options {
     std::string db = "./allocation.db";
     bool memory = false;
     std::string synchronous = "full";
+    std::string outbox = "on";
     std::string host = "127.0.0.1";
     int port = 5005;
     // SQLite takes one writer at a time, and every commit on one connection empties the page cache of the
@@ -49,6 +52,8 @@ struct Options {
     std::size_t stream_max_length = DeliveryOptions{}.stream_max_length;
     std::string consumer_name;  // empty: allocation-server-<port>
     double claim_idle = 60;
+    std::int64_t max_deliveries = 10;  // redis::StreamConsumerOptions's
+    double retention = 7 * 86400;
     std::size_t max_connections = ServerLimits{}.max_connections;
     std::size_t queue_limit = ServerLimits{}.queue_limit;
     std::size_t header_limit = ServerLimits{}.header_bytes;
@@ -68,6 +73,11 @@ void add_options(CLI::App& app, Options& o) {
     flag("synchronous", o.synchronous,
          "SQLite durability: full (a 201/202 survives a power cut) or normal (survives a crash of the process)")
         ->check(CLI::IsMember({"full", "normal"}));
+    flag("outbox", o.outbox,
+         "on: what must leave the service (Allocated to Redis, the out-of-stock notification) is stored with each "
+         "commit and delivered at least once by a relay; off: the bus sends it right after the commit, at most once "
+         "(the book's way; SQLite only, to measure what the outbox costs)")
+        ->check(CLI::IsMember({"on", "off"}));
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
     flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
@@ -88,10 +98,19 @@ void add_options(CLI::App& app, Options& o) {
          "Seconds an entry of allocation:change_batch_quantity may stay pending with another consumer before this "
          "one claims it")
         ->check(CLI::Range(0.001, 86400.0));
+    flag("max-deliveries", o.max_deliveries,
+         "Deliveries an entry of allocation:change_batch_quantity gets at most while it fails with a temporary error "
+         "(the database busy, a lost race); then it goes to allocation:dead_letter, with the count and the last error")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000}));
 #endif
 #if ALLOCATION_SERVER_WITH_EMAIL
     flag("smtp", o.smtp, "SMTP server HOST:PORT for the out-of-stock email (without it, a log line)");
 #endif
+    flag("retention", o.retention,
+         "Seconds delivered outbox rows and processed message ids are kept; older ones are purged (at start, then "
+         "every hour, or every quarter of this when shorter). The ids are the window in which a redelivered stream "
+         "message is recognised: keep it longer than any redelivery (--claim-idle, the retries)")
+        ->check(CLI::Range(0.001, 10.0 * 365 * 86400));
     flag("max-connections", o.max_connections, "Open connections at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("queue-limit", o.queue_limit, "Requests waiting for a worker at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("header-limit", o.header_limit, "Bytes of request line and headers at most; beyond, 431")
@@ -189,28 +208,46 @@ void start_stream_consumer(std::optional<redis::StreamConsumer>& consumer, const
     if (options.redis.empty()) return;
     const std::string name =
         options.consumer_name.empty() ? "allocation-server-" + std::to_string(port) : options.consumer_name;
+    redis::StreamConsumerOptions stream_options;
+    stream_options.claim_idle = millis(options.claim_idle);
+    stream_options.max_deliveries = options.max_deliveries;
     consumer.emplace(
         redis::parse_endpoint(options.redis), name, [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); },
-        [](std::string_view line) { log_line(line); }, redis::StreamConsumerOptions{.claim_idle = millis(options.claim_idle)});
+        [](std::string_view line) { log_line(line); }, stream_options);
 }
 #endif
 
+/// The relay's maintenance: purges the delivered outbox rows and the processed message ids older than `retention`.
+template <typename Outbox, typename Factory>
+std::function<void()> purge_older_than(std::chrono::milliseconds retention, Outbox& outbox, Factory uow_factory) {
+    return [&outbox, uow_factory, retention]() mutable {
+        const Purged purged = purge(outbox, uow_factory, ports::OutboxClock::now() - retention);
+        if (purged.outbox_rows + purged.message_ids == 0) return;
+        log_line(fmt::format("purged {} delivered outbox rows and {} processed message ids older than {:g} s",
+                             purged.outbox_rows, purged.message_ids, std::chrono::duration<double>(retention).count()));
+    };
+}
+
 /// Composes the bus over `uow_factory`, with the relay over `outbox`, and serves it until the server has drained.
 /// The bus itself notifies and publishes nothing: its commits store what must leave in the outbox, and the
-/// relay delivers it (delivery.hpp).
+/// relay delivers it (delivery.hpp). With --outbox off, nothing is stored, no relay runs, and the bus delivers.
 template <typename Factory, typename View, typename Outbox, typename CheckStorage>
 int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory uow_factory, View& view,
           Outbox& outbox, CheckStorage check_storage, std::string_view storage) {
-    memory::NullNotifier notifier;
-    memory::NullPublisher publisher;
-    auto bus = bootstrap(uow_factory, notifier, publisher, bus_options(metrics));
-    Delivery delivery(outbox, DeliveryOptions{options.redis, options.smtp, options.stream_max_length});
+    const DeliveryOptions delivery_options{options.redis, options.smtp, options.stream_max_length};
+    const bool with_outbox = options.outbox == "on";
+    AfterCommit after_commit(delivery_options, !with_outbox);
+    auto bus = bootstrap(uow_factory, after_commit, after_commit, bus_options(metrics));
+    const auto retention = millis(options.retention);
+    Delivery delivery(outbox, delivery_options, purge_older_than(retention, outbox, uow_factory),
+                      std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::milliseconds(10),
+                                                            std::chrono::hours(1)));
     metrics.watch_outbox([&outbox] { return backlog_of(outbox); });
     struct Unwatch {  // the outbox goes when this function returns or throws; /metrics may still be asked
         Metrics& metrics;
         ~Unwatch() { metrics.watch_outbox({}); }
     } unwatch{metrics};
-    delivery.start();
+    if (with_outbox) delivery.start();
 #if ALLOCATION_SERVER_WITH_REDIS
     std::optional<redis::Consumer> consumer;
     if (!options.redis.empty()) {
@@ -248,6 +285,7 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
 
 int run(HttpServer& server, Metrics& metrics, const Options& options) {
     if (options.memory) {
+        if (options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --memory");
         memory::Store store;
         return serve(server, metrics, options, memory::UnitOfWorkFactory(store), store.allocations(), store.outbox(),
                      [] {}, "in memory");
@@ -259,7 +297,8 @@ int run(HttpServer& server, Metrics& metrics, const Options& options) {
         .path = options.db,
         .synchronous = normal ? sqlite::Synchronous::normal : sqlite::Synchronous::full,
         // With `full` every commit syncs already, and a checkpointer's syncs beside them slow them down.
-        .checkpoint = normal ? sqlite::Checkpoint::background : sqlite::Checkpoint::automatic});
+        .checkpoint = normal ? sqlite::Checkpoint::background : sqlite::Checkpoint::automatic,
+        .outbox = options.outbox == "on" ? sqlite::OutboxRows::stored : sqlite::OutboxRows::off});
     sqlite::AllocationsView view(database);
     sqlite::Outbox outbox(database);
     return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, outbox, [&] { database.check(); },

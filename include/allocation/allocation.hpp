@@ -18,6 +18,7 @@
 #include "allocation/ports/views.hpp"
 #include "allocation/service_layer/handlers.hpp"
 #include "allocation/service_layer/message_bus.hpp"
+#include "allocation/service_layer/purge.hpp"
 #include "allocation/service_layer/relay.hpp"
 #include "allocation/service_layer/views.hpp"
 #include "allocation/view_changes.hpp"

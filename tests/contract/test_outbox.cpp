@@ -213,6 +213,42 @@ TEMPLATE_LIST_TEST_CASE("outbox: numbering goes on after delivered rows", "[cont
     CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 2, 2)});
 }
 
+TEMPLATE_LIST_TEST_CASE("outbox: a purge deletes only delivered rows, and ids stay unique and ordered after it",
+                        "[contract][outbox]", Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    add_product(adapter, "RUG", 1);
+    auto& outbox = adapter.outbox();
+    CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 1));  // LAMP v2
+    CHECK(commit_allocation(adapter.factory(), "o2", "LAMP", 1));  // LAMP v3
+    CHECK(commit_allocation(adapter.factory(), "o3", "RUG", 1));   // RUG v2
+    CHECK(commit_allocation(adapter.factory(), "o4", "LAMP", 1));  // LAMP v4
+    std::set<std::string> ids;
+    for (const auto& row : outbox.undelivered(10)) ids.insert(row.id);
+    REQUIRE(ids.size() == 4);
+    const auto delivered_at = now_stored();
+    for (const auto& row : outbox.claim("relay", t0, t0 + 1s, 3)) CHECK(outbox.mark_delivered(row.id, delivered_at));
+    const auto waiting = outbox.undelivered(10);
+    REQUIRE(ids_of(waiting) == std::vector<std::string>{outbox_id("LAMP", 4, 0)});
+
+    CHECK(outbox.purge_delivered(delivered_at) == 0);  // delivered at that moment, not before it
+    const std::size_t purged = outbox.purge_delivered(delivered_at + 1h);
+    CHECK(purged <= 2);  // LAMP v2 and v3 at most: RUG's only row is its newest, and LAMP v4 is undelivered
+    CHECK(outbox.undelivered(10) == waiting);
+    CHECK(outbox.backlog().undelivered == 1);
+    CHECK(ids_of(outbox.claim("relay", t0 + 2s, t0 + 3s, 10)) == ids_of(waiting));  // delivered rows never come back
+
+    // RUG's next rows, one at its stored version (an OutOfStock changes nothing), one at a new version, follow the
+    // purged ones instead of taking their ids again; so do LAMP's.
+    CHECK_FALSE(commit_allocation(adapter.factory(), "o5", "RUG", 5));
+    CHECK(commit_allocation(adapter.factory(), "o6", "LAMP", 1));
+    const auto fresh = outbox.undelivered(10);
+    REQUIRE(ids_of(fresh) == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("RUG", 2, 1),
+                                                      outbox_id("LAMP", 5, 0)});
+    for (const auto& row : fresh) ids.insert(row.id);
+    CHECK(ids.size() == 6);
+}
+
 namespace {
 struct OutboxWithMutableListing {
     std::vector<ports::OutboxMessage> undelivered(std::size_t);
@@ -222,6 +258,7 @@ struct OutboxWithMutableListing {
     bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
     void release(std::string_view, std::string_view);
     ports::OutboxBacklog backlog() const;
+    std::size_t purge_delivered(ports::OutboxTime);
 };
 }  // namespace
 

@@ -1,4 +1,6 @@
 // The processed-messages capability on every adapter: ids stored with the commit and its effect, or not at all.
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <thread>
 
@@ -33,9 +35,15 @@ int purchased(Adapter& adapter) {
 struct SeenReturnsInt {
     int seen(std::string_view) const { return 0; }
     void record(std::string_view) {}
+    std::size_t purge(std::chrono::system_clock::time_point) { return 0; }
 };
 struct NoRecord {
     bool seen(std::string_view) const { return false; }
+    std::size_t purge(std::chrono::system_clock::time_point) { return 0; }
+};
+struct NoPurge {
+    bool seen(std::string_view) const { return false; }
+    void record(std::string_view) {}
 };
 
 }  // namespace
@@ -100,6 +108,44 @@ TEMPLATE_LIST_TEST_CASE("messages: the handler applies a message id once, in the
     CHECK(seen(adapter, "m2"));
 }
 
+TEMPLATE_LIST_TEST_CASE("messages: a purge forgets the ids committed before its time, and only those",
+                        "[contract][messages]", Adapters) {
+    using namespace std::chrono_literals;
+    TestType adapter;
+    seed(adapter);
+    const auto before_commit = std::chrono::system_clock::now() - 1s;
+    {
+        auto uow = adapter.factory()();
+        handlers::change_batch_quantity(commands::ChangeBatchQuantity{"LAMP-b1", 10, "m1"}, uow);
+    }
+    {
+        auto uow = adapter.factory()();
+        CHECK(uow.messages().purge(before_commit) == 0);
+    }
+    CHECK(seen(adapter, "m1"));
+    {
+        auto uow = adapter.factory()();
+        uow.messages().record("m2");  // recorded, not committed: a purge leaves it
+        CHECK(uow.messages().purge(std::chrono::system_clock::now() + 1h) == 1);
+        CHECK_FALSE(uow.messages().seen("m1"));
+        CHECK(uow.messages().seen("m2"));
+        uow.commit();
+    }
+    CHECK_FALSE(seen(adapter, "m1"));
+    CHECK(seen(adapter, "m2"));
+    // Past the window, a message that comes again is applied again.
+    {
+        auto uow = adapter.factory()();
+        handlers::change_batch_quantity(commands::ChangeBatchQuantity{"LAMP-b1", 20, "m3"}, uow);
+    }
+    {
+        auto uow = adapter.factory()();
+        handlers::change_batch_quantity(commands::ChangeBatchQuantity{"LAMP-b1", 10, "m1"}, uow);
+    }
+    CHECK(purchased(adapter) == 10);
+    CHECK(seen(adapter, "m1"));
+}
+
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE
 TEST_CASE("messages: on SQLite, an id committed meanwhile by another unit of work is a lost race",
           "[contract][messages]") {
@@ -122,5 +168,6 @@ TEST_CASE("messages: on SQLite, an id committed meanwhile by another unit of wor
 TEST_CASE("messages: a type that misses a requirement does not model the port", "[contract][messages]") {
     STATIC_REQUIRE_FALSE(ports::ProcessedMessages<SeenReturnsInt>);
     STATIC_REQUIRE_FALSE(ports::ProcessedMessages<NoRecord>);
+    STATIC_REQUIRE_FALSE(ports::ProcessedMessages<NoPurge>);
     STATIC_REQUIRE(ports::ProcessedMessages<memory::ProcessedMessages>);
 }

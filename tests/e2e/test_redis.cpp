@@ -567,3 +567,176 @@ TEST_CASE("a temporary failure leaves the entry pending, and it is applied once 
     CHECK(entries_of(port, "allocation:dead_letter").empty());
 }
 #endif
+
+#if ALLOCATION_E2E_SQLITE
+namespace {
+/// A Redis, and a server on a database file with it and `extra` flags, whose product LAMP has the batch b1 of 10.
+struct OnFile {
+    explicit OnFile(const std::vector<std::string>& extra) : server(arguments(extra)) {
+        post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    }
+    std::vector<std::string> arguments(const std::vector<std::string>& extra) const {
+        std::vector<std::string> args{"--db", db, "--redis", "127.0.0.1:" + std::to_string(port)};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+    RedisServer redis;
+    int port = redis.port();
+    TempDir dir;
+    std::string db = (dir / "allocation.db").string();
+    Server server;
+};
+}  // namespace
+
+TEST_CASE("an entry that fails with a temporary error on every delivery goes to the dead letters after "
+          "--max-deliveries, and the consumer goes on", "[e2e][redis][stream]") {
+    OnFile setup({"--max-deliveries", "2"});
+    REQUIRE(wait_until([&] { return pending_commands(setup.port) == 0; }));  // the group exists
+    const int version = get(setup.server, "/products/LAMP")["version"].get<int>();
+
+    // Another program holds the write lock for longer than both deliveries wait for it (5 s each).
+    sqlite3* holder = nullptr;
+    REQUIRE(sqlite3_open(setup.db.c_str(), &holder) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const std::string stuck = send_command(setup.port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    const bool dead_lettered = wait_until([&] { return !entries_of(setup.port, "allocation:dead_letter").empty(); },
+                                          std::chrono::seconds(40));
+    const auto pending_then = pending_commands(setup.port);
+    send_command(setup.port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "7"}});
+    sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(holder);
+    REQUIRE(dead_lettered);
+    CHECK(pending_then == 0);  // acknowledged
+
+    const auto dead = entries_of(setup.port, "allocation:dead_letter");
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].at("stream") == commands_stream);
+    CHECK(dead[0].at("entry") == stuck);
+    CHECK(dead[0].at("id") == "m1");
+    CHECK_THAT(dead[0].at("reason"), Catch::StartsWith("failed on each of 2 deliveries, the last time: "));
+    CHECK_THAT(dead[0].at("reason"), Catch::Contains("locked"));
+    CHECK_THAT(setup.server.log(), Catch::Contains("failed, will retry (delivery 1 of 2)"));
+
+    // The next entry is applied once the database is free again; the dead one never was.
+    CHECK(wait_until([&] { return purchased_is(setup.server, "LAMP", "b1", 7); }));
+    CHECK(wait_until([&] { return pending_commands(setup.port) == 0; }));
+    CHECK(get(setup.server, "/products/LAMP")["version"] == version + 1);  // m2's change only
+}
+
+TEST_CASE("the stream consumer reconnects after a Redis outage and applies what was added meanwhile and after",
+          "[e2e][redis][stream]") {
+    RedisServer redis(free_port(), true);  // persistent: the stream and its group survive the restart
+    const int port = redis.port();
+    TempDir dir;
+    Server server({"--db", (dir / "allocation.db").string(), "--redis", "127.0.0.1:" + std::to_string(port)});
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    post(server, "/add_batch", {{"ref", "b2"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", "2026-12-01"}}, 201);
+    post(server, "/allocate", {{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 4}}, 202);
+    auto stream_state = [&] { return get(server, "/ready").value("redis_stream", ""); };
+    REQUIRE(wait_until([&] { return stream_state() == "reading" && pending_commands(port) == 0; }));
+
+    redis.stop();
+    REQUIRE(wait_until([&] { return stream_state() == "connecting"; }));
+    redis.start();
+    // Added while the consumer is still away (it waits out its backoff): b1 shrinks below o1, which moves to b2.
+    send_command(port, {{"id", "during"}, {"batchref", "b1"}, {"qty", "3"}});
+    CHECK(wait_until([&] { return stream_state() == "reading"; }, std::chrono::seconds(30)));
+    send_command(port, {{"id", "after"}, {"batchref", "b2"}, {"qty", "8"}});
+
+    CHECK(wait_until([&] { return purchased_is(server, "LAMP", "b1", 3) && purchased_is(server, "LAMP", "b2", 8); },
+                     std::chrono::seconds(30)));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+    CHECK(get(server, "/allocations/o1") == json::array({{{"sku", "LAMP"}, {"batchref", "b2"}}}));
+    CHECK(batch_of(server, "LAMP", "b2")["available"] == 4);
+    const std::string log = server.log();
+    CHECK_THAT(log, Catch::Contains("redis stream: lost the connection"));
+    const std::string reading = "redis stream: reading " + commands_stream;
+    const auto first = log.find(reading);
+    REQUIRE(first != std::string::npos);
+    CHECK(log.find(reading, first + 1) != std::string::npos);  // once per connection
+    CHECK(entries_of(port, "allocation:dead_letter").empty());
+}
+#endif
+
+#if ALLOCATION_E2E_SQLITE
+TEST_CASE("with --outbox off the bus publishes on line_allocated right after the commit, and stores no row",
+          "[e2e][redis][outbox]") {
+    RedisServer redis;
+    TempDir dir;
+    Server server({"--db", (dir / "allocation.db").string(), "--redis", "127.0.0.1:" + std::to_string(redis.port()),
+                   "--outbox", "off"});
+    REQUIRE(wait_until([&] { return subscribed(server); }));
+    Listener events(redis.port(), "line_allocated");
+    post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
+    post(server, "/allocate", {{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 2}}, 202);
+    CHECK(events.next() == json{{"orderid", "o1"}, {"sku", "LAMP"}, {"qty", 2}, {"batchref", "b1"}});
+    CHECK(get(server, "/ready")["outbox"].value("undelivered", -1) == 0);
+    CHECK(stream_entries(redis.port(), "allocation:line_allocated").empty());  // the stream is the relay's
+
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "allocation.db").string().c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* count = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox", -1, &count, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(count) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(count, 0) == 0);
+    sqlite3_finalize(count);
+    sqlite3_close(db);
+}
+#endif
+
+TEST_CASE("the server refuses --outbox off with --memory", "[e2e][outbox]") {
+    TempDir dir;
+    const RunResult result = run(ALLOCATION_SERVER_PATH, {"--memory", "--port", "0", "--outbox", "off"}, dir.path());
+    CHECK(result.exit_code == 1);
+    CHECK_THAT(result.out + result.err, Catch::Contains("--outbox off is for the SQLite database, not --memory"));
+}
+
+#if ALLOCATION_E2E_SQLITE
+namespace {
+long long stored_count(const std::string& db, const std::string& sql) {
+    sqlite3* handle = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(handle);
+        return -1;
+    }
+    sqlite3_stmt* statement = nullptr;
+    long long result = -1;
+    if (sqlite3_prepare_v2(handle, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+        result = sqlite3_column_int64(statement, 0);
+    }
+    sqlite3_finalize(statement);
+    sqlite3_close(handle);
+    return result;
+}
+}  // namespace
+
+TEST_CASE("the server with --retention purges delivered outbox rows and processed message ids, and a message that "
+          "comes again after that is applied again", "[e2e][redis][outbox]") {
+    OnFile setup({"--retention", "0.5"});
+    for (const char* order : {"o1", "o2", "o3"}) {
+        post(setup.server, "/allocate", {{"orderid", order}, {"sku", "LAMP"}, {"qty", 1}}, 202);
+    }
+    send_command(setup.port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});
+    send_command(setup.port, {{"id", "m2"}, {"batchref", "b1"}, {"qty", "8"}});
+    REQUIRE(wait_until([&] { return purchased_is(setup.server, "LAMP", "b1", 8); }));
+
+    // Once delivered and older than the retention: only LAMP's newest outbox row stays, and no message id.
+    CHECK(wait_until([&] {
+        return stored_count(setup.db, "SELECT count(*) FROM outbox") == 1 &&
+               stored_count(setup.db, "SELECT count(*) FROM processed_messages") == 0;
+    }));
+    CHECK(stored_count(setup.db, "SELECT version_number FROM outbox") == 4);  // o3's Allocated
+    CHECK_THAT(setup.server.log(), Catch::Contains("delivered outbox rows and"));
+    CHECK(streamed_orders(setup.port) == std::multiset<std::string>{"o1", "o2", "o3"});
+
+    send_command(setup.port, {{"id", "m1"}, {"batchref", "b1"}, {"qty", "6"}});  // past the window: applied again
+    CHECK(wait_until([&] { return purchased_is(setup.server, "LAMP", "b1", 6); }));
+    post(setup.server, "/allocate", {{"orderid", "o4"}, {"sku", "LAMP"}, {"qty", 1}}, 202);
+    CHECK(wait_until([&] { return streamed_orders(setup.port).count("o4") == 1; }));
+    const auto entries = stream_entries(setup.port, "allocation:line_allocated");
+    std::set<std::string> ids;
+    for (const auto& [id, event] : entries) ids.insert(id);
+    CHECK(ids.size() == entries.size());  // the numbering went on after the purge
+}
+#endif

@@ -160,3 +160,90 @@ TEST_CASE("sqlite outbox: two relays on their threads deliver every row exactly 
     for (const auto& [id, times] : deliveries) CHECK(times == 1);
     CHECK(outbox_a.backlog() == ports::OutboxBacklog{});
 }
+
+namespace {
+/// A file with the product LAMP, its units of work and its outbox.
+struct PurgeFixture {
+    TempDir dir;
+    std::string path = dir.file("purge.db");
+    sqlite::Database db{sqlite::Options{path}};
+    sqlite::UnitOfWorkFactory factory{db};
+    sqlite::Outbox outbox{db};
+    PurgeFixture() { add_product(db, "LAMP", 100); }
+};
+}  // namespace
+
+TEST_CASE("sqlite outbox: the relay's maintenance purges delivered rows and processed ids older than the retention, "
+          "keeping each product's newest row") {
+    PurgeFixture f;
+    add_product(f.db, "RUG", 100);
+    for (int i = 0; i < 5; ++i) allocate(f.db, "o" + std::to_string(i), 1);  // LAMP v2 .. v6
+    testing::commit_allocation(f.factory, "r1", "RUG", 1);                     // RUG v2
+    {
+        auto uow = f.factory();
+        handlers::change_batch_quantity(commands::ChangeBatchQuantity{"RUG-b1", 50, "m1"}, uow);  // no outbound row
+    }
+    REQUIRE(count(f.path, "SELECT count(*) FROM outbox") == 6);
+    REQUIRE(count(f.path, "SELECT count(*) FROM processed_messages") == 1);
+
+    // The server's relay: handlers that take every row, and the purge with a retention of zero as maintenance.
+    std::mutex mutex;
+    std::condition_variable purged_cv;
+    std::vector<Purged> purges;
+    RelayOptions options;
+    options.idle_wait = 5ms;
+    options.maintenance_every = 10ms;
+    options.maintenance = [&] {
+        const Purged purged = purge(f.outbox, f.factory, ports::OutboxClock::now());
+        std::lock_guard lock(mutex);
+        purges.push_back(purged);
+        purged_cv.notify_all();
+    };
+    Relay relay(f.outbox, options);
+    relay.on("Allocated", [](const ports::OutboxMessage&) {});
+    relay.start();
+    {
+        std::unique_lock lock(mutex);
+        REQUIRE(purged_cv.wait_for(lock, 10s, [&] {
+            return count(f.path, "SELECT count(*) FROM outbox") == 2 &&
+                   count(f.path, "SELECT count(*) FROM processed_messages") == 0;
+        }));
+    }
+    relay.stop();
+    CHECK(f.outbox.backlog() == ports::OutboxBacklog{});
+    // What stays: the newest row of each product, delivered.
+    CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE sku = 'LAMP' AND version_number = 6 "
+                        "AND delivered_at IS NOT NULL") == 1);
+    CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE sku = 'RUG' AND version_number = 2 "
+                        "AND delivered_at IS NOT NULL") == 1);
+    std::size_t rows = 0, ids = 0;
+    for (const Purged& p : purges) {
+        rows += p.outbox_rows;
+        ids += p.message_ids;
+    }
+    CHECK(rows == 4);
+    CHECK(ids == 1);
+
+    // Numbering goes on after the kept rows, and the purged message id is applied again if it comes again.
+    allocate(f.db, "o9", 1);
+    CHECK(ids_of(f.outbox.undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 7, 0)});
+    {
+        auto uow = f.factory();
+        CHECK_FALSE(uow.messages().seen("m1"));
+    }
+}
+
+TEST_CASE("sqlite outbox: a purge before any delivery, or with a retention not yet over, deletes nothing") {
+    PurgeFixture f;
+    allocate(f.db, "o1", 1);
+    allocate(f.db, "o2", 1);
+    CHECK(purge(f.outbox, f.factory, ports::OutboxClock::now() + 1h) == Purged{0, 0});  // nothing delivered
+    const auto delivered_at = ports::OutboxClock::now();
+    for (const auto& row : f.outbox.claim("relay", delivered_at, delivered_at + 1s, 10)) {
+        CHECK(f.outbox.mark_delivered(row.id, delivered_at));
+    }
+    CHECK(purge(f.outbox, f.factory, delivered_at - 1h) == Purged{0, 0});  // delivered within the retention
+    CHECK(count(f.path, "SELECT count(*) FROM outbox") == 2);
+    CHECK(purge(f.outbox, f.factory, delivered_at + 1h) == Purged{1, 0});  // all but LAMP's newest
+    CHECK(count(f.path, "SELECT count(*) FROM outbox") == 1);
+}

@@ -2,10 +2,12 @@
 // own thread for the stop.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "allocation/adapters/memory/memory.hpp"
@@ -229,4 +231,46 @@ TEST_CASE("relay: a stop during a batch finishes the row in hand and hands the o
     const auto rest = f.store.outbox().claim("relay-b", now, now + 1s, 10);
     CHECK(ids_of(rest) == std::vector<std::string>{outbox_id("LAMP", 3, 0), outbox_id("LAMP", 4, 0)});
     for (const auto& row : rest) CHECK(row.attempts == 0);
+}
+
+namespace {
+/// The fixture's relay options, with `maintenance` run every `every`, which is also the idle wait.
+RelayOptions with_maintenance(Fixture& f, std::chrono::milliseconds every, std::function<void()> maintenance) {
+    RelayOptions o = f.options();
+    o.idle_wait = every;
+    o.maintenance_every = every;
+    o.maintenance = std::move(maintenance);
+    return o;
+}
+}  // namespace
+
+TEST_CASE("relay: on its thread it runs its maintenance at the start and then again and again, a failure reported") {
+    Fixture f;
+    std::atomic<int> runs{0};
+    std::promise<void> third;
+    Relay<memory::Outbox> relay(f.store.outbox(), with_maintenance(f, 1ms, [&] {
+        const int run = ++runs;
+        if (run == 3) third.set_value();
+        if (run == 1) throw std::runtime_error("disk on fire");
+    }));
+    relay.on("Allocated", [](const ports::OutboxMessage&) {});
+    relay.start();
+    third.get_future().get();
+    relay.stop();  // joins the thread: its reports are all in f.errors
+    CHECK(runs >= 3);
+    CHECK(f.errors == std::vector<std::string>{"maintenance: disk on fire"});
+}
+
+TEST_CASE("relay: without maintenance_every passing, the maintenance runs once, at the start") {
+    Fixture f;
+    std::atomic<int> runs{0};
+    Relay<memory::Outbox> relay(f.store.outbox(), with_maintenance(f, 24h, [&] { ++runs; }));
+    std::promise<void> delivered;
+    relay.on("Allocated", [&](const ports::OutboxMessage&) { delivered.set_value(); });
+    relay.start();
+    f.allocate("o1", 1);
+    relay.wake();
+    delivered.get_future().get();  // the thread went round its loop again after the first maintenance
+    relay.stop();
+    CHECK(runs == 1);
 }

@@ -78,6 +78,10 @@ struct OutboxBacklog {
 /// - `release(id, owner)` ends `owner`'s lease on an undelivered row without counting an attempt (a relay
 ///   that stops before it got to the row); nothing happens if `owner` does not hold it.
 /// - `backlog()` is the number of undelivered rows and the creation time of the oldest.
+/// - `purge_delivered(delivered_before)` deletes the rows delivered before `delivered_before` and returns how many,
+///   except each product's newest row, whatever its state: a product's next row is numbered after its newest
+///   stored one, so keeping it keeps every id unique and ordered per product after a purge. Undelivered rows are
+///   never deleted. An outbox that forgets rows as soon as they are delivered has none to delete and returns 0.
 /// - Every member may be called from several threads at once, also while units of work commit.
 template <typename O>
 concept Outbox = requires(O& outbox, const O& const_outbox, std::size_t limit, std::string_view id,
@@ -90,6 +94,7 @@ concept Outbox = requires(O& outbox, const O& const_outbox, std::size_t limit, s
     { outbox.record_failure(id, owner, now, error) } -> std::same_as<bool>;
     { outbox.release(id, owner) };
     { const_outbox.backlog() } -> std::same_as<OutboxBacklog>;
+    { outbox.purge_delivered(now) } -> std::same_as<std::size_t>;
 };
 
 /// Names, one sentence per requirement, what keeps O from being an Outbox.
@@ -118,6 +123,9 @@ consteval bool diagnose_outbox() {
     static_assert(requires(const O& outbox) {
         { outbox.backlog() } -> std::same_as<OutboxBacklog>;
     }, "an Outbox needs `OutboxBacklog backlog() const`");
+    static_assert(requires(O& outbox, OutboxTime before) {
+        { outbox.purge_delivered(before) } -> std::same_as<std::size_t>;
+    }, "an Outbox needs `std::size_t purge_delivered(OutboxTime delivered_before)`");
     return Outbox<O>;
 }
 

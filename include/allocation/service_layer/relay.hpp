@@ -59,6 +59,11 @@ struct RelayOptions {
     std::function<double()> random;
     /// Where failures go (a handler's, or the outbox's on the relay's thread). Empty: print_relay_error.
     RelayErrorSink on_error;
+    /// On its thread, between steps, the relay also runs `maintenance` (allocation::purge, say): once when it
+    /// starts, then every `maintenance_every`. A failure goes to on_error, and it runs again at its next time.
+    /// Empty: none.
+    std::function<void()> maintenance;
+    std::chrono::milliseconds maintenance_every{std::chrono::hours(1)};
 };
 
 /// The wait before trying a row again after its `attempts`th failure (from 1): first_retry * 2^(attempts - 1),
@@ -235,7 +240,12 @@ private:
     }
 
     void loop() noexcept {
+        auto next_maintenance = std::chrono::steady_clock::now();
         while (!stopping_.load()) {
+            if (options_.maintenance && std::chrono::steady_clock::now() >= next_maintenance) {
+                maintain();
+                next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_every;
+            }
             Step step;
             try {
                 step = run_once();
@@ -245,6 +255,16 @@ private:
                 report("claiming and delivering rows", std::runtime_error("unknown exception"));
             }
             if (step.delivered + step.failed < options_.batch_size) idle();
+        }
+    }
+
+    void maintain() noexcept {
+        try {
+            options_.maintenance();
+        } catch (const std::exception& error) {
+            report("maintenance", error);
+        } catch (...) {
+            report("maintenance", std::runtime_error("unknown exception"));
         }
     }
 

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "allocation/detail/string_hash.hpp"
@@ -13,25 +15,32 @@
 
 namespace allocation::memory {
 
-/// The ids of the messages committed units of work applied.
-using MessageIds = std::unordered_set<std::string, allocation::detail::StringHash, std::equal_to<>>;
+/// The ids of the messages committed units of work applied, with the time of their commit.
+using MessageIds = std::unordered_map<std::string, std::chrono::system_clock::time_point, allocation::detail::StringHash,
+                                      std::equal_to<>>;
 
 /// One unit of work's ProcessedMessages: the store's committed ids, and the ids it recorded since its last commit.
 /// The unit of work holds the store's lock, so no other commit can record an id meanwhile.
 class ProcessedMessages {
 public:
-    explicit ProcessedMessages(const MessageIds& committed) noexcept : committed_(&committed) {}
+    explicit ProcessedMessages(MessageIds& committed) noexcept : committed_(&committed) {}
 
     bool seen(std::string_view id) const {
         return committed_->contains(id) || std::find(pending_.begin(), pending_.end(), id) != pending_.end();
     }
     void record(std::string_view id) { pending_.emplace_back(id); }
 
+    /// The store's ids, under its lock (the unit of work holds it).
+    std::size_t purge(std::chrono::system_clock::time_point recorded_before) {
+        return std::erase_if(*committed_, [&](const auto& entry) { return entry.second < recorded_before; });
+    }
+
     /// Adds the recorded ids to `committed` (the store's, under its lock): all of them, or none if it throws.
     void commit_to(MessageIds& committed) {
+        const auto now = std::chrono::system_clock::now();
         std::size_t added = 0;
         try {
-            for (; added < pending_.size(); ++added) committed.insert(pending_[added]);
+            for (; added < pending_.size(); ++added) committed.emplace(pending_[added], now);
         } catch (...) {
             for (std::size_t i = 0; i < added; ++i) committed.erase(pending_[i]);
             throw;
@@ -41,7 +50,7 @@ public:
     void rollback() noexcept { pending_.clear(); }
 
 private:
-    const MessageIds* committed_;
+    MessageIds* committed_;
     std::vector<std::string> pending_;
 };
 

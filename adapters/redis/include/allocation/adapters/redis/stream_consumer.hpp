@@ -88,6 +88,11 @@ struct StreamConsumerOptions {
     /// The wait after a lost connection or a temporary failure; it doubles on each in a row up to `max_backoff`.
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{5000};
+    /// Deliveries an entry gets at most, as Redis counts them (XPENDING): each read that returns it, also the
+    /// re-read of the entries behind one that failed. An entry whose delivery number `max_deliveries` fails with
+    /// a temporary error goes to `dead_letter` too, with the count and the last error, and is acknowledged. At
+    /// least 1.
+    std::int64_t max_deliveries = 10;
 };
 
 namespace detail {
@@ -150,7 +155,8 @@ inline std::vector<StreamEntry> entries_of(const redisReply* reply) {
 /// - An entry that can never succeed (never_succeeds: malformed, an unknown batch, ...) is appended to
 ///   `dead_letter` with fields stream, entry and reason followed by its own, then acknowledged.
 /// - A temporary failure (StorageError, ConcurrencyError) leaves the entry pending; it is tried again, before any
-///   later one, after a backoff.
+///   later one, after a backoff, until Redis has delivered it `max_deliveries` times (XPENDING's count): then it
+///   goes to `dead_letter` with the count and the last error as its reason, and is acknowledged.
 /// - Entries pending longer than `claim_idle` with another consumer (one that died) are claimed (XAUTOCLAIM).
 /// - A lost or refused connection is logged and retried with exponential backoff until `stop()`.
 class StreamConsumer {
@@ -182,16 +188,20 @@ private:
         loop_.say("redis stream: reading " + options_.stream + " as " + name_ + " of group " + options_.group);
         std::string cursor = "0";  // our own pending entries first
         auto next_claim = std::chrono::steady_clock::now();
+        bool retrying = false;
         while (!loop_.stopping()) {
             if (std::chrono::steady_clock::now() >= next_claim) {
                 if (claim(context.get())) cursor = "0";
                 next_claim = std::chrono::steady_clock::now() + options_.claim_every;
             }
-            const auto entries = read(context.get(), cursor);
+            // After a failure, only the entry that failed: a read counts as a delivery of each entry it returns.
+            const auto entries = read(context.get(), cursor, retrying ? 1 : options_.count);
+            retrying = false;
             if (cursor == "0" && entries.empty()) {
                 cursor = ">";
             } else if (!handle_all(context.get(), entries)) {
                 cursor = "0";  // the entry that failed, and those after it, again first
+                retrying = true;
                 if (!loop_.wait(retry_backoff_)) break;
                 retry_backoff_ = std::min(retry_backoff_ * 2, options_.max_backoff);
             }
@@ -207,8 +217,8 @@ private:
         }
     }
 
-    std::vector<StreamEntry> read(redisContext* context, const std::string& cursor) {
-        const std::string count = std::to_string(options_.count), block = std::to_string(options_.block.count());
+    std::vector<StreamEntry> read(redisContext* context, const std::string& cursor, std::size_t at_most) {
+        const std::string count = std::to_string(at_most), block = std::to_string(options_.block.count());
         std::vector<std::string_view> words{"XREADGROUP", "GROUP", options_.group, name_, "COUNT", count};
         if (cursor == ">") words.insert(words.end(), {"BLOCK", block});
         words.insert(words.end(), {"STREAMS", options_.stream, cursor});
@@ -245,16 +255,33 @@ private:
             try {
                 handler_(parse_change_batch_quantity(entry, options_.stream));
             } catch (const std::exception& error) {
-                if (!never_succeeds(error)) {
-                    loop_.say("redis stream: entry " + entry.id + " failed, will retry: " + error.what());
+                if (never_succeeds(error)) {
+                    dead_letter(context, entry, error.what());
+                } else if (const std::int64_t deliveries = delivery_count(context, entry.id);
+                           deliveries < options_.max_deliveries) {
+                    loop_.say("redis stream: entry " + entry.id + " failed, will retry (delivery " +
+                              std::to_string(deliveries) + " of " + std::to_string(options_.max_deliveries) +
+                              "): " + error.what());
                     return false;
+                } else {
+                    dead_letter(context, entry, "failed on each of " + std::to_string(deliveries) +
+                                                    " deliveries, the last time: " + error.what());
                 }
-                dead_letter(context, entry, error.what());
             }
         }
         detail::checked(detail::command(context, {"XACK", options_.stream, options_.group, entry.id}),
                         "cannot acknowledge " + entry.id);
         return true;
+    }
+
+    // How many times Redis has delivered the pending entry `id` (XPENDING's extended form); 0 when it is not pending.
+    std::int64_t delivery_count(redisContext* context, const std::string& id) {
+        auto reply = detail::checked(detail::command(context, {"XPENDING", options_.stream, options_.group, id, id, "1"}),
+                                     "cannot read the deliveries of " + id);
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) return 0;
+        const redisReply* pending = reply->element[0];
+        if (pending->type != REDIS_REPLY_ARRAY || pending->elements < 4) return 0;
+        return pending->element[3]->type == REDIS_REPLY_INTEGER ? pending->element[3]->integer : 0;
     }
 
     void dead_letter(redisContext* context, const StreamEntry& entry, std::string_view reason) {

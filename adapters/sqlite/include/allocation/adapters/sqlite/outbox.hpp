@@ -189,6 +189,16 @@ public:
         });
     }
 
+    /// One DELETE, in a write transaction of its own.
+    std::size_t purge_delivered(ports::OutboxTime delivered_before) {
+        return write("purging delivered outbox rows", [&](detail::Lease& lease) {
+            auto& st = lease.statements();
+            detail::Use query(st.outbox_purge);
+            st.outbox_purge.bind(1, detail::stored_time(delivered_before));
+            return static_cast<std::size_t>(query->exec());
+        });
+    }
+
 private:
     static std::int64_t bounded(std::size_t limit) noexcept {
         return static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));

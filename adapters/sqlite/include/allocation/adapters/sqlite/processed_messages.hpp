@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +42,8 @@ inline void processed_insert(Statements& st, const std::string& id, std::int64_t
 /// last commit, which its commit writes (UnitOfWork::commit) in the transaction of the message's effect.
 class ProcessedMessages {
 public:
-    ProcessedMessages(detail::Lease& lease, const std::string& path) noexcept : lease_(&lease), path_(&path) {}
+    ProcessedMessages(detail::Lease& lease, const std::string& path, std::mutex& writer) noexcept
+        : lease_(&lease), path_(&path), writer_(&writer) {}
 
     /// Throws StorageError when the database cannot answer.
     bool seen(std::string_view id) const {
@@ -52,6 +55,21 @@ public:
         }
     }
     void record(std::string_view id) { pending_.emplace_back(id); }
+
+    /// One DELETE on the unit of work's connection, outside its commit: call it before the unit of work writes
+    /// anything, or after. Throws StorageError when the database refuses.
+    std::size_t purge(std::chrono::system_clock::time_point recorded_before) {
+        auto& st = lease_->statements();
+        try {
+            std::lock_guard writer(*writer_);
+            detail::Use query(st.purge_processed);
+            query->bind(1, static_cast<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    recorded_before.time_since_epoch()).count()));
+            return static_cast<std::size_t>(query->exec());
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(*path_, "cannot purge the processed messages", e.what()));
+        }
+    }
 
     bool empty() const noexcept { return pending_.empty(); }
     /// Writes the recorded ids; inside the commit's transaction only.
@@ -65,6 +83,7 @@ public:
 private:
     detail::Lease* lease_;
     const std::string* path_;
+    std::mutex* writer_;  // the Database's: writes of this process take turns on it
     std::vector<std::string> pending_;
 };
 

@@ -145,6 +145,13 @@ struct OutboxBacklogQuery {
     enum Column : int { undelivered, oldest };
 };
 
+/// Deletes the rows delivered before ?1, except each product's newest row (which numbers the product's next one).
+struct OutboxPurge {
+    static constexpr const char* sql =
+        "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1 AND EXISTS (SELECT 1 FROM outbox n "
+        "WHERE n.sku = outbox.sku AND (n.version_number, n.position) > (outbox.version_number, outbox.position))";
+};
+
 /// Every statement the adapter runs, prepared once per connection.
 struct Statements {
     explicit Statements(SQLite::Database& db)
@@ -187,10 +194,12 @@ struct Statements {
           outbox_failed(db, OutboxUpdates::failed),
           outbox_release(db, OutboxUpdates::release),
           outbox_backlog(db, OutboxBacklogQuery::sql),
+          outbox_purge(db, OutboxPurge::sql),
           select_processed(db, "SELECT 1 FROM processed_messages WHERE id = ?1"),
           // A conflict changes no row: the commit sees that and reports the lost race (ConcurrencyError).
           insert_processed(db,
-                           "INSERT INTO processed_messages (id, processed_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING") {}
+                           "INSERT INTO processed_messages (id, processed_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING"),
+          purge_processed(db, "DELETE FROM processed_messages WHERE processed_at < ?1") {}
 
     SQLite::Statement begin_read, begin_write, commit;
     SQLite::Statement select_product, select_product_and_order, select_version, select_version_and_order,
@@ -199,8 +208,8 @@ struct Statements {
         delete_line, insert_waiting, delete_waiting;
     SQLite::Statement view_add, view_remove, view_select;
     SQLite::Statement outbox_insert, outbox_next_position, outbox_undelivered, outbox_claim, outbox_delivered,
-        outbox_failed, outbox_release, outbox_backlog;
-    SQLite::Statement select_processed, insert_processed;
+        outbox_failed, outbox_release, outbox_backlog, outbox_purge;
+    SQLite::Statement select_processed, insert_processed, purge_processed;
 };
 
 }  // namespace allocation::sqlite::detail

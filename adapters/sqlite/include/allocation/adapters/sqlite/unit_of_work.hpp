@@ -32,9 +32,9 @@ namespace allocation::sqlite {
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
 /// The read-model changes made through `allocations()`, and those the products' events call for (see
 /// allocation::project), are written in that same transaction, however the products were changed; so are the
-/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox), and the
-/// message ids recorded through `messages()` (ports::RecordsProcessedMessages): an id committed meanwhile by
-/// another unit of work throws ConcurrencyError.
+/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox;
+/// none with OutboxRows::off), and the message ids recorded through `messages()` (ports::RecordsProcessedMessages):
+/// an id committed meanwhile by another unit of work throws ConcurrencyError.
 class UnitOfWork {
     /// The stored view, read through this unit of work's connection.
     struct StoredView {
@@ -60,7 +60,7 @@ public:
 public:
     explicit UnitOfWork(Database& db)
         : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}),
-          messages_(lease_, db.options().path) {
+          messages_(lease_, db.options().path, db.writer_) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
@@ -117,6 +117,7 @@ public:
 
 private:
     bool raises_outbound() const noexcept {
+        if (db_.options().outbox == OutboxRows::off) return false;
         return std::any_of(products_.seen().begin(), products_.seen().end(),
                            [](const Product* product) { return allocation::raises_outbound(*product); });
     }
@@ -124,6 +125,7 @@ private:
     // A product this commit changes (or creates) is stored with its new version, at which no row exists yet; one
     // it did not change keeps its stored version, and its rows follow those already stored at that version.
     void store_outbox_rows(detail::Statements& st) {
+        if (db_.options().outbox == OutboxRows::off) return;
         const auto now = ports::OutboxClock::now();
         for (const auto* entry : products_.tracked_) {
             const Product& product = entry->product;
