@@ -87,7 +87,11 @@ private:
     struct Loaded {
         std::vector<OrderLine> lines;
         long long quantity = 0;
-        Location last;  // the last row naming the batch
+        Location last;  // the last row naming the batch (or the SKU)
+    };
+    struct Grouped {
+        std::unordered_map<std::string, Loaded> by_batch;  // the allocated lines
+        std::unordered_map<std::string, Loaded> by_sku;    // the waiting lines, and the last row of each SKU
     };
 
     void load() {
@@ -95,12 +99,12 @@ private:
         if (!options_.create || std::filesystem::exists(batches_path())) batches = read_batches(batches_path());
         std::vector<AllocationRow> rows;
         if (std::filesystem::exists(allocations_path())) rows = read_allocations(allocations_path());
-        std::unordered_map<std::string, Loaded> lines = group_by_batch(batches, rows);
+        Grouped grouped = group(batches, rows);
         std::map<std::string, std::vector<Batch>> by_sku;
-        for (const BatchRow& b : batches) by_sku[b.sku].push_back(rebuild(b, lines[b.ref]));
+        for (const BatchRow& b : batches) by_sku[b.sku].push_back(rebuild(b, grouped.by_batch[b.ref]));
         memory::UnitOfWork uow(store_);
         for (auto& [sku, list] : by_sku) {
-            Product& product = uow.products().add(rebuilt_product(sku, std::move(list), rows));
+            Product& product = uow.products().add(rebuilt_product(sku, std::move(list), grouped.by_sku[sku]));
             for (const Batch& batch : product.batches()) {
                 for (const OrderLine& line : batch.allocations()) store_.allocations().add(line.orderid, sku, batch.reference());
             }
@@ -109,26 +113,37 @@ private:
         for (const BatchRow& b : batches) written_.emplace(b.ref, b.qty);
     }
 
-    // The lines of allocations.csv by batch, "" for the waiting ones; a row naming no batch of its SKU is refused.
-    static std::unordered_map<std::string, Loaded> group_by_batch(const std::vector<BatchRow>& batches,
-                                                                  const std::vector<AllocationRow>& rows) {
+    // The lines of allocations.csv by batch and the waiting ones by SKU; a row naming no batch of its SKU, or a
+    // waiting line of a SKU without batches, is refused.
+    static Grouped group(const std::vector<BatchRow>& batches, const std::vector<AllocationRow>& rows) {
         std::unordered_map<std::string, const BatchRow*> by_ref;
         for (const BatchRow& b : batches) by_ref.emplace(b.ref, &b);
-        std::unordered_map<std::string, Loaded> lines;
+        Grouped grouped;
         for (const AllocationRow& row : rows) {
-            if (!row.batchref.empty()) {
-                auto it = by_ref.find(row.batchref);
-                if (it == by_ref.end() || it->second->sku != row.line.sku) {
-                    throw InputError(row.where, fmt::format("batch {} of sku {} is not in batches.csv", row.batchref,
-                                                            row.line.sku));
-                }
+            Loaded& of_sku = grouped.by_sku[row.line.sku];
+            of_sku.last = row.where;
+            if (row.batchref.empty()) {
+                of_sku.lines.push_back(row.line);
+                continue;
             }
-            Loaded& loaded = lines[row.batchref];
+            auto it = by_ref.find(row.batchref);
+            if (it == by_ref.end() || it->second->sku != row.line.sku) {
+                throw InputError(row.where, fmt::format("batch {} of sku {} is not in batches.csv", row.batchref,
+                                                        row.line.sku));
+            }
+            Loaded& loaded = grouped.by_batch[row.batchref];
             loaded.lines.push_back(row.line);
             loaded.quantity += row.line.qty;
             loaded.last = row.where;
         }
-        return lines;
+        for (const auto& [sku, loaded] : grouped.by_sku) {
+            if (loaded.lines.empty()) continue;
+            auto of_this_sku = [&sku](const BatchRow& b) { return b.sku == sku; };
+            if (std::none_of(batches.begin(), batches.end(), of_this_sku)) {
+                throw InputError(loaded.last, fmt::format("sku {} has no batch in batches.csv", sku));
+            }
+        }
+        return grouped;
     }
 
     // The domain checks the stored state; the file says where it is.
@@ -142,19 +157,11 @@ private:
         }
     }
 
-    static Product rebuilt_product(const std::string& sku, std::vector<Batch> batches,
-                                   const std::vector<AllocationRow>& rows) {
-        std::vector<OrderLine> waiting;
-        Location last;
-        for (const AllocationRow& row : rows) {
-            if (row.line.sku != sku) continue;
-            last = row.where;
-            if (row.batchref.empty()) waiting.push_back(row.line);
-        }
+    static Product rebuilt_product(const std::string& sku, std::vector<Batch> batches, Loaded& of_sku) {
         try {
-            return Product(sku, std::move(batches), 1, std::move(waiting));
+            return Product(sku, std::move(batches), 1, std::move(of_sku.lines));
         } catch (const CorruptData& error) {
-            throw InputError(last, error.what());
+            throw InputError(of_sku.last, error.what());
         }
     }
 
