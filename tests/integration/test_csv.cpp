@@ -95,7 +95,8 @@ TEST_CASE("csv parser: reads what csv.DictReader reads", "[csv][parser]") {
               "f.csv:2:3: field longer than 4096 bytes");
     }
     SECTION("what field() writes, parse() reads back") {
-        for (std::string text : {"plain", "with, comma", "with \"quotes\"", " spaced ", "two\r\nlines", ""}) {
+        // A field that begins with a byte order mark, first in its file, is quoted so as not to be taken for one.
+        for (std::string text : {"plain", "with, comma", "with \"quotes\"", " spaced ", "two\r\nlines", "", "\xEF\xBB\xBF" "x"}) {
             auto records = csv::parse(csv::field(text) + ",end\n", "f.csv");
             REQUIRE(records.size() == 1);
             CHECK(records[0].fields[0].text == text);

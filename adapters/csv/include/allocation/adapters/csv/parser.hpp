@@ -150,7 +150,7 @@ private:
 }  // namespace detail
 
 /// Splits CSV text (RFC 4180, as csv.DictReader reads it) into records, skipping blank lines. Unquoted fields are
-/// trimmed of spaces and tabs; a lone \r ends no line. `file` names the input in error messages.
+/// trimmed of spaces and tabs; a lone \r ends a record as \n does. `file` names the input in error messages.
 inline std::vector<Record> parse(std::string_view text, const std::string& file) {
     std::vector<Record> records;
     detail::Scanner scanner(text, file);
@@ -210,9 +210,10 @@ private:
     std::vector<std::size_t> index_;  // column asked for -> its position in the file
 };
 
-/// One CSV field, quoted when it has to be (a comma, a quote, a line break, or spaces that trimming would lose).
+/// One CSV field, quoted when it has to be: a comma, a quote, a line break, spaces or tabs that trimming would
+/// lose, or a leading byte order mark that would be taken for the file's.
 inline std::string field(std::string_view text) {
-    const bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos ||
+    const bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos || text.starts_with("\xEF\xBB\xBF") ||
                        (!text.empty() && (text.front() == ' ' || text.back() == ' ' || text.front() == '\t' ||
                                           text.back() == '\t'));
     if (!quote) return std::string(text);
