@@ -41,6 +41,18 @@ bool has_temp_files(const TempDir& dir) {
     return false;
 }
 
+#if ALLOCATION_E2E_SQLITE
+/// What the server started on the job's database answers for GET /allocations/<orderid>.
+std::string served_allocations(const std::string& db, const std::string& orderid) {
+    Server server({"--db", db});
+    auto client = server.client();
+    auto response = client.Get("/allocations/" + orderid);
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    return response->body;
+}
+#endif
+
 }  // namespace
 
 TEST_CASE("allocate-csv: round trip, then re-runs that allocate nothing twice", "[e2e][csv]") {
@@ -142,12 +154,7 @@ TEST_CASE("allocate-csv --db: bad input names its row, and the database keeps wh
         CHECK_THAT(result.err, Catch::Contains((dir / "orders.csv:3:4").string() + ": Invalid sku SOFA"));
         CHECK_THAT(result.err, Catch::Contains("stopped after 1 of 2 order lines; " + db + " holds the allocations"));
         CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,CHAIR,1,b1\n");
-        Server server({"--db", db});
-        auto client = server.client();
-        auto o1 = client.Get("/allocations/o1");
-        REQUIRE(o1);
-        CHECK(o1->status == 200);
-        CHECK(o1->body == R"([{"batchref":"b1","sku":"CHAIR"}])");
+        CHECK(served_allocations(db, "o1") == R"([{"batchref":"b1","sku":"CHAIR"}])");
     }
     SECTION("allocations.csv is only the output: a row naming a batch that does not exist marks nothing done") {
         write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
@@ -157,11 +164,7 @@ TEST_CASE("allocate-csv --db: bad input names its row, and the database keeps wh
         REQUIRE(result.exit_code == 0);
         CHECK_THAT(result.out, Catch::Contains("1 lines allocated, 0 already allocated, 0 out of stock"));
         CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,CHAIR,1,b1\n");
-        Server server({"--db", db});
-        auto client = server.client();
-        auto o1 = client.Get("/allocations/o1");
-        REQUIRE(o1);
-        CHECK(o1->body == R"([{"batchref":"b1","sku":"CHAIR"}])");
+        CHECK(served_allocations(db, "o1") == R"([{"batchref":"b1","sku":"CHAIR"}])");
     }
     SECTION("a sku known only to the database is fine") {
         write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
