@@ -136,11 +136,12 @@ private:
             loaded.quantity += row.line.qty;
             loaded.last = row.where;
         }
-        for (const auto& [sku, loaded] : grouped.by_sku) {
-            if (loaded.lines.empty()) continue;
+        for (const auto& entry : grouped.by_sku) {
+            const std::string& sku = entry.first;
+            if (entry.second.lines.empty()) continue;
             auto of_this_sku = [&sku](const BatchRow& b) { return b.sku == sku; };
             if (std::none_of(batches.begin(), batches.end(), of_this_sku)) {
-                throw InputError(loaded.last, fmt::format("sku {} has no batch in batches.csv", sku));
+                throw InputError(entry.second.last, fmt::format("sku {} has no batch in batches.csv", sku));
             }
         }
         return grouped;
