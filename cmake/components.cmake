@@ -37,11 +37,12 @@ function(allocation_component name target)
           COMPONENT allocation_development)
 endfunction()
 
-# allocation_add_adapter(<name> [LINK <item>...] [FIND_DEPENDENCIES <package>...])
+# allocation_add_adapter(<name> [LINK <item>...] [FIND_DEPENDENCIES <package>...] [REQUIRES <component>...])
 # The header-only adapter target allocation_<name> (alias allocation::<name>) with the headers of the calling
-# folder's include/, built on allocation::core, installed as component <name>.
+# folder's include/, built on allocation::core (and the REQUIRES components it links), installed as component
+# <name>.
 function(allocation_add_adapter name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "LINK;FIND_DEPENDENCIES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "LINK;FIND_DEPENDENCIES;REQUIRES")
   set(target allocation_${name})
   add_library(${target} INTERFACE)
   add_library(allocation::${name} ALIAS ${target})
@@ -49,5 +50,5 @@ function(allocation_add_adapter name)
   target_include_directories(${target} INTERFACE $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
                                                  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${target} INTERFACE allocation::core ${arg_LINK})
-  allocation_component(${name} ${target} FIND_DEPENDENCIES ${arg_FIND_DEPENDENCIES} REQUIRES core)
+  allocation_component(${name} ${target} FIND_DEPENDENCIES ${arg_FIND_DEPENDENCIES} REQUIRES core ${arg_REQUIRES})
 endfunction()

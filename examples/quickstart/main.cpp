@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <string>
 
 #include <fmt/format.h>
@@ -20,14 +21,23 @@ using namespace allocation;
 
 template <ports::UnitOfWorkFactory Factory>
 void show_product(Factory& uow_factory, std::string_view sku) {
-    auto uow = uow_factory();
-    const Product* product = uow.products().get(sku);
-    if (product == nullptr) return;
-    fmt::print("  {} (version {}):\n", product->sku(), product->version_number());
-    for (const Batch& batch : product->batches()) {
-        fmt::print("    {:<12} eta {:<10} purchased {:>3} available {:>3}\n", batch.reference(),
-                   batch.eta() ? to_string(*batch.eta()) : "warehouse", batch.purchased_quantity(),
-                   batch.available_quantity());
+    const auto stock = views::product(sku, uow_factory);
+    if (!stock) return;
+    fmt::print("  {} (version {}):\n", stock->sku, stock->version);
+    for (const views::BatchStock& batch : stock->batches) {
+        fmt::print("    {:<12} eta {:<10} purchased {:>3} available {:>3}\n", batch.ref,
+                   batch.eta ? to_string(*batch.eta) : "warehouse", batch.purchased, batch.available);
+    }
+}
+
+template <ports::AllocationsView View>
+void show_allocations(const View& view, std::initializer_list<const char*> orderids) {
+    for (const char* orderid : orderids) {
+        auto rows = views::allocations(orderid, view);
+        fmt::print("  {}:", orderid);
+        if (rows.empty()) fmt::print(" (none)");
+        for (const auto& row : rows) fmt::print(" {} -> {}", row.sku, row.batchref);
+        fmt::print("\n");
     }
 }
 
@@ -75,13 +85,7 @@ int play_story(Factory uow_factory, View& view) {
     for (const auto& sent : notifier.sent()) fmt::print("  notification to {}: {}\n", sent.destination, sent.message);
 
     fmt::print("6. The read model answers where each order went:\n");
-    for (const char* orderid : {"order-1", "order-2", "order-3"}) {
-        auto rows = views::allocations(orderid, view);
-        fmt::print("  {}:", orderid);
-        if (rows.empty()) fmt::print(" (none)");
-        for (const auto& row : rows) fmt::print(" {} -> {}", row.sku, row.batchref);
-        fmt::print("\n");
-    }
+    show_allocations(view, {"order-1", "order-2", "order-3"});
     fmt::print("{} events were published on line_allocated.\n", publisher.published().size());
     return 0;
 }

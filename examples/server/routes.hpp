@@ -149,14 +149,9 @@ private:
     Response product(std::string_view sku) const {
         return guarded("products", [&] {
             check_id("SKU", sku);
-            nlohmann::json body;
-            {
-                auto uow = uow_factory_();
-                const Product* product = uow.products().get(sku);
-                if (product == nullptr) throw BadRequest("Invalid sku " + std::string(sku), 404);
-                body = product_json(*product);
-            }  // nothing was changed: leaving the scope rolls back the read
-            return detail::json_response(200, body, "products");
+            auto stock = views::product(sku, uow_factory_);
+            if (!stock) throw BadRequest("Invalid sku " + std::string(sku), 404);
+            return detail::json_response(200, product_json(*stock), "products");
         });
     }
 
@@ -165,19 +160,19 @@ private:
         if (auto problem = id_problem(id)) throw BadRequest(fmt::format("The {} in the URL {}", what, *problem));
     }
 
-    static nlohmann::json product_json(const Product& product) {
+    static nlohmann::json product_json(const views::ProductStock& stock) {
         nlohmann::json batches = nlohmann::json::array();
-        for (const Batch& batch : product.batches()) {
-            batches.push_back({{"ref", batch.reference()},
-                               {"eta", batch.eta() ? nlohmann::json(to_string(*batch.eta())) : nlohmann::json()},
-                               {"purchased", batch.purchased_quantity()},
-                               {"allocated", batch.allocated_quantity()},
-                               {"available", batch.available_quantity()}});
+        for (const views::BatchStock& batch : stock.batches) {
+            batches.push_back({{"ref", batch.ref},
+                               {"eta", batch.eta ? nlohmann::json(to_string(*batch.eta)) : nlohmann::json()},
+                               {"purchased", batch.purchased},
+                               {"allocated", batch.allocated},
+                               {"available", batch.available}});
         }
         nlohmann::json waiting = nlohmann::json::array();
-        for (const OrderLine& line : product.waiting()) waiting.push_back({{"orderid", line.orderid}, {"qty", line.qty}});
-        return {{"sku", product.sku()},
-                {"version", product.version_number()},
+        for (const views::WaitingLine& line : stock.waiting) waiting.push_back({{"orderid", line.orderid}, {"qty", line.qty}});
+        return {{"sku", stock.sku},
+                {"version", stock.version},
                 {"batches", std::move(batches)},
                 {"waiting", std::move(waiting)}};
     }

@@ -6,8 +6,11 @@
 #include "allocation/adapters/memory/memory.hpp"
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE
 #include "allocation/adapters/sqlite/sqlite.hpp"
-#include "temp_dir.hpp"
 #endif
+#ifdef ALLOCATION_CONTRACT_WITH_CSV
+#include "allocation/adapters/csv/csv.hpp"
+#endif
+#include "temp_dir.hpp"
 
 namespace allocation::contract {
 
@@ -19,12 +22,27 @@ struct MemoryAdapter {
     memory::Outbox& outbox() { return store.outbox(); }
 };
 
-#ifdef ALLOCATION_CONTRACT_WITH_SQLITE
 /// A fresh directory per adapter instance, removed with it (after the database is closed).
 struct TempDirectory : testing::TempDir {
     TempDirectory() : testing::TempDir("allocation-contract") {}
 };
 
+#ifdef ALLOCATION_CONTRACT_WITH_CSV
+/// An empty directory; every commit rewrites its files (csv::Options::save_on_commit).
+struct CsvAdapter {
+    static constexpr const char* name = "csv";
+    TempDirectory directory;
+    csv::Directory files{csv::Options{.directory = directory.path, .create = true}};
+    csv::UnitOfWorkFactory factory() { return csv::UnitOfWorkFactory(files); }
+    memory::AllocationsView& view() { return files.allocations(); }
+    memory::Outbox& outbox() { return files.outbox(); }
+};
+#define ALLOCATION_CONTRACT_CSV , CsvAdapter
+#else
+#define ALLOCATION_CONTRACT_CSV
+#endif
+
+#ifdef ALLOCATION_CONTRACT_WITH_SQLITE
 struct SqliteFileAdapter {
     static constexpr const char* name = "sqlite-file";
     TempDirectory directory;
@@ -46,9 +64,9 @@ struct SqliteMemoryAdapter {
     sqlite::Outbox& outbox() { return stored_outbox; }
 };
 
-using Adapters = std::tuple<MemoryAdapter, SqliteFileAdapter, SqliteMemoryAdapter>;
+using Adapters = std::tuple<MemoryAdapter, SqliteFileAdapter, SqliteMemoryAdapter ALLOCATION_CONTRACT_CSV>;
 #else
-using Adapters = std::tuple<MemoryAdapter>;
+using Adapters = std::tuple<MemoryAdapter ALLOCATION_CONTRACT_CSV>;
 #endif
 
 }  // namespace allocation::contract

@@ -1,5 +1,7 @@
 // The CSV batch job end to end: the real allocation-cli on files in a temporary directory.
+#include <fcntl.h>
 #include <pty.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +41,18 @@ bool has_temp_files(const TempDir& dir) {
     return false;
 }
 
+#if ALLOCATION_E2E_SQLITE
+/// What the server started on the job's database answers for GET /allocations/<orderid>.
+std::string served_allocations(const std::string& db, const std::string& orderid) {
+    Server server({"--db", db});
+    auto client = server.client();
+    auto response = client.Get("/allocations/" + orderid);
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    return response->body;
+}
+#endif
+
 }  // namespace
 
 TEST_CASE("allocate-csv: round trip, then re-runs that allocate nothing twice", "[e2e][csv]") {
@@ -64,11 +78,12 @@ TEST_CASE("allocate-csv: round trip, then re-runs that allocate nothing twice", 
     INFO(first.err);
     REQUIRE(first.exit_code == 0);
     CHECK_THAT(first.out, Catch::Contains("3 lines allocated, 0 already allocated, 1 out of stock"));
-    const std::string expected =
-        "orderid,sku,qty,batchref\n"
-        "o1,RETRO-CLOCK,8,earliest\n"
-        "o2,RETRO-CLOCK,8,later\n"
-        "o3,\"SOFA, RED\",5,warehouse\n";
+    // In the directory, allocations.csv is the storage: its lines by product and batch. With --db it is the
+    // database's answer for the lines of orders.csv, in their order.
+    const std::string o1 = "o1,RETRO-CLOCK,8,earliest\n", o2 = "o2,RETRO-CLOCK,8,later\n",
+                      o3 = "o3,\"SOFA, RED\",5,warehouse\n", o5 = "o5,RETRO-CLOCK,2,earliest\n";
+    const std::string header = "orderid,sku,qty,batchref\n";
+    const std::string expected = storage.empty() ? header + o2 + o1 + o3 : header + o1 + o2 + o3;
     CHECK(read_file(dir / "allocations.csv") == expected);
     CHECK(first.err.empty());  // no progress bar: stderr is not a terminal
 
@@ -77,12 +92,12 @@ TEST_CASE("allocate-csv: round trip, then re-runs that allocate nothing twice", 
     CHECK_THAT(second.out, Catch::Contains("0 lines allocated, 3 already allocated, 1 out of stock"));
     CHECK(read_file(dir / "allocations.csv") == expected);
 
-    // New orders are appended; the old ones stay where they were.
+    // A new order is allocated; the old ones stay where they were.
     write_file(dir / "orders.csv", read_file(dir / "orders.csv") + "o5,RETRO-CLOCK,2\n");
     auto third = allocate_csv(dir, extra);
     REQUIRE(third.exit_code == 0);
     CHECK_THAT(third.out, Catch::Contains("1 lines allocated, 3 already allocated, 1 out of stock"));
-    CHECK(read_file(dir / "allocations.csv") == expected + "o5,RETRO-CLOCK,2,earliest\n");
+    CHECK(read_file(dir / "allocations.csv") == (storage.empty() ? header + o2 + o1 + o5 + o3 : expected + o5));
     CHECK_FALSE(has_temp_files(dir));
 }
 
@@ -126,25 +141,30 @@ TEST_CASE("allocate-csv --db: the server started on the job's database answers f
     CHECK(o2->body == R"([{"batchref":"later","sku":"CLOCK"}])");
 }
 
-TEST_CASE("allocate-csv --db: bad input is found before anything is written", "[e2e][csv][sqlite][bad-input]") {
+TEST_CASE("allocate-csv --db: bad input names its row, and the database keeps what came before it",
+          "[e2e][csv][sqlite][bad-input]") {
     TempDir dir;
     const std::string db = (dir / "job.db").string();
     write_file(dir / "batches.csv", "ref,sku,qty,eta\nb1,CHAIR,10,\n");
 
-    SECTION("an unknown sku on line 3 allocates nothing, not even line 2") {
+    SECTION("an unknown sku on line 3 stops the job there; line 2 is allocated, and listed") {
         write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\no2,SOFA,1\n");
         auto result = allocate_csv(dir, {"--db", db});
         CHECK(result.exit_code == 1);
         CHECK_THAT(result.err, Catch::Contains((dir / "orders.csv:3:4").string() + ": Invalid sku SOFA"));
-        CHECK_FALSE(fs::exists(dir / "allocations.csv"));
-        Server server({"--db", db});
-        auto client = server.client();
-        auto o1 = client.Get("/allocations/o1");
-        REQUIRE(o1);
-        CHECK(o1->status == 404);
-        auto product = client.Get("/products/CHAIR");  // not even the batch was created
-        REQUIRE(product);
-        CHECK(product->status == 404);
+        CHECK_THAT(result.err, Catch::Contains("stopped after 1 of 2 order lines; " + db + " holds the allocations"));
+        CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,CHAIR,1,b1\n");
+        CHECK(served_allocations(db, "o1") == R"([{"batchref":"b1","sku":"CHAIR"}])");
+    }
+    SECTION("allocations.csv is only the output: a row naming a batch that does not exist marks nothing done") {
+        write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
+        write_file(dir / "allocations.csv", "orderid,sku,qty,batchref\no1,CHAIR,1,no-such-batch\n");
+        auto result = allocate_csv(dir, {"--db", db});
+        INFO(result.err);
+        REQUIRE(result.exit_code == 0);
+        CHECK_THAT(result.out, Catch::Contains("1 lines allocated, 0 already allocated, 0 out of stock"));
+        CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,CHAIR,1,b1\n");
+        CHECK(served_allocations(db, "o1") == R"([{"batchref":"b1","sku":"CHAIR"}])");
     }
     SECTION("a sku known only to the database is fine") {
         write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
@@ -246,15 +266,23 @@ TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv 
         {good_batches + "b\"2,CHAIR,5,\n", good_orders, "", "batches.csv:3:2", "a double quote inside an unquoted field"},
         {good_batches, "orderid,sku,qty\no1,CHAIR,1\no2,SOFA,1\n", "", "orders.csv:3:4", "Invalid sku SOFA"},
         {good_batches, "orderid,sku,qty\no1,CHAIR,-1\n", "", "orders.csv:2:10", "qty must be a whole number"},
-        {good_batches, "orderid,sku\no1,CHAIR\n", "", "orders.csv:1:1", "expected the header orderid,sku,qty"},
+        {good_batches, "orderid,sku\no1,CHAIR\n", "", "orders.csv:1:1",
+         "expected the header orderid,sku,qty (in any order), but there is no column qty"},
         {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,1,nope\n", "allocations.csv:2:12",
          "batch nope of sku CHAIR is not in batches.csv"},
         {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,1\n", "allocations.csv:2:10",
          "expected 4 fields"},
         {"ref,sku,qty,eta\nb1,CHAIR,2,\n", good_orders, "orderid,sku,qty,batchref\no0,CHAIR,5,b1\n",
-         "allocations.csv:2:12", "batch b1 has 2 units in batches.csv, but the lines recorded against it up to here take 5"},
-        {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,4,b1\no9,CHAIR,3,b1\no0,CHAIR,4,b1\n",
-         "allocations.csv:4:1", "order line o0,CHAIR,4 is recorded twice (also at line 2)"},
+         "allocations.csv:2:12", "Stored batch b1 of CHAIR allocates 5 of 2 purchased"},
+        {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,2,b1\no9,CHAIR,3,b1\no0,CHAIR,2,b1\n",
+         "allocations.csv:4:12", "Stored product CHAIR"},
+        {good_batches, good_orders, "orderid,sku,qty,batchref\no0,CHAIR,4,b1\no9,CHAIR,3,b1\no8,CHAIR,4,b1\n",
+         "allocations.csv:4:12", "Stored batch b1 of CHAIR allocates 11 of 10 purchased"},
+        // Columns in any order, a byte order mark, CRLF: read as csv.DictReader reads them; then a field too long.
+        {"\xEF\xBB\xBFsku,eta,qty,ref\r\nCHAIR,,10,b1\r\n", "qty,orderid,sku\n1,o1,CHAIR\n2,o2,\"SOFA\n",
+         "", "orders.csv:3:6", "unterminated quoted field"},
+        {good_batches, "orderid,sku,qty\n" + std::string(5000, 'o') + ",CHAIR,1\n", "", "orders.csv:2:1",
+         "field longer than 4096 bytes"},
     };
     for (const auto& c : cases) {
         INFO(c.where << ": " << c.message);
@@ -287,6 +315,41 @@ TEST_CASE("allocate-csv: errors name file:line:column and leave allocations.csv 
         CHECK(result.exit_code != 0);
         CHECK_THAT(result.err, Catch::Contains("Directory does not exist"));
     }
+}
+
+TEST_CASE("allocate-csv: files are read by their header, as csv.DictReader reads them", "[e2e][csv]") {
+    const auto storage = GENERATE(from_range(storages()));
+    TempDir dir;
+    std::vector<std::string> extra;
+    if (!storage.empty()) extra = {"--db", (dir / "job.db").string()};
+    // A byte order mark, CRLF, columns in another order, an extra column, quoted fields with commas and quotes.
+    write_file(dir / "batches.csv", "\xEF\xBB\xBF" "eta,qty,note,sku,ref\r\n,5,\"kept, aside\",\"SOFA, \"\"RED\"\"\",b1\r\n");
+    write_file(dir / "orders.csv", "sku,qty,orderid\n\"SOFA, \"\"RED\"\"\",2,\"o,1\"\n");
+    auto result = allocate_csv(dir, extra);
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK_THAT(result.out, Catch::Contains("1 lines allocated, 0 already allocated, 0 out of stock"));
+    CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\n\"o,1\",\"SOFA, \"\"RED\"\"\",2,b1\n");
+}
+
+TEST_CASE("allocate-csv: a run on a directory another process holds is refused at once", "[e2e][csv]") {
+    const auto storage = GENERATE(from_range(storages()));
+    TempDir dir;
+    std::vector<std::string> extra;
+    if (!storage.empty()) extra = {"--db", (dir / "job.db").string()};
+    write_file(dir / "batches.csv", "ref,sku,qty,eta\nb1,CHAIR,10,\n");
+    write_file(dir / "orders.csv", "orderid,sku,qty\no1,CHAIR,1\n");
+    const int held = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(held >= 0);
+    REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);  // as a run under way holds it
+    auto refused = allocate_csv(dir, extra);
+    CHECK(refused.exit_code == 1);
+    CHECK_THAT(refused.err, Catch::Contains(dir.path().string() + " is in use by another process"));
+    CHECK_FALSE(fs::exists(dir / "allocations.csv"));
+    ::close(held);
+    auto after = allocate_csv(dir, extra);
+    CHECK(after.exit_code == 0);
+    CHECK(read_file(dir / "allocations.csv") == "orderid,sku,qty,batchref\no1,CHAIR,1,b1\n");
 }
 
 TEST_CASE("allocate-csv: a progress bar on stderr only when it is a terminal", "[e2e][csv]") {

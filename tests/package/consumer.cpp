@@ -1,5 +1,5 @@
 // The consumers' program: allocate through the bus on the in-memory adapters, and on SQLite and with the Redis
-// publisher type when the consumer has those components.
+// publisher type, and on a directory of CSV files, when the consumer has those components.
 #include <cstdio>
 
 #include <allocation/adapters/memory/memory.hpp>
@@ -12,6 +12,13 @@
 #endif
 #ifdef CONSUMER_HAS_EMAIL
 #include <allocation/adapters/email/smtp.hpp>
+#endif
+#ifdef CONSUMER_HAS_CSV
+#include <allocation/adapters/csv/csv.hpp>
+
+#include <filesystem>
+#include <string>
+#include <unistd.h>
 #endif
 
 int main() {
@@ -32,6 +39,24 @@ int main() {
         auto sqlite_bus = bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher);
         sqlite_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
         if (sqlite_bus.handle(commands::Allocate{"o1", "LAMP", 3}) != "b1") return 1;
+    }
+#endif
+#ifdef CONSUMER_HAS_CSV
+    {  // the CSV adapter links and works: a fresh directory, one allocation written to its allocations.csv
+        namespace fs = std::filesystem;
+        const fs::path dir = fs::temp_directory_path() / ("allocation-consumer-" + std::to_string(::getpid()));
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        bool written = false;
+        {
+            csv::Directory files(csv::Options{.directory = dir, .create = true});
+            auto csv_bus = bootstrap(csv::UnitOfWorkFactory(files), notifier, publisher);
+            csv_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+            written = csv_bus.handle(commands::Allocate{"o1", "LAMP", 3}) == "b1" &&
+                      csv::read_allocations(dir / "allocations.csv").size() == 1;
+        }
+        fs::remove_all(dir);
+        if (!written) return 1;
     }
 #endif
 #ifdef CONSUMER_HAS_REDIS

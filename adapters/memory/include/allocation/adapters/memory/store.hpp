@@ -45,6 +45,14 @@ public:
         return products_.size();
     }
 
+    /// Calls `f(const Product&)` for every product, with the changes of the unit of work open on this thread, for
+    /// an adapter that keeps this store and writes its products elsewhere too (allocation::csv). Only from the
+    /// thread whose unit of work holds the store's lock.
+    template <typename F>
+    void for_each_product(F&& f) const {
+        for (const auto& entry : products_) f(entry.second);
+    }
+
 private:
     friend class Repository;
     friend class UnitOfWork;
