@@ -1,0 +1,431 @@
+// PostgreSQL Repository: loads products with only the lines a lookup promises, in one statement, and writes back
+// only their changes.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "allocation/adapters/postgres/errors.hpp"
+#include "allocation/adapters/postgres/pool.hpp"
+#include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/domain/events.hpp"
+#include "allocation/domain/format.hpp"
+#include "allocation/domain/model.hpp"
+#include "allocation/ports/repository.hpp"
+
+namespace allocation::postgres {
+
+namespace detail {
+
+/// A product as a unit of work holds it, with what the adapter needs to write it back.
+struct LoadedProduct {
+    explicit LoadedProduct(Product p) : product(std::move(p)) {}
+    Product product;
+    bool stored = true;                     // false until the first commit of an added product
+    std::vector<std::int64_t> batch_ids;    // row id of each stored batch, by slot
+    std::vector<std::int64_t> pending_ids;  // the same as they will be once the running commit succeeds
+    std::vector<std::string> orders;        // orders whose lines are all loaded
+    std::vector<std::string> full_batches;  // batches whose lines are all loaded
+};
+
+}  // namespace detail
+
+/// What each lookup loads, so that a command costs the same however long the product's history is (every part
+/// is read by an index; see detail::ProductQuery):
+/// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines;
+/// - `get_for_order(sku, orderid)`: the same plus every line of that order;
+/// - `get_by_batchref(reference)`: the same plus every line of that batch.
+/// Each lookup is one statement, so it reads one snapshot, outside any write transaction: a loaded product is a
+/// state that existed, with its version. Two lookups of one unit of work may see different moments; that is
+/// enough, because only a changed product is written, and its commit is a compare-and-set on the version the
+/// lookup read together with everything else it loaded.
+///
+/// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
+/// unchanged product is reloaded in place (with all the lines asked for so far); one that already has uncommitted
+/// changes cannot be, and the lookup throws std::logic_error (look up what you need before changing it, as the
+/// handlers do). References into a product taken before its reload stay valid until the unit of work ends, and
+/// show it as it was before.
+class Repository {
+public:
+    Repository(const Repository&) = delete;
+    Repository& operator=(const Repository&) = delete;
+
+    /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
+    /// commit throws ConcurrencyError.
+    Product& add(Product product) {
+        if (find(product.sku()) != nullptr) throw Error("Product " + product.sku() + " already exists");
+        for (const Batch& batch : product.batches()) {
+            if (!batch.all_lines_loaded()) {
+                throw std::invalid_argument("new product " + product.sku() + ": the lines of batch " +
+                                            batch.reference() + " do not add up to its allocated quantity of " +
+                                            std::to_string(batch.allocated_quantity()) +
+                                            "; a new product's batches must hold all their lines");
+            }
+        }
+        auto entry = std::make_unique<Entry>(std::move(product));
+        entry->stored = false;
+        return track(std::move(entry));
+    }
+
+    Product* get(std::string_view sku) {
+        if (Entry* entry = find(sku)) return &entry->product;
+        return load_new(sku, {}, {});
+    }
+
+    Product* get_for_order(std::string_view sku, std::string_view orderid) {
+        Entry* entry = find(sku);
+        if (entry == nullptr) return load_new(sku, {std::string(orderid)}, {});
+        if (entry->stored && !contains(entry->orders, orderid)) {
+            entry->orders.emplace_back(orderid);
+            reload(*entry);
+        }
+        return &entry->product;
+    }
+
+    Product* get_by_batchref(std::string_view reference) {
+        for (Entry* entry : tracked_) {
+            const auto batches = entry->product.batches();
+            for (std::size_t slot = 0; slot < batches.size(); ++slot) {
+                if (batches[slot].reference() != reference) continue;
+                // A batch this unit of work added is entirely in memory.
+                if (entry->stored && slot < entry->batch_ids.size() && !contains(entry->full_batches, reference)) {
+                    entry->full_batches.emplace_back(reference);
+                    reload(*entry);
+                }
+                return &entry->product;
+            }
+        }
+        auto sku = sku_of(reference);
+        if (!sku) return nullptr;
+        if (Entry* entry = find(*sku)) {  // its batch was stored after our product was read
+            entry->full_batches.emplace_back(reference);
+            reload(*entry);
+            return &entry->product;
+        }
+        return load_new(*sku, {}, {std::string(reference)});
+    }
+
+    std::span<Product* const> seen() const noexcept { return seen_; }
+
+private:
+    friend class UnitOfWork;
+
+    using Entry = detail::LoadedProduct;
+
+    Repository(detail::Lease& lease, const std::string& where) : lease_(lease), where_(where) {}
+
+    template <typename Fn>
+    decltype(auto) guarded(std::string_view doing, Fn&& fn) {
+        return lease_.guarded(where_, doing, std::forward<Fn>(fn));
+    }
+
+    static bool contains(const std::vector<std::string>& names, std::string_view name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    }
+
+    Entry* find(std::string_view sku) const noexcept {
+        for (Entry* entry : tracked_) {
+            if (entry->product.sku() == sku) return entry;
+        }
+        return nullptr;
+    }
+
+    Product& track(std::unique_ptr<Entry> entry) {
+        entries_.push_back(std::move(entry));
+        tracked_.push_back(entries_.back().get());
+        seen_.push_back(&entries_.back()->product);
+        return entries_.back()->product;
+    }
+
+    // A batch's SKU never changes and batches are never deleted, so this may come from an earlier moment than the
+    // product read that follows it.
+    std::optional<std::string> sku_of(std::string_view reference) {
+        return guarded("reading a batch", [&]() -> std::optional<std::string> {
+            pqxx::nontransaction tx(lease_.db());
+            const auto rows = detail::run(tx, detail::sql::select_batch_sku, std::string(reference));
+            if (rows.empty()) return std::nullopt;
+            return rows[0][0].as<std::string>();
+        });
+    }
+
+    Product* load_new(std::string_view sku, std::vector<std::string> orders, std::vector<std::string> full_batches) {
+        auto entry = read(sku, std::move(orders), std::move(full_batches));
+        return entry ? &track(std::move(entry)) : nullptr;
+    }
+
+    void reload(Entry& entry) {
+        if (entry.product.changed() || !entry.product.events().empty()) {
+            throw std::logic_error("product " + entry.product.sku() +
+                                   " has uncommitted changes and its other lines were not loaded; look up every "
+                                   "order or batch you need before changing the product");
+        }
+        auto fresh = read(entry.product.sku(), std::move(entry.orders), std::move(entry.full_batches));
+        if (!fresh) throw StorageError(detail::describe(where_, "reading a product", "the product disappeared"));
+        // The caller may hold references into the product it was handed: the old state moves aside whole, its
+        // buffers with it, and stays alive until the unit of work ends.
+        retired_.push_back(std::make_unique<Product>(std::move(entry.product)));
+        entry.product = std::move(fresh->product);
+        entry.batch_ids = std::move(fresh->batch_ids);
+        entry.orders = std::move(fresh->orders);
+        entry.full_batches = std::move(fresh->full_batches);
+    }
+
+    // A stored batch as a lookup reads it, before it becomes a Batch.
+    struct BatchRow {
+        std::int64_t id;
+        std::string reference;
+        Quantity purchased;
+        std::optional<Date> eta;
+        Quantity allocated;
+        std::vector<std::pair<std::int64_t, OrderLine>> lines;  // (line id, line)
+    };
+    struct Loaded {
+        bool found = false;
+        std::int64_t version = 0;
+        std::vector<BatchRow> rows;                                // by batch id
+        std::vector<std::pair<std::int64_t, OrderLine>> waiting;  // (waiting line id, line)
+    };
+
+    std::unique_ptr<Entry> read(std::string_view sku_view, std::vector<std::string> orders,
+                                std::vector<std::string> full_batches) {
+        const std::string sku(sku_view);
+        Loaded loaded = guarded("reading a product", [&] {
+            pqxx::nontransaction tx(lease_.db());
+            return parse(sku, detail::run(tx, detail::sql::select_product, sku, detail::text_array(orders),
+                                          detail::text_array(full_batches)));
+        });
+        if (!loaded.found) return nullptr;
+        return build(sku, loaded, std::move(orders), std::move(full_batches));
+    }
+
+    Loaded parse(const std::string& sku, const pqxx::result& result) const {
+        using Q = detail::ProductQuery;
+        Loaded loaded;
+        std::vector<std::tuple<std::int64_t, std::int64_t, OrderLine>> lines;  // (batch id, line id, line)
+        for (const auto& row : result) {
+            const int kind = row[Q::kind].as<int>();
+            if (kind == Q::product) {
+                loaded.found = true;
+                loaded.version = row[Q::version].as<std::int64_t>();
+                if (!row[Q::batch_id].is_null()) loaded.rows.push_back(batch_row(row));
+                continue;
+            }
+            OrderLine line{row[Q::line_orderid].as<std::string>(), sku, row[Q::line_qty].as<Quantity>()};
+            const auto id = row[Q::line_id].as<std::int64_t>();
+            if (kind == Q::waiting) {
+                loaded.waiting.emplace_back(id, std::move(line));
+            } else {
+                lines.emplace_back(row[Q::line_batch_id].as<std::int64_t>(), id, std::move(line));
+            }
+        }
+        std::sort(loaded.rows.begin(), loaded.rows.end(), [](const BatchRow& a, const BatchRow& b) { return a.id < b.id; });
+        std::sort(loaded.waiting.begin(), loaded.waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (auto& [batch_id, id, line] : lines) {
+            auto row = std::lower_bound(loaded.rows.begin(), loaded.rows.end(), batch_id,
+                                        [](const BatchRow& r, std::int64_t wanted) { return r.id < wanted; });
+            if (row != loaded.rows.end() && row->id == batch_id) row->lines.emplace_back(id, std::move(line));
+        }
+        return loaded;
+    }
+
+    BatchRow batch_row(const pqxx::row& row) const {
+        using Q = detail::ProductQuery;
+        std::optional<Date> eta;
+        if (!row[Q::eta].is_null()) {
+            const auto text = row[Q::eta].as<std::string>();
+            eta = allocation::parse_date(text);
+            if (!eta) throw StorageError(detail::describe(where_, "reading a batch", "invalid eta " + text));
+        }
+        return BatchRow{row[Q::batch_id].as<std::int64_t>(), row[Q::reference].as<std::string>(),
+                        row[Q::purchased].as<Quantity>(), eta, row[Q::allocated].as<Quantity>(), {}};
+    }
+
+    // The product from its rows. Lines are kept oldest first (by id); an order's and a batch's lines may overlap,
+    // so duplicates go.
+    static std::unique_ptr<Entry> build(const std::string& sku, Loaded& loaded, std::vector<std::string> orders,
+                                        std::vector<std::string> full_batches) {
+        std::vector<Batch> batches;
+        std::vector<std::int64_t> ids;
+        batches.reserve(loaded.rows.size());
+        ids.reserve(loaded.rows.size());
+        for (BatchRow& row : loaded.rows) {
+            std::sort(row.lines.begin(), row.lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+            row.lines.erase(std::unique(row.lines.begin(), row.lines.end(),
+                                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+                            row.lines.end());
+            std::vector<OrderLine> lines;
+            lines.reserve(row.lines.size());
+            for (auto& [id, line] : row.lines) lines.push_back(std::move(line));
+            batches.emplace_back(std::move(row.reference), sku, row.purchased, row.eta, std::move(lines), row.allocated);
+            ids.push_back(row.id);
+        }
+        std::vector<OrderLine> waiting;
+        waiting.reserve(loaded.waiting.size());
+        for (auto& [id, line] : loaded.waiting) waiting.push_back(std::move(line));
+        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), loaded.version, std::move(waiting)));
+        entry->batch_ids = std::move(ids);
+        entry->orders = std::move(orders);
+        entry->full_batches = std::move(full_batches);
+        return entry;
+    }
+
+    // --- writing (inside the unit of work's transaction) -----------------------------------------------
+
+    bool has_work() const noexcept {
+        return std::any_of(tracked_.begin(), tracked_.end(),
+                           [](const Entry* e) { return !e->stored || e->product.changed(); });
+    }
+
+    static std::int64_t insert_batch(pqxx::transaction_base& tx, const Batch& batch) {
+        try {
+            const auto rows = detail::run(tx, detail::sql::insert_batch, batch.reference(), batch.sku(),
+                                          batch.purchased_quantity(),
+                                          batch.eta() ? allocation::to_string(*batch.eta()) : std::string(),
+                                          batch.allocated_quantity());
+            return rows[0][0].as<std::int64_t>();
+        } catch (const pqxx::unique_violation&) {
+            throw ConcurrencyError("Batch " + batch.reference() + " was stored by someone else meanwhile");
+        }
+    }
+
+    void insert_line(pqxx::transaction_base& tx, const OrderLine& line, std::int64_t batch_id) {
+        try {
+            detail::run(tx, detail::sql::insert_line, line.orderid, line.sku, line.qty, batch_id);
+        } catch (const pqxx::unique_violation& e) {
+            throw StorageError(detail::describe(
+                where_, "storing an allocation",
+                "line " + line.orderid + "/" + line.sku + "/" + std::to_string(line.qty) +
+                    " clashes with a stored line (" + e.what() +
+                    "); look the product up with get_for_order before allocating"));
+        }
+    }
+
+    void delete_line(pqxx::transaction_base& tx, const OrderLine& line, std::int64_t batch_id,
+                     const std::string& reference) {
+        if (detail::run(tx, detail::sql::delete_line, line.orderid, line.sku, line.qty, batch_id).affected_rows() != 1) {
+            throw StorageError(detail::describe(where_, "storing a deallocation",
+                                                "line " + line.orderid + " is not stored in batch " + reference));
+        }
+    }
+
+    static void insert_waiting(pqxx::transaction_base& tx, const OrderLine& line) {
+        detail::run(tx, detail::sql::insert_waiting, line.orderid, line.sku, line.qty);
+    }
+
+    void delete_waiting(pqxx::transaction_base& tx, const OrderLine& line) {
+        if (detail::run(tx, detail::sql::delete_waiting, line.orderid, line.sku, line.qty).affected_rows() != 1) {
+            throw StorageError(detail::describe(where_, "storing an allocation of a waiting line",
+                                                "line " + line.orderid + " is not stored as waiting"));
+        }
+    }
+
+    void insert_product(pqxx::transaction_base& tx, Entry& entry) {
+        const Product& product = entry.product;
+        try {
+            detail::run(tx, detail::sql::insert_product, product.sku(), product.version_number());
+        } catch (const pqxx::unique_violation&) {
+            throw ConcurrencyError("Product " + product.sku() + " was created by someone else meanwhile");
+        }
+        const auto batches = product.batches();
+        entry.pending_ids.assign(batches.size(), 0);
+        for (std::size_t slot = 0; slot < batches.size(); ++slot) {
+            entry.pending_ids[slot] = insert_batch(tx, batches[slot]);
+            for (const OrderLine& line : batches[slot].allocations()) insert_line(tx, line, entry.pending_ids[slot]);
+        }
+        for (const OrderLine& line : product.waiting()) insert_waiting(tx, line);
+    }
+
+    // Writes exactly what the product's change record says; the version compare-and-set comes first, so a lost
+    // race is detected before anything else is written. Under READ COMMITTED the UPDATE waits for a concurrent
+    // commit of the same product and then finds the version moved: zero rows, ConcurrencyError.
+    void write(pqxx::transaction_base& tx, Entry& entry) {
+        if (!entry.stored) return insert_product(tx, entry);
+        entry.pending_ids = entry.batch_ids;
+        const Product& product = entry.product;
+        if (!product.changed()) return;
+        if (detail::run(tx, detail::sql::update_version, product.version_number(), product.sku(),
+                        product.loaded_version())
+                .affected_rows() != 1) {
+            throw ConcurrencyError("Product " + product.sku() + " was changed by someone else since version " +
+                                   std::to_string(product.loaded_version()) + " was read; nothing was written");
+        }
+        const auto batches = product.batches();
+        auto& ids = entry.pending_ids;
+        ids.resize(batches.size(), 0);
+        touched_.clear();
+        for (const changes::Change& change : product.changes()) {
+            std::visit(
+                [&](const auto& c) {
+                    using C = std::decay_t<decltype(c)>;
+                    if constexpr (std::is_same_v<C, changes::BatchAdded>) {
+                        ids[c.slot] = insert_batch(tx, batches[c.slot]);
+                    } else if constexpr (std::is_same_v<C, changes::LineAllocated>) {
+                        insert_line(tx, c.line, ids[c.slot]);
+                        touched_.push_back(c.slot);
+                    } else if constexpr (std::is_same_v<C, changes::LineDeallocated>) {
+                        delete_line(tx, c.line, ids[c.slot], batches[c.slot].reference());
+                        touched_.push_back(c.slot);
+                    } else if constexpr (std::is_same_v<C, changes::QuantityChanged>) {
+                        touched_.push_back(c.slot);
+                    } else if constexpr (std::is_same_v<C, changes::WaitingLineAdded>) {
+                        insert_waiting(tx, c.line);
+                    } else {
+                        static_assert(std::is_same_v<C, changes::WaitingLineRemoved>);
+                        delete_waiting(tx, c.line);
+                    }
+                },
+                change);
+        }
+        // Each batch whose quantities changed is written once, as it ends.
+        std::sort(touched_.begin(), touched_.end());
+        touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+        for (std::uint32_t slot : touched_) {
+            detail::run(tx, detail::sql::update_batch, batches[slot].purchased_quantity(),
+                        batches[slot].allocated_quantity(), ids[slot]);
+        }
+    }
+
+    // After COMMIT: the stored state is the products' state.
+    void committed(std::vector<events::Event>& events) {
+        for (Entry* entry : tracked_) {
+            if (!entry->stored || entry->product.changed()) std::swap(entry->batch_ids, entry->pending_ids);
+            entry->pending_ids.clear();
+            entry->stored = true;
+        }
+        allocation::mark_committed(seen_, events);
+    }
+
+    // Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
+    // pointers the caller still holds stay valid.
+    void discard() noexcept {
+        for (auto it = tracked_.rbegin(); it != tracked_.rend(); ++it) (*it)->product.discard_changes();
+        tracked_.clear();
+        seen_.clear();
+    }
+
+    detail::Lease& lease_;
+    const std::string& where_;
+    std::vector<std::unique_ptr<Entry>> entries_;
+    std::vector<Entry*> tracked_;
+    std::vector<Product*> seen_;
+    std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
+    std::vector<std::uint32_t> touched_;             // write(): slots whose quantities changed
+};
+
+static_assert(ports::diagnose_repository<Repository>());
+
+}  // namespace allocation::postgres
