@@ -12,6 +12,7 @@
 
 #include "allocation/adapters/postgres/options.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/detail/product_cache.hpp"
 
 namespace allocation::postgres::detail {
 
@@ -25,7 +26,7 @@ inline std::string connection_string(const Options& options) {
            "connect_timeout=" + std::to_string(seconds);
 }
 
-/// A connection and what the pool knows of it. Its statements are prepared when it opens, once.
+/// A connection, the products it keeps, and what the pool knows of it. Its statements are prepared when it opens, once.
 struct Connection {
     explicit Connection(const std::string& connection_string) : db(connection_string) { prepare_statements(db); }
 
@@ -41,6 +42,7 @@ struct Connection {
     }
 
     pqxx::connection db;
+    allocation::detail::ProductCache cache;  // the products its units of work ended with
     std::thread::id last_user;
     bool in_use = false;
     bool broken = false;  // set by whoever saw it fail; the pool then drops it
