@@ -28,7 +28,12 @@ inline std::string connection_string(const Options& options) {
 
 /// A connection, the products it keeps, and what the pool knows of it. Its statements are prepared when it opens, once.
 struct Connection {
-    explicit Connection(const std::string& connection_string) : db(connection_string) { prepare_statements(db); }
+    explicit Connection(const std::string& connection_string) : db(connection_string) {
+        // The compare-and-set of every commit is what makes it safe; READ COMMITTED whatever the database's
+        // default, so that a commit waits for a concurrent one and then finds the version moved.
+        pqxx::nontransaction(db).exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        prepare_statements(db);
+    }
 
     /// Whether the server has ended the connection while it sat idle in the pool (a restart, an administrator):
     /// an idle connection is not sent anything, so anything to read means its end (an error, then EOF).
