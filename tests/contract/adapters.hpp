@@ -8,6 +8,13 @@
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "temp_dir.hpp"
 #endif
+#ifdef ALLOCATION_CONTRACT_WITH_POSTGRES
+#include <atomic>
+#include <string>
+
+#include "allocation/adapters/postgres/postgres.hpp"
+#include "postgres_cluster.hpp"
+#endif
 
 namespace allocation::contract {
 
@@ -46,9 +53,34 @@ struct SqliteMemoryAdapter {
     sqlite::Outbox& outbox() { return stored_outbox; }
 };
 
-using Adapters = std::tuple<MemoryAdapter, SqliteFileAdapter, SqliteMemoryAdapter>;
-#else
-using Adapters = std::tuple<MemoryAdapter>;
 #endif
+
+#ifdef ALLOCATION_CONTRACT_WITH_POSTGRES
+/// One PostgreSQL cluster for the test process, started on first use; a fresh database per adapter instance.
+inline std::string fresh_postgres_database() {
+    static testing::PostgresCluster cluster;
+    static std::atomic<int> databases{0};
+    return cluster.create_database("contract_" + std::to_string(databases++));
+}
+
+struct PostgresAdapter {
+    static constexpr const char* name = "postgres";
+    postgres::Database db{postgres::Options{fresh_postgres_database()}};
+    postgres::AllocationsView allocations_view{db};
+    postgres::Outbox stored_outbox{db};
+    postgres::UnitOfWorkFactory factory() { return postgres::UnitOfWorkFactory(db); }
+    postgres::AllocationsView& view() { return allocations_view; }
+    postgres::Outbox& outbox() { return stored_outbox; }
+};
+#endif
+
+using Adapters = std::tuple<MemoryAdapter
+#ifdef ALLOCATION_CONTRACT_WITH_SQLITE
+                            , SqliteFileAdapter, SqliteMemoryAdapter
+#endif
+#ifdef ALLOCATION_CONTRACT_WITH_POSTGRES
+                            , PostgresAdapter
+#endif
+                            >;
 
 }  // namespace allocation::contract

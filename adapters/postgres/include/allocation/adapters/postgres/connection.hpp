@@ -12,6 +12,7 @@
 
 #include "allocation/adapters/postgres/options.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/detail/product_cache.hpp"
 
 namespace allocation::postgres::detail {
 
@@ -25,9 +26,14 @@ inline std::string connection_string(const Options& options) {
            "connect_timeout=" + std::to_string(seconds);
 }
 
-/// A connection and what the pool knows of it. Its statements are prepared when it opens, once.
+/// A connection, the products it keeps, and what the pool knows of it. Its statements are prepared when it opens, once.
 struct Connection {
-    explicit Connection(const std::string& connection_string) : db(connection_string) { prepare_statements(db); }
+    explicit Connection(const std::string& connection_string) : db(connection_string) {
+        // The compare-and-set of every commit is what makes it safe; READ COMMITTED whatever the database's
+        // default, so that a commit waits for a concurrent one and then finds the version moved.
+        pqxx::nontransaction(db).exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        prepare_statements(db);
+    }
 
     /// Whether the server has ended the connection while it sat idle in the pool (a restart, an administrator):
     /// an idle connection is not sent anything, so anything to read means its end (an error, then EOF).
@@ -41,6 +47,7 @@ struct Connection {
     }
 
     pqxx::connection db;
+    allocation::detail::ProductCache cache;  // the products its units of work ended with
     std::thread::id last_user;
     bool in_use = false;
     bool broken = false;  // set by whoever saw it fail; the pool then drops it

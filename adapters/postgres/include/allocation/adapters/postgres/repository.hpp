@@ -21,6 +21,7 @@
 #include "allocation/adapters/postgres/errors.hpp"
 #include "allocation/adapters/postgres/pool.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/detail/product_cache.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/format.hpp"
@@ -28,21 +29,6 @@
 #include "allocation/ports/repository.hpp"
 
 namespace allocation::postgres {
-
-namespace detail {
-
-/// A product as a unit of work holds it, with what the adapter needs to write it back.
-struct LoadedProduct {
-    explicit LoadedProduct(Product p) : product(std::move(p)) {}
-    Product product;
-    bool stored = true;                     // false until the first commit of an added product
-    std::vector<std::int64_t> batch_ids;    // row id of each stored batch, by slot
-    std::vector<std::int64_t> pending_ids;  // the same as they will be once the running commit succeeds
-    std::vector<std::string> orders;        // orders whose lines are all loaded
-    std::vector<std::string> full_batches;  // batches whose lines are all loaded
-};
-
-}  // namespace detail
 
 /// What each lookup loads, so that a command costs the same however long the product's history is (every part
 /// is read by an index; see detail::ProductQuery):
@@ -53,6 +39,9 @@ struct LoadedProduct {
 /// state that existed, with its version. Two lookups of one unit of work may see different moments; that is
 /// enough, because only a changed product is written, and its commit is a compare-and-set on the version the
 /// lookup read together with everything else it loaded.
+///
+/// A product that an earlier unit of work on the same connection ended with is handed out again, without being
+/// read, when one statement shows that it is still the stored one (allocation::detail::ProductCache).
 ///
 /// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
 /// unchanged product is reloaded in place (with all the lines asked for so far); one that already has uncommitted
@@ -121,12 +110,18 @@ public:
 
     std::span<Product* const> seen() const noexcept { return seen_; }
 
+    /// Hands the products back to the connection's cache, which keeps those that are as stored.
+    ~Repository() {
+        for (auto& entry : entries_) cache_.keep(std::move(entry));
+    }
+
 private:
     friend class UnitOfWork;
 
-    using Entry = detail::LoadedProduct;
+    using Entry = allocation::detail::LoadedProduct;
 
-    Repository(detail::Lease& lease, const std::string& where) : lease_(lease), where_(where) {}
+    Repository(detail::Lease& lease, const std::string& where)
+        : lease_(lease), where_(where), cache_(lease.connection().cache) {}
 
     template <typename Fn>
     decltype(auto) guarded(std::string_view doing, Fn&& fn) {
@@ -163,8 +158,28 @@ private:
     }
 
     Product* load_new(std::string_view sku, std::vector<std::string> orders, std::vector<std::string> full_batches) {
+        std::unique_ptr<Entry> cached = cache_.take(sku);
+        if (cached && full_batches.empty()) {
+            cached->orders = orders;
+            if (still_stored(*cached)) return &track(std::move(cached));
+        }
         auto entry = read(sku, std::move(orders), std::move(full_batches));
         return entry ? &track(std::move(entry)) : nullptr;
+    }
+
+    // Whether a cached product is still exactly the stored one: the same version, which every change moves up.
+    // For an order's lookup, the order must have no stored line of the SKU either, since a cached product holds
+    // only some lines; the rare lookup of an order that has one reads the product afresh with that line.
+    bool still_stored(const Entry& entry) {
+        return guarded("reading a product's version", [&] {
+            pqxx::nontransaction tx(lease_.db());
+            const bool for_order = !entry.orders.empty();
+            const auto rows = for_order ? detail::run(tx, detail::sql::select_version_and_order, entry.product.sku(),
+                                                      entry.orders.front())
+                                        : detail::run(tx, detail::sql::select_version, entry.product.sku());
+            return !rows.empty() && rows[0][0].as<std::int64_t>() == entry.product.version_number() &&
+                   (!for_order || !rows[0][1].as<bool>());
+        });
     }
 
     void reload(Entry& entry) {
@@ -419,6 +434,7 @@ private:
 
     detail::Lease& lease_;
     const std::string& where_;
+    allocation::detail::ProductCache& cache_;
     std::vector<std::unique_ptr<Entry>> entries_;
     std::vector<Entry*> tracked_;
     std::vector<Product*> seen_;

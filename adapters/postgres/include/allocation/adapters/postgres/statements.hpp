@@ -47,6 +47,14 @@ struct OutboxColumns {
 
 namespace sql {
 inline constexpr Sql select_product = ProductQuery::sql;
+inline constexpr Sql select_version{"allocation_select_version",
+                                    "SELECT version_number FROM products WHERE sku = $1"};
+/// Whether a kept product is still the stored one (ProductCache): the version of SKU $1 and whether order $2 has
+/// a line of it.
+inline constexpr Sql select_version_and_order{
+    "allocation_select_version_and_order",
+    "SELECT version_number, EXISTS (SELECT 1 FROM order_lines WHERE orderid = $2 AND sku = $1) "
+    "FROM products WHERE sku = $1"};
 inline constexpr Sql select_batch_sku{"allocation_select_batch_sku", "SELECT sku FROM batches WHERE reference = $1"};
 inline constexpr Sql insert_product{"allocation_insert_product",
                                     "INSERT INTO products (sku, version_number) VALUES ($1, $2)"};
@@ -115,7 +123,7 @@ inline constexpr Sql insert_processed{
 inline constexpr Sql select_schema_version{"allocation_select_schema_version", "SELECT max(version) FROM schema_version"};
 
 inline constexpr const Sql* all[] = {
-    &select_product,  &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
+    &select_product,  &select_version,     &select_version_and_order, &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
     &update_batch,    &insert_line,        &delete_line,      &insert_waiting,       &delete_waiting,
     &view_add,        &view_remove,        &view_select,      &outbox_insert,        &outbox_next_position,
     &outbox_undelivered, &outbox_claim,    &outbox_delivered, &outbox_failed,        &outbox_release,
