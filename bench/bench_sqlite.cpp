@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.hpp"
 #include "counting_adapters.hpp"
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
@@ -28,13 +29,10 @@ using namespace allocation;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-/// CPU time of this thread (user + system): unlike wall time, it does not count waiting for a core on a busy
-/// machine, so it is the steadier figure where no fsync is involved (WAL+NORMAL, ":memory:").
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+// CPU time (cpu_seconds) is the steadier figure where no fsync is involved (WAL+NORMAL, ":memory:").
+using allocation::bench::cpu_seconds;
+using allocation::bench::median;
+using allocation::bench::order_id;
 
 struct Rate {
     double wall = 0;  // allocations per second of wall time
@@ -69,13 +67,6 @@ private:
     fs::path dir_;
     int counter_ = 0;
 };
-
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
-}
-
-std::string order_id(std::string_view prefix, long n) { return std::string(prefix) + std::to_string(n); }
 
 /// Allocations per second through bus.handle(Allocate) on a fresh database.
 Rate adapter_run(const std::string& path, const Setting& setting, int allocations) {
