@@ -4,9 +4,13 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "allocation/allocation.hpp"
 
 namespace allocation::bench {
 
@@ -24,5 +28,44 @@ inline double median(std::vector<double> values) {
 }
 
 inline std::string order_id(std::string_view prefix, long n) { return std::string(prefix) + std::to_string(n); }
+
+/// The cost of one allocation into a product with a short and with a long history (`small` and `large`
+/// existing allocations), each through a bus of its own, interleaved in rounds so that drift of the machine hits
+/// both alike. With `cold`, a second bus on other connections to the same database takes every other turn, so
+/// every lookup finds its connection's kept product outdated and reads the product afresh. Prints the figures.
+template <typename Bus, typename OtherBus>
+void history_figure(Bus& small_bus, OtherBus& small_other, Bus& large_bus, OtherBus& large_other, long small,
+                    long large, int allocations, bool cold, std::string_view setting, std::string_view warm_text,
+                    std::string_view cold_text) {
+    using Clock = std::chrono::steady_clock;
+    const int rounds = 10, per_round = std::max(1, allocations / rounds);
+    std::chrono::duration<double> small_time{0}, large_time{0};
+    long n = 0;
+    auto run = [&](auto& bus, auto& other, long first) {
+        const auto start = Clock::now();
+        for (int i = 0; i < per_round; ++i) {
+            const commands::Allocate cmd{order_id("new-", first + i), "SKU", 1};
+            if (cold && i % 2 == 1) {
+                other.handle(cmd);
+            } else {
+                bus.handle(cmd);
+            }
+        }
+        return Clock::now() - start;
+    };
+    for (int round = 0; round < rounds; ++round) {
+        small_time += run(small_bus, small_other, n);
+        large_time += run(large_bus, large_other, n);
+        n += per_round;
+    }
+    const double small_us = small_time.count() * 1e6 / n, large_us = large_time.count() * 1e6 / n;
+    const std::string_view what = cold ? cold_text : warm_text;
+    std::printf("\nhistory, %.*s (%.*s, %ld allocations each, interleaved in %d rounds):\n",
+                static_cast<int>(what.size()), what.data(), static_cast<int>(setting.size()), setting.data(), n, rounds);
+    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", small, small_us);
+    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", large, large_us);
+    std::printf("  ratio: %.2fx (target: at most 1.5x)\n", large_us / small_us);
+    std::fflush(stdout);
+}
 
 }  // namespace allocation::bench

@@ -6,11 +6,15 @@
 // usage: bench_postgres [allocations per run (default 2000)]
 //        bench_postgres cluster    serves a cluster (fsync on) until SIGTERM or SIGINT; prints its URI first
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +35,38 @@ using allocation::bench::median;
 using allocation::bench::order_id;
 using allocation::testing::PostgresCluster;
 using Clock = std::chrono::steady_clock;
+
+/// CPU seconds (user + system) used so far by every process named "postgres": the cluster's server processes.
+double server_cpu_seconds() {
+    static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    double total = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::ifstream in(entry.path() / "stat");
+        std::string stat;
+        if (!std::getline(in, stat) || stat.find("(postgres)") == std::string::npos) continue;
+        std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+        std::string skip;
+        for (int i = 0; i < 11; ++i) fields >> skip;  // state ... cmajflt
+        double utime = 0, stime = 0;
+        fields >> utime >> stime;
+        total += (utime + stime) / ticks;
+    }
+    return total;
+}
+
+/// One timed run: allocations per second, and the microseconds of CPU per allocation of this thread (the client)
+/// and of the server's processes.
+struct Run {
+    double per_second = 0, client_us = 0, server_us = 0;
+};
+
+template <typename Fn>
+Run timed(int allocations, Fn&& fn) {
+    const double client = allocation::bench::cpu_seconds(), server = server_cpu_seconds();
+    const double per_second = fn();
+    return {per_second, (allocation::bench::cpu_seconds() - client) * 1e6 / allocations,
+            (server_cpu_seconds() - server) * 1e6 / allocations};
+}
 
 /// A fresh database in `cluster` with the adapter's schema; its URI, with `settings` for every connection.
 std::string fresh_database(PostgresCluster& cluster, const std::string& settings) {
@@ -55,23 +91,37 @@ double adapter_run(const std::string& uri, int allocations) {
     return allocations / elapsed.count();
 }
 
+/// The medians of `runs`, field by field.
+Run median_of(const std::vector<Run>& runs) {
+    auto field = [&](double Run::*member) {
+        std::vector<double> values;
+        for (const Run& run : runs) values.push_back(run.*member);
+        return median(values);
+    };
+    return {field(&Run::per_second), field(&Run::client_us), field(&Run::server_us)};
+}
+
 void bus_against_raw(PostgresCluster& cluster, int allocations) {
     std::printf("bus.handle(Allocate) against raw libpq running the same statements; median of 5 runs, each on a "
-                "fresh database\n%-24s %10s %10s %6s %14s\n", "synchronous_commit", "adapter/s", "raw/s", "ratio",
-                "raw us/commit");
+                "fresh database;\nCPU in microseconds per allocation, of the client thread and of the server's "
+                "processes\n%-18s %10s %10s %6s | %10s %10s | %10s %10s\n", "synchronous_commit", "adapter/s",
+                "raw/s", "ratio", "client CPU", "(raw)", "server CPU", "(raw)");
     for (const std::string& setting : {std::string("on"), std::string("off")}) {
-        std::vector<double> adapter, raw;
+        std::vector<Run> adapter, raw;
         for (int r = 0; r < 5; ++r) {  // alternate, so that both see the same machine
-            adapter.push_back(adapter_run(fresh_database(cluster, "-csynchronous_commit%3D" + setting), allocations));
-            raw.push_back(bench_raw_postgres::allocations_per_second(
-                fresh_database(cluster, "-csynchronous_commit%3D" + setting), allocations));
+            const std::string a = fresh_database(cluster, "-csynchronous_commit%3D" + setting);
+            adapter.push_back(timed(allocations, [&] { return adapter_run(a, allocations); }));
+            const std::string b = fresh_database(cluster, "-csynchronous_commit%3D" + setting);
+            raw.push_back(timed(allocations, [&] { return bench_raw_postgres::allocations_per_second(b, allocations); }));
         }
-        const double a = median(adapter), b = median(raw);
-        std::printf("%-24s %10.0f %10.0f %5.0f%% %14.1f\n", setting.c_str(), a, b, 100.0 * a / b, 1e6 / b);
+        const Run a = median_of(adapter), b = median_of(raw);
+        std::printf("%-18s %10.0f %10.0f %5.0f%% | %10.1f %10.1f | %10.1f %10.1f\n", setting.c_str(), a.per_second,
+                    b.per_second, 100.0 * a.per_second / b.per_second, a.client_us, b.client_us, a.server_us,
+                    b.server_us);
         std::fflush(stdout);
     }
     const double rtt = bench_raw_postgres::round_trip_us(fresh_database(cluster, ""), 20000);
-    std::printf("one round trip (prepared SELECT 1, loopback TCP): %.1f us; an allocation sends 8 statements\n\n", rtt);
+    std::printf("one round trip (prepared SELECT 1, loopback TCP): %.1f us; an allocation sends 8 statements\n", rtt);
 }
 
 /// A database whose product "SKU" already has `history` allocations (stored in one unit of work).
@@ -86,9 +136,8 @@ std::string with_history(PostgresCluster& cluster, long history) {
     return uri;
 }
 
-/// Microseconds per allocation into a product with 100 and with 100,000 existing allocations, interleaved in
-/// rounds. With `cold`, two Database instances (as two servers would be) take turns, so every lookup finds its
-/// kept product outdated and reads the product afresh.
+/// Microseconds per allocation into a product with 100 and with 100,000 existing allocations (see
+/// bench::history_figure). With `cold`, two Database instances (as two servers would be) take turns.
 void history_figure(PostgresCluster& cluster, int allocations, bool cold) {
     const long small = 100, large = 100'000;
     const std::string small_uri = with_history(cluster, small), large_uri = with_history(cluster, large);
@@ -100,29 +149,9 @@ void history_figure(PostgresCluster& cluster, int allocations, bool cold) {
     auto small_bus2 = bootstrap(postgres::UnitOfWorkFactory(small_other), notifier, publisher);
     auto large_bus = bootstrap(postgres::UnitOfWorkFactory(large_db), notifier, publisher);
     auto large_bus2 = bootstrap(postgres::UnitOfWorkFactory(large_other), notifier, publisher);
-    const int rounds = 10, per_round = std::max(1, allocations / rounds);
-    std::chrono::duration<double> small_time{0}, large_time{0};
-    long n = 0;
-    auto run = [&](auto& bus, auto& other, long first) {
-        const auto start = Clock::now();
-        for (int i = 0; i < per_round; ++i) {
-            auto& through = cold && i % 2 == 1 ? other : bus;
-            through.handle(commands::Allocate{order_id("new-", first + i), "SKU", 1});
-        }
-        return Clock::now() - start;
-    };
-    for (int round = 0; round < rounds; ++round) {
-        small_time += run(small_bus, small_bus2, n);
-        large_time += run(large_bus, large_bus2, n);
-        n += per_round;
-    }
-    const double small_us = small_time.count() * 1e6 / n, large_us = large_time.count() * 1e6 / n;
-    std::printf("history, %s (synchronous_commit=off, %ld allocations each, interleaved in %d rounds):\n",
-                cold ? "every product read afresh (two Database instances take turns)" : "one Database", n, rounds);
-    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", small, small_us);
-    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", large, large_us);
-    std::printf("  ratio: %.2fx (target: at most 1.5x)\n\n", large_us / small_us);
-    std::fflush(stdout);
+    allocation::bench::history_figure(small_bus, small_bus2, large_bus, large_bus2, small, large, allocations, cold,
+                                      "synchronous_commit=off", "one Database",
+                                      "every product read afresh (two Database instances take turns)");
 }
 
 struct RaceResult {
@@ -168,7 +197,7 @@ RaceResult race(PostgresCluster& cluster, int threads, int skus, int allocations
 }
 
 void hot_sku_figure(PostgresCluster& cluster, int allocations) {
-    std::printf("threads racing: allocations/s and optimistic retries per allocation, one bus per thread\n"
+    std::printf("\nthreads racing: allocations/s and optimistic retries per allocation, one bus per thread\n"
                 "%-18s %-8s %16s %16s\n", "synchronous_commit", "threads", "one SKU", "a SKU each");
     for (const std::string& sync : {std::string("on"), std::string("off")}) {
         for (int threads : {1, 2, 4, 8}) {

@@ -106,9 +106,8 @@ std::string with_history(Scratch& scratch, long history) {
     return path;
 }
 
-/// Microseconds per allocation into a product with `small` and with `large` existing allocations, interleaved in
-/// rounds so that drift of the machine hits both alike. With `cold`, two connections to each file take turns, so
-/// every lookup finds its connection's kept product outdated and reads the product afresh.
+/// Microseconds per allocation into a product with 100 and with 100,000 existing allocations (see
+/// bench::history_figure). With `cold`, two connections to each file take turns.
 void history_figure(Scratch& scratch, int allocations, bool cold) {
     const long small = 100, large = 100'000;
     const std::string small_path = with_history(scratch, small);
@@ -121,28 +120,8 @@ void history_figure(Scratch& scratch, int allocations, bool cold) {
     auto small_bus2 = bootstrap(sqlite::UnitOfWorkFactory(small_other), notifier, publisher);
     auto large_bus = bootstrap(sqlite::UnitOfWorkFactory(large_db), notifier, publisher);
     auto large_bus2 = bootstrap(sqlite::UnitOfWorkFactory(large_other), notifier, publisher);
-    const int rounds = 10, per_round = std::max(1, allocations / rounds);
-    std::chrono::duration<double> small_time{0}, large_time{0};
-    long n = 0;
-    auto run = [&](auto& bus, auto& other, long first) {
-        const auto start = Clock::now();
-        for (int i = 0; i < per_round; ++i) {
-            auto& through = cold && i % 2 == 1 ? other : bus;
-            through.handle(commands::Allocate{order_id("new-", first + i), "SKU", 1});
-        }
-        return Clock::now() - start;
-    };
-    for (int round = 0; round < rounds; ++round) {
-        small_time += run(small_bus, small_bus2, n);
-        large_time += run(large_bus, large_bus2, n);
-        n += per_round;
-    }
-    const double small_us = small_time.count() * 1e6 / n, large_us = large_time.count() * 1e6 / n;
-    std::printf("\nhistory, %s (WAL+NORMAL, %ld allocations each, interleaved in %d rounds):\n",
-                cold ? "every product read afresh (two connections take turns)" : "one connection", n, rounds);
-    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", small, small_us);
-    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", large, large_us);
-    std::printf("  ratio: %.2fx (target: at most 1.5x)\n", large_us / small_us);
+    allocation::bench::history_figure(small_bus, small_bus2, large_bus, large_bus2, small, large, allocations, cold,
+                                      "WAL+NORMAL", "one connection", "every product read afresh (two connections take turns)");
 }
 
 }  // namespace
