@@ -109,8 +109,9 @@ TEST_CASE("postgres: a database with a newer schema is refused with a clear mess
 }
 
 TEST_CASE("postgres: an unreachable server is a StorageError naming it, without its password") {
-    const int port = cluster().port();
-    cluster().stop();
+    PostgresCluster stopped;
+    const int port = stopped.port();
+    stopped.stop();
     const std::string uri = fmt::format("postgresql://postgres:secret@127.0.0.1:{}/allocation", port);
     CHECK_THROWS_AS(postgres::Database(postgres::Options{uri, 2s}), StorageError);
     CHECK_THROWS_WITH(postgres::Database(postgres::Options{uri, 2s}),

@@ -74,21 +74,21 @@ public:
     ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
-        if (products_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
+        if (products_.loaded_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
             lease_.guarded(db_.where(), "commit failed, nothing was written", [&] {
                 pqxx::work tx(lease_.db());
                 write(tx);
                 tx.commit();
             });
         }
-        products_.committed(events_);
+        products_.loaded_.committed(events_);
         view_.changes().clear();
         messages_.clear();
     }
 
     /// Nothing to undo in the database: a transaction lives only inside commit(), which aborts it on failure.
     void rollback() noexcept {
-        products_.discard();
+        products_.loaded_.discard();
         view_.changes().clear();
         messages_.clear();
     }
@@ -97,7 +97,7 @@ public:
 
 private:
     void write(pqxx::transaction_base& tx) {
-        for (auto* entry : products_.tracked_) products_.write(tx, *entry);
+        for (auto* entry : products_.loaded_.tracked()) products_.write(tx, *entry);
         StoredRows rows{&tx};
         for (const auto& change : view_.changes().pending()) {
             if (change.is_add) {
@@ -120,7 +120,7 @@ private:
     // did not change keeps its stored version, and its rows follow those already stored at that version.
     void store_outbox_rows(pqxx::transaction_base& tx) {
         const auto now = ports::OutboxClock::now();
-        for (const auto* entry : products_.tracked_) {
+        for (const auto* entry : products_.loaded_.tracked()) {
             const Product& product = entry->product;
             if (!allocation::raises_outbound(product)) continue;
             auto [version, position] = !entry->stored || product.changed()

@@ -81,10 +81,10 @@ public:
     void commit() {
         auto& st = lease_.statements();
         try {
-            if (products_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
+            if (products_.loaded_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
                 std::lock_guard writer(db_.writer_);
                 detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
-                for (auto* entry : products_.tracked_) products_.write(*entry);
+                for (auto* entry : products_.loaded_.tracked()) products_.write(*entry);
                 StoredRows rows{&st};
                 for (const auto& change : view_.changes().pending()) {
                     if (change.is_add) {
@@ -101,13 +101,13 @@ public:
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
         }
-        products_.committed(events_);
+        products_.loaded_.committed(events_);
         view_.changes().clear();
         messages_.clear();
     }
 
     void rollback() noexcept {
-        products_.discard();
+        products_.loaded_.discard();
         view_.changes().clear();
         messages_.clear();
         if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
@@ -125,7 +125,7 @@ private:
     // it did not change keeps its stored version, and its rows follow those already stored at that version.
     void store_outbox_rows(detail::Statements& st) {
         const auto now = ports::OutboxClock::now();
-        for (const auto* entry : products_.tracked_) {
+        for (const auto* entry : products_.loaded_.tracked()) {
             const Product& product = entry->product;
             if (!allocation::raises_outbound(product)) continue;
             auto [version, position] = !entry->stored || product.changed()
