@@ -4,9 +4,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
-#include <map>
 #include <mutex>
-#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <string>
@@ -329,41 +327,12 @@ TEST_CASE("postgres outbox: two relays on their threads and two Database instanc
     postgres::Database db_a(postgres::Options{uri}), db_b(postgres::Options{uri});
     add_product(db_a, "LAMP", 1000);
     constexpr int rows = 200;
-    std::mutex mutex;
-    std::condition_variable all_in;
-    std::map<std::string, int> deliveries;  // id -> how many times
-    std::map<std::string, int> per_relay;
-    auto record = [&](const std::string& relay) {
-        return [&, relay](const ports::OutboxMessage& m) {
-            std::lock_guard lock(mutex);
-            ++deliveries[m.id];
-            ++per_relay[relay];
-            if (per_relay["a"] + per_relay["b"] >= rows) all_in.notify_all();
-        };
-    };
     postgres::Outbox outbox_a(db_a), outbox_b(db_b);
-    RelayOptions options_a, options_b;
-    options_a.owner = "relay-a";
-    options_a.batch_size = 7;
-    options_a.idle_wait = 1ms;
-    options_b = options_a;
-    options_b.owner = "relay-b";
-    Relay a(outbox_a, options_a);
-    Relay b(outbox_b, options_b);
-    a.on("Allocated", record("a"));
-    b.on("Allocated", record("b"));
-    a.start();
-    b.start();
-    for (int i = 0; i < rows; ++i) {
+    const auto deliveries = testing::deliveries_by_two_relays(outbox_a, outbox_b, rows, [&](int i) {
         testing::commit_allocation(postgres::UnitOfWorkFactory(i % 2 == 0 ? db_a : db_b), fmt::format("o{}", i), "LAMP", 1);
-    }
-    {
-        std::unique_lock lock(mutex);
-        all_in.wait(lock, [&] { return per_relay["a"] + per_relay["b"] >= rows; });
-    }
-    a.stop();
-    b.stop();
+    });
     CHECK(deliveries.size() == static_cast<std::size_t>(rows));
     for (const auto& [id, times] : deliveries) CHECK(times == 1);
     CHECK(outbox_a.backlog() == ports::OutboxBacklog{});
+    CHECK(number(uri, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
 }

@@ -1,11 +1,16 @@
 // What the outbox and relay tests share: committing one allocation, and the ids of a list of rows.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/outbox.hpp"
+#include "allocation/service_layer/relay.hpp"
 
 namespace allocation::testing {
 
@@ -23,6 +28,42 @@ inline std::vector<std::string> ids_of(const std::vector<ports::OutboxMessage>& 
     std::vector<std::string> ids;
     for (const auto& row : rows) ids.push_back(row.id);
     return ids;
+}
+
+/// Runs two relays on their threads, one over each outbox (two connection pools on one database, as two processes
+/// would have them), while `allocate(i)` commits allocation i of `rows`; returns, once every row was delivered, how
+/// many times each row id was, and stops both.
+template <typename Outbox, typename Allocate>
+std::map<std::string, int> deliveries_by_two_relays(Outbox& outbox_a, Outbox& outbox_b, int rows, Allocate allocate) {
+    std::mutex mutex;
+    std::condition_variable all_in;
+    std::map<std::string, int> deliveries;  // id -> how many times
+    int delivered = 0;
+    auto record = [&](const ports::OutboxMessage& m) {
+        std::lock_guard lock(mutex);
+        ++deliveries[m.id];
+        if (++delivered >= rows) all_in.notify_all();
+    };
+    RelayOptions options_a;
+    options_a.owner = "relay-a";
+    options_a.batch_size = 7;
+    options_a.idle_wait = std::chrono::milliseconds(1);
+    RelayOptions options_b = options_a;
+    options_b.owner = "relay-b";
+    Relay a(outbox_a, options_a);
+    Relay b(outbox_b, options_b);
+    a.on("Allocated", record);
+    b.on("Allocated", record);
+    a.start();
+    b.start();
+    for (int i = 0; i < rows; ++i) allocate(i);
+    {
+        std::unique_lock lock(mutex);
+        all_in.wait(lock, [&] { return delivered >= rows; });
+    }
+    a.stop();
+    b.stop();
+    return deliveries;
 }
 
 }  // namespace allocation::testing

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "allocation/detail/product_cache.hpp"
+#include "allocation/outbox.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/model.hpp"
@@ -230,5 +232,27 @@ private:
     std::vector<Product*> seen_;
     std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
 };
+
+/// Whether any of `products` raised, since its last commit, an event that leaves the process.
+inline bool any_raises_outbound(std::span<Product* const> products) noexcept {
+    return std::any_of(products.begin(), products.end(), [](const Product* p) { return raises_outbound(*p); });
+}
+
+/// Hands `insert` the outbox rows (ports::OutboxMessage) of what the commit's products raised, in its transaction.
+/// A product this commit changes (or creates) is stored with its new version, at which no row exists yet; one it
+/// did not change keeps its stored version, and its rows follow those already stored at that version, which
+/// `next_position(sku)` reads: the pair (stored version, next position).
+template <typename NextPosition, typename Insert>
+void store_outbox_rows(std::span<LoadedProduct* const> products, NextPosition&& next_position, Insert&& insert) {
+    const auto now = ports::OutboxClock::now();
+    for (const LoadedProduct* entry : products) {
+        const Product& product = entry->product;
+        if (!raises_outbound(product)) continue;
+        auto [version, position] = !entry->stored || product.changed()
+                                       ? std::pair<std::int64_t, std::int64_t>{product.version_number(), 0}
+                                       : next_position(product.sku());
+        store_outbound(product, version, position, now, insert);
+    }
+}
 
 }  // namespace allocation::detail

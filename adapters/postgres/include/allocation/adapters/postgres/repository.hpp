@@ -30,24 +30,14 @@
 
 namespace allocation::postgres {
 
-/// What each lookup loads, so that a command costs the same however long the product's history is (every part
-/// is read by an index; see detail::ProductQuery):
-/// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines;
-/// - `get_for_order(sku, orderid)`: the same plus every line of that order;
-/// - `get_by_batchref(reference)`: the same plus every line of that batch.
-/// Each lookup is one statement, so it reads one snapshot, outside any write transaction: a loaded product is a
-/// state that existed, with its version. Two lookups of one unit of work may see different moments; that is
-/// enough, because only a changed product is written, and its commit is a compare-and-set on the version the
-/// lookup read together with everything else it loaded.
-///
-/// A product that an earlier unit of work on the same connection ended with is handed out again, without being
-/// read, when one statement shows that it is still the stored one (allocation::detail::ProductCache).
-///
-/// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
-/// unchanged product is reloaded in place (with all the lines asked for so far); one that already has uncommitted
-/// changes cannot be, and the lookup throws std::logic_error (look up what you need before changing it, as the
-/// handlers do). References into a product taken before its reload stay valid until the unit of work ends, and
-/// show it as it was before.
+/// The lookups of the Repository port over the tables of migrations[0], by the rules of
+/// allocation::detail::LoadedProducts (the same as the SQLite adapter's): `get` loads the product, its batches
+/// with exact quantities and its waiting lines; `get_for_order` also every line of the order, `get_by_batchref`
+/// every line of the batch; a product kept by the connection's ProductCache is handed out again once its version
+/// proves it is still the stored one. Each read is one statement (detail::ProductQuery), so one snapshot, by
+/// indexes only, outside any write transaction: a loaded product is a state that existed, with its version, and
+/// the commit's compare-and-set on that version is what makes writing it back safe. Commits write exactly the
+/// products' recorded changes.
 class Repository {
 public:
     Repository(const Repository&) = delete;
