@@ -97,24 +97,11 @@ TEST_CASE("sqlite outbox: two relays on one file never take each other's rows") 
     add_product(db_a, "LAMP", 100);
     for (int i = 0; i < 5; ++i) allocate(db_a, fmt::format("o{}", i), 1);
     sqlite::Outbox outbox_a(db_a), outbox_b(db_b);
-    RelayOptions options_a, options_b;
-    options_a.owner = "relay-a";
-    options_a.batch_size = 2;
-    options_b.owner = "relay-b";
-    options_b.batch_size = 2;
-    Relay a(outbox_a, options_a);
-    Relay b(outbox_b, options_b);
-    std::vector<std::string> by_a, by_b;
-    b.on("Allocated", [&](const ports::OutboxMessage& m) { by_b.push_back(m.id); });
-    a.on("Allocated", [&](const ports::OutboxMessage& m) {
-        if (by_a.empty()) CHECK(b.run_once() == Relay<sqlite::Outbox>::Step{2, 0});  // while a holds two rows
-        by_a.push_back(m.id);
-    });
-    CHECK(a.run_once() == Relay<sqlite::Outbox>::Step{2, 0});
-    CHECK(a.run_once() == Relay<sqlite::Outbox>::Step{1, 0});
-    CHECK(b.run_once() == Relay<sqlite::Outbox>::Step{0, 0});
-    CHECK(by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
-    CHECK(by_b == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("LAMP", 5, 0)});
+    using Step = Relay<sqlite::Outbox>::Step;
+    const auto taken = testing::relays_taking_turns(outbox_a, outbox_b);
+    CHECK(taken.steps == std::vector<Step>{Step{2, 0}, Step{2, 0}, Step{1, 0}, Step{0, 0}});
+    CHECK(taken.by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
+    CHECK(taken.by_b == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("LAMP", 5, 0)});
     CHECK(count(path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
 }
 

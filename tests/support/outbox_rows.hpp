@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,36 @@ inline std::vector<std::string> ids_of(const std::vector<ports::OutboxMessage>& 
     std::vector<std::string> ids;
     for (const auto& row : rows) ids.push_back(row.id);
     return ids;
+}
+
+/// What two relays with batches of two did, taking turns on one database: `a` ran a step, and while it delivered
+/// its first row `b` ran one; then `a`, then `b` ran another. The steps in that order (a, b, a, b), and the rows
+/// each delivered.
+template <typename Outbox>
+struct TakenInTurns {
+    std::vector<typename Relay<Outbox>::Step> steps;
+    std::vector<std::string> by_a, by_b;
+};
+
+template <typename Outbox>
+TakenInTurns<Outbox> relays_taking_turns(Outbox& outbox_a, Outbox& outbox_b) {
+    RelayOptions options_a, options_b;
+    options_a.owner = "relay-a";
+    options_a.batch_size = 2;
+    options_b.owner = "relay-b";
+    options_b.batch_size = 2;
+    Relay a(outbox_a, options_a);
+    Relay b(outbox_b, options_b);
+    TakenInTurns<Outbox> taken;
+    std::optional<typename Relay<Outbox>::Step> b_meanwhile;
+    b.on("Allocated", [&](const ports::OutboxMessage& m) { taken.by_b.push_back(m.id); });
+    a.on("Allocated", [&](const ports::OutboxMessage& m) {
+        if (taken.by_a.empty()) b_meanwhile = b.run_once();  // while a holds two rows
+        taken.by_a.push_back(m.id);
+    });
+    const auto first = a.run_once();
+    taken.steps = {first, b_meanwhile.value_or(typename Relay<Outbox>::Step{}), a.run_once(), b.run_once()};
+    return taken;
 }
 
 /// Runs two relays on their threads, one over each outbox (two connection pools on one database, as two processes
