@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <pqxx/pqxx>
@@ -62,6 +64,17 @@ private:
     friend class Outbox;
 
     detail::Lease lease() { return pool_.acquire(); }
+
+    /// Runs `fn(tx)` on a connection nobody else is using, each statement its own transaction (for the views'
+    /// and the outbox's single statements), translating failures as detail::translated does.
+    template <typename Fn>
+    auto one_statement(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
+        auto lease = pool_.acquire();
+        return lease.guarded(where(), doing, [&]() -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
+            pqxx::nontransaction tx(lease.db());
+            return fn(tx);
+        });
+    }
 
     Options options_;
     detail::ConnectionPool pool_;

@@ -25,20 +25,12 @@ namespace allocation::postgres {
 
 namespace detail {
 
-/// Outbox times as stored: microseconds since the Unix epoch.
-inline std::int64_t stored_time(ports::OutboxTime time) noexcept {
-    return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
-}
-inline ports::OutboxTime outbox_time(std::int64_t stored) noexcept {
-    return ports::OutboxTime(std::chrono::duration_cast<ports::OutboxClock::duration>(std::chrono::microseconds(stored)));
-}
-
 /// Stores one row, in the transaction of the commit that raised its event. Another commit that stored the same
 /// id first (two commits of a product they did not change) lost no data but a race: ConcurrencyError.
 inline void outbox_insert(pqxx::transaction_base& tx, const ports::OutboxMessage& message) {
     try {
         run(tx, sql::outbox_insert, message.sku, message.version, message.position, message.type, message.payload,
-            stored_time(message.created_at));
+            outbox_microseconds(message.created_at));
     } catch (const pqxx::unique_violation&) {
         throw ConcurrencyError("outbox row " + message.id + " was stored by someone else meanwhile");
     }
@@ -98,7 +90,7 @@ public:
                                             ports::OutboxTime lease_until, std::size_t limit) {
         return run("claiming outbox rows", [&](pqxx::transaction_base& tx) {
             return detail::outbox_messages(detail::run(tx, detail::sql::outbox_claim, std::string(owner),
-                                                       detail::stored_time(now), detail::stored_time(lease_until),
+                                                       outbox_microseconds(now), outbox_microseconds(lease_until),
                                                        bounded(limit)));
         });
     }
@@ -132,7 +124,7 @@ public:
         if (!key) return false;
         return run("recording a failed delivery", [&](pqxx::transaction_base& tx) {
             return detail::run(tx, detail::sql::outbox_failed, std::string(key->sku), key->version, key->position,
-                               std::string(owner), detail::stored_time(next_attempt_at), std::string(error))
+                               std::string(owner), outbox_microseconds(next_attempt_at), std::string(error))
                        .affected_rows() == 1;
         });
     }
@@ -151,7 +143,7 @@ public:
             const auto rows = detail::run(tx, detail::sql::outbox_backlog);
             ports::OutboxBacklog backlog;
             backlog.undelivered = rows[0][0].as<std::size_t>();
-            if (!rows[0][1].is_null()) backlog.oldest = detail::outbox_time(rows[0][1].as<std::int64_t>());
+            if (!rows[0][1].is_null()) backlog.oldest = outbox_time(rows[0][1].as<std::int64_t>());
             return backlog;
         });
     }
@@ -163,18 +155,14 @@ private:
 
     static bool delivered(pqxx::transaction_base& tx, const OutboxKey& key, ports::OutboxTime now) {
         return detail::run(tx, detail::sql::outbox_delivered, std::string(key.sku), key.version, key.position,
-                           detail::stored_time(now))
+                           outbox_microseconds(now))
                    .affected_rows() == 1;
     }
 
     // One statement on a connection of its own, in its own transaction.
     template <typename Fn>
     auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-        auto lease = db_->lease();
-        return lease.guarded(db_->where(), doing, [&]() -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-            pqxx::nontransaction tx(lease.db());
-            return fn(tx);
-        });
+        return db_->one_statement(doing, fn);
     }
 
     Database* db_;

@@ -21,7 +21,7 @@
 #include "allocation/adapters/postgres/errors.hpp"
 #include "allocation/adapters/postgres/pool.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
-#include "allocation/detail/product_cache.hpp"
+#include "allocation/detail/loaded_products.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/format.hpp"
@@ -30,24 +30,14 @@
 
 namespace allocation::postgres {
 
-/// What each lookup loads, so that a command costs the same however long the product's history is (every part
-/// is read by an index; see detail::ProductQuery):
-/// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines;
-/// - `get_for_order(sku, orderid)`: the same plus every line of that order;
-/// - `get_by_batchref(reference)`: the same plus every line of that batch.
-/// Each lookup is one statement, so it reads one snapshot, outside any write transaction: a loaded product is a
-/// state that existed, with its version. Two lookups of one unit of work may see different moments; that is
-/// enough, because only a changed product is written, and its commit is a compare-and-set on the version the
-/// lookup read together with everything else it loaded.
-///
-/// A product that an earlier unit of work on the same connection ended with is handed out again, without being
-/// read, when one statement shows that it is still the stored one (allocation::detail::ProductCache).
-///
-/// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
-/// unchanged product is reloaded in place (with all the lines asked for so far); one that already has uncommitted
-/// changes cannot be, and the lookup throws std::logic_error (look up what you need before changing it, as the
-/// handlers do). References into a product taken before its reload stay valid until the unit of work ends, and
-/// show it as it was before.
+/// The lookups of the Repository port over the tables of migrations[0], by the rules of
+/// allocation::detail::LoadedProducts (the same as the SQLite adapter's): `get` loads the product, its batches
+/// with exact quantities and its waiting lines; `get_for_order` also every line of the order, `get_by_batchref`
+/// every line of the batch; a product kept by the connection's ProductCache is handed out again once its version
+/// proves it is still the stored one. Each read is one statement (detail::ProductQuery), so one snapshot, by
+/// indexes only, outside any write transaction: a loaded product is a state that existed, with its version, and
+/// the commit's compare-and-set on that version is what makes writing it back safe. Commits write exactly the
+/// products' recorded changes.
 class Repository {
 public:
     Repository(const Repository&) = delete;
@@ -55,96 +45,27 @@ public:
 
     /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
     /// commit throws ConcurrencyError.
-    Product& add(Product product) {
-        if (find(product.sku()) != nullptr) throw Error("Product " + product.sku() + " already exists");
-        for (const Batch& batch : product.batches()) {
-            if (!batch.all_lines_loaded()) {
-                throw std::invalid_argument("new product " + product.sku() + ": the lines of batch " +
-                                            batch.reference() + " do not add up to its allocated quantity of " +
-                                            std::to_string(batch.allocated_quantity()) +
-                                            "; a new product's batches must hold all their lines");
-            }
-        }
-        auto entry = std::make_unique<Entry>(std::move(product));
-        entry->stored = false;
-        return track(std::move(entry));
-    }
-
-    Product* get(std::string_view sku) {
-        if (Entry* entry = find(sku)) return &entry->product;
-        return load_new(sku, {}, {});
-    }
-
-    Product* get_for_order(std::string_view sku, std::string_view orderid) {
-        Entry* entry = find(sku);
-        if (entry == nullptr) return load_new(sku, {std::string(orderid)}, {});
-        if (entry->stored && !contains(entry->orders, orderid)) {
-            entry->orders.emplace_back(orderid);
-            reload(*entry);
-        }
-        return &entry->product;
-    }
-
-    Product* get_by_batchref(std::string_view reference) {
-        for (Entry* entry : tracked_) {
-            const auto batches = entry->product.batches();
-            for (std::size_t slot = 0; slot < batches.size(); ++slot) {
-                if (batches[slot].reference() != reference) continue;
-                // A batch this unit of work added is entirely in memory.
-                if (entry->stored && slot < entry->batch_ids.size() && !contains(entry->full_batches, reference)) {
-                    entry->full_batches.emplace_back(reference);
-                    reload(*entry);
-                }
-                return &entry->product;
-            }
-        }
-        auto sku = sku_of(reference);
-        if (!sku) return nullptr;
-        if (Entry* entry = find(*sku)) {  // its batch was stored after our product was read
-            entry->full_batches.emplace_back(reference);
-            reload(*entry);
-            return &entry->product;
-        }
-        return load_new(*sku, {}, {std::string(reference)});
-    }
-
-    std::span<Product* const> seen() const noexcept { return seen_; }
-
-    /// Hands the products back to the connection's cache, which keeps those that are as stored.
-    ~Repository() {
-        for (auto& entry : entries_) cache_.keep(std::move(entry));
-    }
+    Product& add(Product product) { return loaded_.add(std::move(product)); }
+    Product* get(std::string_view sku) { return loaded_.get(sku); }
+    Product* get_for_order(std::string_view sku, std::string_view orderid) { return loaded_.get_for_order(sku, orderid); }
+    Product* get_by_batchref(std::string_view reference) { return loaded_.get_by_batchref(reference); }
+    std::span<Product* const> seen() const noexcept { return loaded_.seen(); }
 
 private:
     friend class UnitOfWork;
+    friend class allocation::detail::LoadedProducts<Repository>;
 
     using Entry = allocation::detail::LoadedProduct;
 
     Repository(detail::Lease& lease, const std::string& where)
-        : lease_(lease), where_(where), cache_(lease.connection().cache) {}
+        : lease_(lease), where_(where), loaded_(*this, lease.connection().cache) {}
 
     template <typename Fn>
     decltype(auto) guarded(std::string_view doing, Fn&& fn) {
         return lease_.guarded(where_, doing, std::forward<Fn>(fn));
     }
 
-    static bool contains(const std::vector<std::string>& names, std::string_view name) {
-        return std::find(names.begin(), names.end(), name) != names.end();
-    }
-
-    Entry* find(std::string_view sku) const noexcept {
-        for (Entry* entry : tracked_) {
-            if (entry->product.sku() == sku) return entry;
-        }
-        return nullptr;
-    }
-
-    Product& track(std::unique_ptr<Entry> entry) {
-        entries_.push_back(std::move(entry));
-        tracked_.push_back(entries_.back().get());
-        seen_.push_back(&entries_.back()->product);
-        return entries_.back()->product;
-    }
+    // --- reading, for LoadedProducts ------------------------------------------------------------------
 
     // A batch's SKU never changes and batches are never deleted, so this may come from an earlier moment than the
     // product read that follows it.
@@ -155,16 +76,6 @@ private:
             if (rows.empty()) return std::nullopt;
             return rows[0][0].as<std::string>();
         });
-    }
-
-    Product* load_new(std::string_view sku, std::vector<std::string> orders, std::vector<std::string> full_batches) {
-        std::unique_ptr<Entry> cached = cache_.take(sku);
-        if (cached && full_batches.empty()) {
-            cached->orders = orders;
-            if (still_stored(*cached)) return &track(std::move(cached));
-        }
-        auto entry = read(sku, std::move(orders), std::move(full_batches));
-        return entry ? &track(std::move(entry)) : nullptr;
     }
 
     // Whether a cached product is still exactly the stored one: the same version, which every change moves up.
@@ -182,54 +93,21 @@ private:
         });
     }
 
-    void reload(Entry& entry) {
-        if (entry.product.changed() || !entry.product.events().empty()) {
-            throw std::logic_error("product " + entry.product.sku() +
-                                   " has uncommitted changes and its other lines were not loaded; look up every "
-                                   "order or batch you need before changing the product");
-        }
-        auto fresh = read(entry.product.sku(), std::move(entry.orders), std::move(entry.full_batches));
-        if (!fresh) throw StorageError(detail::describe(where_, "reading a product", "the product disappeared"));
-        // The caller may hold references into the product it was handed: the old state moves aside whole, its
-        // buffers with it, and stays alive until the unit of work ends.
-        retired_.push_back(std::make_unique<Product>(std::move(entry.product)));
-        entry.product = std::move(fresh->product);
-        entry.batch_ids = std::move(fresh->batch_ids);
-        entry.orders = std::move(fresh->orders);
-        entry.full_batches = std::move(fresh->full_batches);
-    }
-
-    // A stored batch as a lookup reads it, before it becomes a Batch.
-    struct BatchRow {
-        std::int64_t id;
-        std::string reference;
-        Quantity purchased;
-        std::optional<Date> eta;
-        Quantity allocated;
-        std::vector<std::pair<std::int64_t, OrderLine>> lines;  // (line id, line)
-    };
-    struct Loaded {
-        bool found = false;
-        std::int64_t version = 0;
-        std::vector<BatchRow> rows;                                // by batch id
-        std::vector<std::pair<std::int64_t, OrderLine>> waiting;  // (waiting line id, line)
-    };
-
     std::unique_ptr<Entry> read(std::string_view sku_view, std::vector<std::string> orders,
                                 std::vector<std::string> full_batches) {
         const std::string sku(sku_view);
-        Loaded loaded = guarded("reading a product", [&] {
+        auto loaded = guarded("reading a product", [&] {
             pqxx::nontransaction tx(lease_.db());
             return parse(sku, detail::run(tx, detail::sql::select_product, sku, detail::text_array(orders),
                                           detail::text_array(full_batches)));
         });
         if (!loaded.found) return nullptr;
-        return build(sku, loaded, std::move(orders), std::move(full_batches));
+        return allocation::detail::build(sku, loaded, std::move(orders), std::move(full_batches));
     }
 
-    Loaded parse(const std::string& sku, const pqxx::result& result) const {
+    allocation::detail::ProductRows parse(const std::string& sku, const pqxx::result& result) const {
         using Q = detail::ProductQuery;
-        Loaded loaded;
+        allocation::detail::ProductRows loaded;
         std::vector<std::tuple<std::int64_t, std::int64_t, OrderLine>> lines;  // (batch id, line id, line)
         for (const auto& row : result) {
             const int kind = row[Q::kind].as<int>();
@@ -247,17 +125,15 @@ private:
                 lines.emplace_back(row[Q::line_batch_id].as<std::int64_t>(), id, std::move(line));
             }
         }
-        std::sort(loaded.rows.begin(), loaded.rows.end(), [](const BatchRow& a, const BatchRow& b) { return a.id < b.id; });
-        std::sort(loaded.waiting.begin(), loaded.waiting.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
         for (auto& [batch_id, id, line] : lines) {
-            auto row = std::lower_bound(loaded.rows.begin(), loaded.rows.end(), batch_id,
-                                        [](const BatchRow& r, std::int64_t wanted) { return r.id < wanted; });
-            if (row != loaded.rows.end() && row->id == batch_id) row->lines.emplace_back(id, std::move(line));
+            auto row = std::find_if(loaded.rows.begin(), loaded.rows.end(),
+                                    [&](const allocation::detail::BatchRow& r) { return r.id == batch_id; });
+            if (row != loaded.rows.end()) row->lines.emplace_back(id, std::move(line));
         }
         return loaded;
     }
 
-    BatchRow batch_row(const pqxx::row& row) const {
+    allocation::detail::BatchRow batch_row(const pqxx::row& row) const {
         using Q = detail::ProductQuery;
         std::optional<Date> eta;
         if (!row[Q::eta].is_null()) {
@@ -265,45 +141,11 @@ private:
             eta = allocation::parse_date(text);
             if (!eta) throw StorageError(detail::describe(where_, "reading a batch", "invalid eta " + text));
         }
-        return BatchRow{row[Q::batch_id].as<std::int64_t>(), row[Q::reference].as<std::string>(),
-                        row[Q::purchased].as<Quantity>(), eta, row[Q::allocated].as<Quantity>(), {}};
-    }
-
-    // The product from its rows. Lines are kept oldest first (by id); an order's and a batch's lines may overlap,
-    // so duplicates go.
-    static std::unique_ptr<Entry> build(const std::string& sku, Loaded& loaded, std::vector<std::string> orders,
-                                        std::vector<std::string> full_batches) {
-        std::vector<Batch> batches;
-        std::vector<std::int64_t> ids;
-        batches.reserve(loaded.rows.size());
-        ids.reserve(loaded.rows.size());
-        for (BatchRow& row : loaded.rows) {
-            std::sort(row.lines.begin(), row.lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-            row.lines.erase(std::unique(row.lines.begin(), row.lines.end(),
-                                        [](const auto& a, const auto& b) { return a.first == b.first; }),
-                            row.lines.end());
-            std::vector<OrderLine> lines;
-            lines.reserve(row.lines.size());
-            for (auto& [id, line] : row.lines) lines.push_back(std::move(line));
-            batches.emplace_back(std::move(row.reference), sku, row.purchased, row.eta, std::move(lines), row.allocated);
-            ids.push_back(row.id);
-        }
-        std::vector<OrderLine> waiting;
-        waiting.reserve(loaded.waiting.size());
-        for (auto& [id, line] : loaded.waiting) waiting.push_back(std::move(line));
-        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), loaded.version, std::move(waiting)));
-        entry->batch_ids = std::move(ids);
-        entry->orders = std::move(orders);
-        entry->full_batches = std::move(full_batches);
-        return entry;
+        return {row[Q::batch_id].as<std::int64_t>(), row[Q::reference].as<std::string>(),
+                row[Q::purchased].as<Quantity>(), eta, row[Q::allocated].as<Quantity>(), {}};
     }
 
     // --- writing (inside the unit of work's transaction) -----------------------------------------------
-
-    bool has_work() const noexcept {
-        return std::any_of(tracked_.begin(), tracked_.end(),
-                           [](const Entry* e) { return !e->stored || e->product.changed(); });
-    }
 
     static std::int64_t insert_batch(pqxx::transaction_base& tx, const Batch& batch) {
         try {
@@ -414,32 +256,10 @@ private:
         }
     }
 
-    // After COMMIT: the stored state is the products' state.
-    void committed(std::vector<events::Event>& events) {
-        for (Entry* entry : tracked_) {
-            if (!entry->stored || entry->product.changed()) std::swap(entry->batch_ids, entry->pending_ids);
-            entry->pending_ids.clear();
-            entry->stored = true;
-        }
-        allocation::mark_committed(seen_, events);
-    }
-
-    // Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
-    // pointers the caller still holds stay valid.
-    void discard() noexcept {
-        for (auto it = tracked_.rbegin(); it != tracked_.rend(); ++it) (*it)->product.discard_changes();
-        tracked_.clear();
-        seen_.clear();
-    }
-
     detail::Lease& lease_;
     const std::string& where_;
-    allocation::detail::ProductCache& cache_;
-    std::vector<std::unique_ptr<Entry>> entries_;
-    std::vector<Entry*> tracked_;
-    std::vector<Product*> seen_;
-    std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
-    std::vector<std::uint32_t> touched_;             // write(): slots whose quantities changed
+    allocation::detail::LoadedProducts<Repository> loaded_;
+    std::vector<std::uint32_t> touched_;  // write(): slots whose quantities changed
 };
 
 static_assert(ports::diagnose_repository<Repository>());

@@ -50,13 +50,18 @@ class UnitOfWork {
         }
     };
 
-    /// The stored view's rows, written in the commit's transaction.
+    /// The stored view in the commit's transaction, where the commit writes its rows.
     struct StoredRows {
         pqxx::transaction_base* tx;
-        void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
-            detail::view_add(*tx, orderid, sku, batchref);
+        void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
+            detail::view_add(*tx, std::string(orderid), std::string(sku), std::string(batchref));
         }
-        void remove(const std::string& orderid, const std::string& sku) { detail::view_remove(*tx, orderid, sku); }
+        void remove(std::string_view orderid, std::string_view sku) {
+            detail::view_remove(*tx, std::string(orderid), std::string(sku));
+        }
+        std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
+            return detail::view_rows(*tx, std::string(orderid));
+        }
     };
 
 public:
@@ -74,21 +79,21 @@ public:
     ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
-        if (products_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
+        if (has_work()) {
             lease_.guarded(db_.where(), "commit failed, nothing was written", [&] {
                 pqxx::work tx(lease_.db());
                 write(tx);
                 tx.commit();
             });
         }
-        products_.committed(events_);
+        products_.loaded_.committed(events_);
         view_.changes().clear();
         messages_.clear();
     }
 
     /// Nothing to undo in the database: a transaction lives only inside commit(), which aborts it on failure.
     void rollback() noexcept {
-        products_.discard();
+        products_.loaded_.discard();
         view_.changes().clear();
         messages_.clear();
     }
@@ -96,39 +101,21 @@ public:
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
+    // Whether the commit has anything to write: changed products, view rows, outbox rows, message ids.
+    bool has_work() noexcept {
+        return products_.loaded_.has_work() || !view_.changes().empty() ||
+               allocation::detail::any_raises_outbound(products_.seen()) || !messages_.empty();
+    }
+
     void write(pqxx::transaction_base& tx) {
-        for (auto* entry : products_.tracked_) products_.write(tx, *entry);
+        for (auto* entry : products_.loaded_.tracked()) products_.write(tx, *entry);
         StoredRows rows{&tx};
-        for (const auto& change : view_.changes().pending()) {
-            if (change.is_add) {
-                rows.add(change.orderid, change.sku, change.batchref);
-            } else {
-                rows.remove(change.orderid, change.sku);
-            }
-        }
+        view_.changes().apply_to(rows);
         project_events(products_.seen(), rows);
-        store_outbox_rows(tx);
+        allocation::detail::store_outbox_rows(
+            products_.loaded_.tracked(), [&](const std::string& sku) { return detail::outbox_next_position(tx, sku); },
+            [&](const ports::OutboxMessage& message) { detail::outbox_insert(tx, message); });
         messages_.write(tx);
-    }
-
-    bool raises_outbound() const noexcept {
-        return std::any_of(products_.seen().begin(), products_.seen().end(),
-                           [](const Product* product) { return allocation::raises_outbound(*product); });
-    }
-
-    // A product this commit changes (or creates) is stored with its new version, at which no row exists yet; one it
-    // did not change keeps its stored version, and its rows follow those already stored at that version.
-    void store_outbox_rows(pqxx::transaction_base& tx) {
-        const auto now = ports::OutboxClock::now();
-        for (const auto* entry : products_.tracked_) {
-            const Product& product = entry->product;
-            if (!allocation::raises_outbound(product)) continue;
-            auto [version, position] = !entry->stored || product.changed()
-                                           ? std::pair<std::int64_t, std::int64_t>{product.version_number(), 0}
-                                           : detail::outbox_next_position(tx, product.sku());
-            store_outbound(product, version, position, now,
-                           [&](const ports::OutboxMessage& message) { detail::outbox_insert(tx, message); });
-        }
     }
 
     Database& db_;

@@ -64,11 +64,7 @@ public:
 private:
     template <typename Fn>
     auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-        auto lease = db_->lease();
-        return lease.guarded(db_->where(), doing, [&]() -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-            pqxx::nontransaction tx(lease.db());
-            return fn(tx);
-        });
+        return db_->one_statement(doing, fn);
     }
 
     Database* db_;
