@@ -29,6 +29,16 @@ inline double median(std::vector<double> values) {
 
 inline std::string order_id(std::string_view prefix, long n) { return std::string(prefix) + std::to_string(n); }
 
+/// Stores product "SKU" with one large batch and `history` allocations, in one unit of work from `factory`.
+template <typename Factory>
+void store_history(Factory factory, long history) {
+    auto uow = factory();
+    Product& product = uow.products().add(Product("SKU"));
+    product.add_batch(Batch("batch", "SKU", max_quantity));
+    for (long i = 0; i < history; ++i) product.allocate(OrderLine{order_id("old-", i), "SKU", 1});
+    uow.commit();
+}
+
 /// The cost of one allocation into a product with a short and with a long history (`small` and `large`
 /// existing allocations), each through a bus of its own, interleaved in rounds so that drift of the machine hits
 /// both alike. With `cold`, a second bus on other connections to the same database takes every other turn, so

@@ -128,11 +128,7 @@ void bus_against_raw(PostgresCluster& cluster, int allocations) {
 std::string with_history(PostgresCluster& cluster, long history) {
     const std::string uri = fresh_database(cluster, "-csynchronous_commit%3Doff");
     postgres::Database db(postgres::Options{.uri = uri});
-    auto uow = postgres::UnitOfWorkFactory(db)();
-    Product& product = uow.products().add(Product("SKU"));
-    product.add_batch(Batch("batch", "SKU", max_quantity));
-    for (long i = 0; i < history; ++i) product.allocate(OrderLine{order_id("old-", i), "SKU", 1});
-    uow.commit();
+    allocation::bench::store_history(postgres::UnitOfWorkFactory(db), history);
     return uri;
 }
 

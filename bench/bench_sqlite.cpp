@@ -98,11 +98,7 @@ Rate raw_run(const std::string& path, bool full, int allocations) {
 std::string with_history(Scratch& scratch, long history) {
     const auto path = scratch.fresh("history-" + std::to_string(history));
     sqlite::Database db(sqlite::Options{path});
-    auto uow = sqlite::UnitOfWorkFactory(db)();
-    Product& product = uow.products().add(Product("SKU"));
-    product.add_batch(Batch("batch", "SKU", max_quantity));
-    for (long i = 0; i < history; ++i) product.allocate(OrderLine{order_id("old-", i), "SKU", 1});
-    uow.commit();
+    allocation::bench::store_history(sqlite::UnitOfWorkFactory(db), history);
     return path;
 }
 

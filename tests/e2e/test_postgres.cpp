@@ -196,7 +196,9 @@ TEST_CASE("while the database is down the service answers 503 with a message, th
     add_batch(server, "b1", "RUG", 100);
     const std::string order = json{{"orderid", "o1"}, {"sku", "RUG"}, {"qty", 1}}.dump();
     auto client = server.client();
-    REQUIRE(client.Post("/allocate", order, "application/json")->status == 202);
+    auto first = client.Post("/allocate", order, "application/json");
+    REQUIRE(first);
+    REQUIRE(first->status == 202);
 
     database.stop();
     auto refused = client.Post("/allocate", json{{"orderid", "o2"}, {"sku", "RUG"}, {"qty", 1}}.dump(), "application/json");
@@ -211,7 +213,10 @@ TEST_CASE("while the database is down the service answers 503 with a message, th
     CHECK_THAT(server.log(), Catch::Contains("storage error: PostgreSQL database " + database.uri()));
 
     database.start();
-    CHECK(wait_until([&] { return client.Get("/ready")->status == 200; }));
+    CHECK(wait_until([&] {
+        auto res = client.Get("/ready");
+        return res && res->status == 200;
+    }));
     // Every worker's connection was cut: each is replaced, none is reused broken.
     for (int i = 0; i < 20; ++i) {
         auto res = client.Post("/allocate", json{{"orderid", "after-" + std::to_string(i)}, {"sku", "RUG"}, {"qty", 1}}.dump(),
