@@ -125,10 +125,11 @@ private:
                 lines.emplace_back(row[Q::line_batch_id].as<std::int64_t>(), id, std::move(line));
             }
         }
-        for (auto& [batch_id, id, line] : lines) {
+        for (auto& line : lines) {
+            const std::int64_t batch_id = std::get<0>(line);
             auto row = std::find_if(loaded.rows.begin(), loaded.rows.end(),
                                     [&](const allocation::detail::BatchRow& r) { return r.id == batch_id; });
-            if (row != loaded.rows.end()) row->lines.emplace_back(id, std::move(line));
+            if (row != loaded.rows.end()) row->lines.emplace_back(std::get<1>(line), std::move(std::get<2>(line)));
         }
         return loaded;
     }
