@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "allocation/allocation.hpp"
+#include "counting_adapters.hpp"
 
 namespace allocation::bench {
 
@@ -40,14 +41,21 @@ void store_history(Factory factory, long history) {
 }
 
 /// The cost of one allocation into a product with a short and with a long history (`small` and `large`
-/// existing allocations), each through a bus of its own, interleaved in rounds so that drift of the machine hits
-/// both alike. With `cold`, a second bus on other connections to the same database takes every other turn, so
-/// every lookup finds its connection's kept product outdated and reads the product afresh. Prints the figures.
-template <typename Bus, typename OtherBus>
-void history_figure(Bus& small_bus, OtherBus& small_other, Bus& large_bus, OtherBus& large_other, long small,
+/// existing allocations, in databases `small_db` and `large_db`), each through a bus of its own over a `Factory`,
+/// interleaved in rounds so that drift of the machine hits both alike. With `cold`, a second bus over the second
+/// database object on the same data takes every other turn, so every lookup finds its connection's kept product
+/// outdated and reads the product afresh. Prints the figures.
+template <typename Factory, typename Database>
+void history_figure(Database& small_db, Database& small_db2, Database& large_db, Database& large_db2, long small,
                     long large, int allocations, bool cold, std::string_view setting, std::string_view warm_text,
                     std::string_view cold_text) {
     using Clock = std::chrono::steady_clock;
+    CountingNotifier notifier;
+    CountingPublisher publisher;
+    auto small_bus = bootstrap(Factory(small_db), notifier, publisher);
+    auto small_other = bootstrap(Factory(small_db2), notifier, publisher);
+    auto large_bus = bootstrap(Factory(large_db), notifier, publisher);
+    auto large_other = bootstrap(Factory(large_db2), notifier, publisher);
     const int rounds = 10, per_round = std::max(1, allocations / rounds);
     std::chrono::duration<double> small_time{0}, large_time{0};
     long n = 0;

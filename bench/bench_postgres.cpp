@@ -139,15 +139,9 @@ void history_figure(PostgresCluster& cluster, int allocations, bool cold) {
     const std::string small_uri = with_history(cluster, small), large_uri = with_history(cluster, large);
     postgres::Database small_db({.uri = small_uri}), small_other({.uri = small_uri});
     postgres::Database large_db({.uri = large_uri}), large_other({.uri = large_uri});
-    CountingNotifier notifier;
-    CountingPublisher publisher;
-    auto small_bus = bootstrap(postgres::UnitOfWorkFactory(small_db), notifier, publisher);
-    auto small_bus2 = bootstrap(postgres::UnitOfWorkFactory(small_other), notifier, publisher);
-    auto large_bus = bootstrap(postgres::UnitOfWorkFactory(large_db), notifier, publisher);
-    auto large_bus2 = bootstrap(postgres::UnitOfWorkFactory(large_other), notifier, publisher);
-    allocation::bench::history_figure(small_bus, small_bus2, large_bus, large_bus2, small, large, allocations, cold,
-                                      "synchronous_commit=off", "one Database",
-                                      "every product read afresh (two Database instances take turns)");
+    allocation::bench::history_figure<postgres::UnitOfWorkFactory>(
+        small_db, small_other, large_db, large_other, small, large, allocations, cold, "synchronous_commit=off",
+        "one Database", "every product read afresh (two Database instances take turns)");
 }
 
 struct RaceResult {

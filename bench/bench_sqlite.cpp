@@ -110,14 +110,9 @@ void history_figure(Scratch& scratch, int allocations, bool cold) {
     const std::string large_path = with_history(scratch, large);
     sqlite::Database small_db(sqlite::Options{small_path}), small_other(sqlite::Options{small_path});
     sqlite::Database large_db(sqlite::Options{large_path}), large_other(sqlite::Options{large_path});
-    CountingNotifier notifier;
-    CountingPublisher publisher;
-    auto small_bus = bootstrap(sqlite::UnitOfWorkFactory(small_db), notifier, publisher);
-    auto small_bus2 = bootstrap(sqlite::UnitOfWorkFactory(small_other), notifier, publisher);
-    auto large_bus = bootstrap(sqlite::UnitOfWorkFactory(large_db), notifier, publisher);
-    auto large_bus2 = bootstrap(sqlite::UnitOfWorkFactory(large_other), notifier, publisher);
-    allocation::bench::history_figure(small_bus, small_bus2, large_bus, large_bus2, small, large, allocations, cold,
-                                      "WAL+NORMAL", "one connection", "every product read afresh (two connections take turns)");
+    allocation::bench::history_figure<sqlite::UnitOfWorkFactory>(
+        small_db, small_other, large_db, large_other, small, large, allocations, cold, "WAL+NORMAL", "one connection",
+        "every product read afresh (two connections take turns)");
 }
 
 }  // namespace
