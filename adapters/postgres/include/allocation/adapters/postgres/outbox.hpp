@@ -76,6 +76,10 @@ inline std::vector<ports::OutboxMessage> outbox_messages(const pqxx::result& row
 /// own transaction), but for mark_all_delivered, which runs one transaction for the lot. A claim skips the rows
 /// another claim is taking, so relays in several threads or processes never claim one row at once. The Database
 /// must outlive it. Units of work write its rows, in the transaction of their commit.
+///
+/// "Oldest first" is the order of `seq`, drawn when a commit inserts its rows: the commit order of one product's
+/// rows (its commits are serialised by the version's compare-and-set), and across products the order their
+/// commits wrote their rows, which two commits under way at once may finish in the other order.
 class Outbox {
 public:
     explicit Outbox(Database& db) noexcept : db_(&db) {}
