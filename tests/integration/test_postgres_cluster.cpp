@@ -1,6 +1,10 @@
 // The PostgreSQL cluster that tests start for themselves: it accepts connections, keeps its data across a stop
 // and a start, refuses connections while stopped, isolates databases, and leaves nothing behind.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "catch.hpp"
@@ -71,4 +75,17 @@ TEST_CASE("postgres cluster: durable clusters keep fsync on, test clusters turn 
     CHECK(durable.sql("SHOW fsync") == "on\n");
     CHECK(durable.sql("SHOW synchronous_commit") == "off\n");
     CHECK(durable.uri().ends_with("/bench"));
+}
+
+TEST_CASE("postgres cluster: the directory of a cluster whose test was killed is removed by the next one") {
+    // What a killed test leaves: its directory, named after a process that is gone, with no server running in it.
+    const pid_t gone = ::fork();
+    if (gone == 0) ::_exit(0);
+    ::waitpid(gone, nullptr, 0);
+    const auto leftover = std::filesystem::temp_directory_path() / ("allocation-postgres-" + std::to_string(gone) + "-0");
+    std::filesystem::create_directories(leftover / "data");
+    std::ofstream(leftover / "data" / "postmaster.pid") << gone << "\n";
+    PostgresCluster cluster;
+    CHECK_FALSE(std::filesystem::exists(leftover));
+    CHECK(std::filesystem::exists(cluster.directory()));  // its own, named after a living process, stays
 }

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -33,7 +35,7 @@ public:
 
     PostgresCluster() : PostgresCluster(Options{}) {}
     explicit PostgresCluster(Options options)
-        : options_(std::move(options)), dir_("allocation-postgres"), port_(free_port()) {
+        : options_(std::move(options)), dir_((remove_leftovers(), "allocation-postgres")), port_(free_port()) {
         own_directory();
         check(run(bin("initdb"), {"-D", data_dir(), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
                                   "--locale=C"},
@@ -105,6 +107,28 @@ private:
         if (!options_.durable) args.insert(args.end(), {"-c", "fsync=off", "-c", "full_page_writes=off"});
         for (const auto& setting : options_.settings) args.insert(args.end(), {"-c", setting});
         return args;
+    }
+
+    /// Removes the directories of clusters whose test process was killed (a destructor that never ran): those of
+    /// a process that is gone and whose server is gone too (postmaster.pid names a process that is not running).
+    static void remove_leftovers() {
+        namespace fs = std::filesystem;
+        const std::string prefix = "allocation-postgres-";
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), error)) {
+            const std::string name = entry.path().filename().string();
+            if (name.rfind(prefix, 0) != 0) continue;
+            const std::string owner = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
+            std::ifstream pid_file(entry.path() / "data" / "postmaster.pid");
+            std::string server;
+            std::getline(pid_file, server);
+            if (alive(owner) || alive(server)) continue;
+            fs::remove_all(entry.path(), error);
+        }
+    }
+    static bool alive(const std::string& pid) {
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) return false;
+        return ::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0 || errno == EPERM;
     }
 
     /// As root, hands the directory to the account the server runs as (initdb wants to own what it fills).
