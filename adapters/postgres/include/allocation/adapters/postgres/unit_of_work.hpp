@@ -81,6 +81,11 @@ public:
     void commit() {
         if (has_work()) {
             lease_.guarded(db_.where(), "commit failed, nothing was written", [&] {
+                // A connection the server closed since the last lookup fails here, before BEGIN: libpqxx 6.4 leaks
+                // the result of a BEGIN that fails.
+                if (lease_.connection().closed_while_idle()) {
+                    throw pqxx::broken_connection("the server closed the connection");
+                }
                 pqxx::work tx(lease_.db());
                 write(tx);
                 tx.commit();
