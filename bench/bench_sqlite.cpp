@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.hpp"
 #include "counting_adapters.hpp"
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
@@ -30,13 +31,10 @@ using namespace allocation;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-/// CPU time of this thread (user + system): unlike wall time, it does not count waiting for a core on a busy
-/// machine, so it is the steadier figure where no fsync is involved (WAL+NORMAL, ":memory:").
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+// CPU time (cpu_seconds) is the steadier figure where no fsync is involved (WAL+NORMAL, ":memory:").
+using allocation::bench::cpu_seconds;
+using allocation::bench::median;
+using allocation::bench::order_id;
 
 struct Rate {
     double wall = 0;  // allocations per second of wall time
@@ -73,13 +71,6 @@ private:
     int counter_ = 0;
 };
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
-}
-
-std::string order_id(std::string_view prefix, long n) { return std::string(prefix) + std::to_string(n); }
-
 /// Allocations per second through bus.handle(Allocate) on a fresh database.
 Rate adapter_run(const std::string& path, const Setting& setting, bool outbox, int allocations) {
     sqlite::Database db(sqlite::Options{.path = path, .synchronous = setting.synchronous, .checkpoint = setting.checkpoint,
@@ -111,51 +102,21 @@ Rate raw_run(const std::string& path, bool full, bool outbox, int allocations) {
 std::string with_history(Scratch& scratch, long history) {
     const auto path = scratch.fresh("history-" + std::to_string(history));
     sqlite::Database db(sqlite::Options{path});
-    auto uow = sqlite::UnitOfWorkFactory(db)();
-    Product& product = uow.products().add(Product("SKU"));
-    product.add_batch(Batch("batch", "SKU", max_quantity));
-    for (long i = 0; i < history; ++i) product.allocate(OrderLine{order_id("old-", i), "SKU", 1});
-    uow.commit();
+    allocation::bench::store_history(sqlite::UnitOfWorkFactory(db), history);
     return path;
 }
 
-/// Microseconds per allocation into a product with `small` and with `large` existing allocations, interleaved in
-/// rounds so that drift of the machine hits both alike. With `cold`, two connections to each file take turns, so
-/// every lookup finds its connection's kept product outdated and reads the product afresh.
+/// Microseconds per allocation into a product with 100 and with 100,000 existing allocations (see
+/// bench::history_figure). With `cold`, two connections to each file take turns.
 void history_figure(Scratch& scratch, int allocations, bool cold) {
     const long small = 100, large = 100'000;
     const std::string small_path = with_history(scratch, small);
     const std::string large_path = with_history(scratch, large);
     sqlite::Database small_db(sqlite::Options{small_path}), small_other(sqlite::Options{small_path});
     sqlite::Database large_db(sqlite::Options{large_path}), large_other(sqlite::Options{large_path});
-    CountingNotifier notifier;
-    CountingPublisher publisher;
-    auto small_bus = bootstrap(sqlite::UnitOfWorkFactory(small_db), notifier, publisher);
-    auto small_bus2 = bootstrap(sqlite::UnitOfWorkFactory(small_other), notifier, publisher);
-    auto large_bus = bootstrap(sqlite::UnitOfWorkFactory(large_db), notifier, publisher);
-    auto large_bus2 = bootstrap(sqlite::UnitOfWorkFactory(large_other), notifier, publisher);
-    const int rounds = 10, per_round = std::max(1, allocations / rounds);
-    std::chrono::duration<double> small_time{0}, large_time{0};
-    long n = 0;
-    auto run = [&](auto& bus, auto& other, long first) {
-        const auto start = Clock::now();
-        for (int i = 0; i < per_round; ++i) {
-            auto& through = cold && i % 2 == 1 ? other : bus;
-            through.handle(commands::Allocate{order_id("new-", first + i), "SKU", 1});
-        }
-        return Clock::now() - start;
-    };
-    for (int round = 0; round < rounds; ++round) {
-        small_time += run(small_bus, small_bus2, n);
-        large_time += run(large_bus, large_bus2, n);
-        n += per_round;
-    }
-    const double small_us = small_time.count() * 1e6 / n, large_us = large_time.count() * 1e6 / n;
-    std::printf("\nhistory, %s (WAL+NORMAL, %ld allocations each, interleaved in %d rounds):\n",
-                cold ? "every product read afresh (two connections take turns)" : "one connection", n, rounds);
-    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", small, small_us);
-    std::printf("  %7ld existing allocations: %7.1f us per allocation\n", large, large_us);
-    std::printf("  ratio: %.2fx (target: at most 1.5x)\n", large_us / small_us);
+    allocation::bench::history_figure<sqlite::UnitOfWorkFactory>(
+        small_db, small_other, large_db, large_other, small, large, allocations, cold, "WAL+NORMAL", "one connection",
+        "every product read afresh (two connections take turns)");
 }
 
 /// The runs of one setting, with or without the outbox: the adapter's and the floor's, alternately.

@@ -61,6 +61,31 @@ if(ALLOCATION_WITH_REDIS AND NOT TARGET allocation_hiredis)
   endif()
 endif()
 
+# libpqxx: pkg-config first (Debian's libpqxx-dev 6.4 ships libpqxx.pc and no CMake package), then an installed
+# CMake package (libpqxx 7 exports libpqxx::pqxx), then its source (7.x, which finds libpq itself). The adapter's
+# code builds against 6.4 and 7.x.
+if(ALLOCATION_WITH_POSTGRES AND NOT TARGET allocation_pqxx)
+  find_package(PkgConfig QUIET)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(allocation_pc_pqxx QUIET IMPORTED_TARGET libpqxx libpq)
+  endif()
+  add_library(allocation_pqxx INTERFACE IMPORTED)
+  if(TARGET PkgConfig::allocation_pc_pqxx)
+    target_link_libraries(allocation_pqxx INTERFACE PkgConfig::allocation_pc_pqxx)
+  else()
+    find_package(libpqxx CONFIG QUIET)
+    if(TARGET libpqxx::pqxx)
+      target_link_libraries(allocation_pqxx INTERFACE libpqxx::pqxx)
+    else()
+      message(STATUS "allocation: libpqxx is not installed; fetching it")
+      set(SKIP_BUILD_TEST ON)
+      FetchContent_Declare(libpqxx GIT_REPOSITORY https://github.com/jtv/libpqxx.git GIT_TAG 7.9.2 GIT_SHALLOW TRUE)
+      FetchContent_MakeAvailable(libpqxx)
+      target_link_libraries(allocation_pqxx INTERFACE pqxx)
+    endif()
+  endif()
+endif()
+
 # The example programs: Boost.Beast and Boost.Asio (header-only) for the HTTP server, CLI11 for the flags.
 if(ALLOCATION_BUILD_EXAMPLES AND NOT TARGET allocation_boost)
   find_package(Boost 1.74 CONFIG QUIET)

@@ -1,5 +1,6 @@
-// allocation-server: the allocation service over HTTP, on an embedded SQLite database (or in memory), with
-// optional Redis events. The composition root of the book's Flask app, as one C++ program.
+// allocation-server: the allocation service over HTTP, on an embedded SQLite database, a PostgreSQL database that
+// several servers may share, or in memory, with optional Redis events. The composition root of the book's Flask app,
+// as one C++ program.
 #include <signal.h>
 
 #include <algorithm>
@@ -26,6 +27,9 @@
 #if ALLOCATION_SERVER_WITH_SQLITE
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #endif
+#if ALLOCATION_SERVER_WITH_POSTGRES
+#include "allocation/adapters/postgres/postgres.hpp"
+#endif
 #if ALLOCATION_SERVER_WITH_REDIS
 #include "allocation/adapters/redis/redis.hpp"
 #include "allocation/adapters/redis/stream_consumer.hpp"
@@ -41,6 +45,7 @@ struct Options {
     bool memory = false;
     std::string synchronous = "full";
     std::string outbox = "on";
+    std::string postgres;  // a libpq URI; empty: SQLite (--db)
     std::string host = "127.0.0.1";
     int port = 5005;
     // SQLite takes one writer at a time, and every commit on one connection empties the page cache of the
@@ -78,6 +83,12 @@ void add_options(CLI::App& app, Options& o) {
          "commit and delivered at least once by a relay; off: the bus sends it right after the commit, at most once "
          "(the book's way; SQLite only, to measure what the outbox costs)")
         ->check(CLI::IsMember({"on", "off"}));
+#if ALLOCATION_SERVER_WITH_POSTGRES
+    flag("postgres", o.postgres,
+         "PostgreSQL URI (postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE) instead of the SQLite file; several "
+         "servers may share one database")
+        ->excludes("--memory");
+#endif
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
     flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
@@ -283,6 +294,18 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
     return 0;
 }
 
+#if ALLOCATION_SERVER_WITH_POSTGRES
+/// Serves on the PostgreSQL database at --postgres. Connecting and migrating happen here, before the server
+/// answers /ready; a database that cannot be reached ends the program with a message naming it.
+int run_on_postgres(HttpServer& server, Metrics& metrics, const Options& options) {
+    postgres::Database database(postgres::Options{.uri = options.postgres});
+    postgres::AllocationsView view(database);
+    postgres::Outbox outbox(database);
+    return serve(server, metrics, options, postgres::UnitOfWorkFactory(database), view, outbox,
+                 [&] { database.check(); }, fmt::format("PostgreSQL database {}", database.where()));
+}
+#endif
+
 int run(HttpServer& server, Metrics& metrics, const Options& options) {
     if (options.memory) {
         if (options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --memory");
@@ -290,6 +313,12 @@ int run(HttpServer& server, Metrics& metrics, const Options& options) {
         return serve(server, metrics, options, memory::UnitOfWorkFactory(store), store.allocations(), store.outbox(),
                      [] {}, "in memory");
     }
+#if ALLOCATION_SERVER_WITH_POSTGRES
+    if (!options.postgres.empty()) {
+        if (options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --postgres");
+        return run_on_postgres(server, metrics, options);
+    }
+#endif
 #if ALLOCATION_SERVER_WITH_SQLITE
     // Opening may wait for another process's lock or run migrations; /ready says "starting" meanwhile.
     const bool normal = options.synchronous == "normal";

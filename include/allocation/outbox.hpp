@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +39,15 @@ inline std::string_view event_type(const events::Event& event) noexcept {
             if constexpr (std::is_same_v<E, events::OutOfStock>) return "OutOfStock";
         },
         event);
+}
+
+/// Outbox times as SQL adapters store them: microseconds since the Unix epoch, the same in every process.
+inline std::int64_t outbox_microseconds(ports::OutboxTime time) noexcept {
+    return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+}
+inline ports::OutboxTime outbox_time(std::int64_t microseconds) noexcept {
+    return ports::OutboxTime(
+        std::chrono::duration_cast<ports::OutboxClock::duration>(std::chrono::microseconds(microseconds)));
 }
 
 /// What an outbox id is made of.

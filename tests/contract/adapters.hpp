@@ -10,6 +10,13 @@
 #ifdef ALLOCATION_CONTRACT_WITH_CSV
 #include "allocation/adapters/csv/csv.hpp"
 #endif
+#ifdef ALLOCATION_CONTRACT_WITH_POSTGRES
+#include <atomic>
+#include <string>
+
+#include "allocation/adapters/postgres/postgres.hpp"
+#include "postgres_cluster.hpp"
+#endif
 #include "temp_dir.hpp"
 
 namespace allocation::contract {
@@ -37,9 +44,6 @@ struct CsvAdapter {
     memory::AllocationsView& view() { return files.allocations(); }
     memory::Outbox& outbox() { return files.outbox(); }
 };
-#define ALLOCATION_CONTRACT_CSV , CsvAdapter
-#else
-#define ALLOCATION_CONTRACT_CSV
 #endif
 
 #ifdef ALLOCATION_CONTRACT_WITH_SQLITE
@@ -64,9 +68,37 @@ struct SqliteMemoryAdapter {
     sqlite::Outbox& outbox() { return stored_outbox; }
 };
 
-using Adapters = std::tuple<MemoryAdapter, SqliteFileAdapter, SqliteMemoryAdapter ALLOCATION_CONTRACT_CSV>;
-#else
-using Adapters = std::tuple<MemoryAdapter ALLOCATION_CONTRACT_CSV>;
 #endif
+
+#ifdef ALLOCATION_CONTRACT_WITH_POSTGRES
+/// One PostgreSQL cluster for the test process, started on first use; a fresh database per adapter instance.
+inline std::string fresh_postgres_database() {
+    static testing::PostgresCluster cluster;
+    static std::atomic<int> databases{0};
+    return cluster.create_database("contract_" + std::to_string(databases++));
+}
+
+struct PostgresAdapter {
+    static constexpr const char* name = "postgres";
+    postgres::Database db{postgres::Options{fresh_postgres_database()}};
+    postgres::AllocationsView allocations_view{db};
+    postgres::Outbox stored_outbox{db};
+    postgres::UnitOfWorkFactory factory() { return postgres::UnitOfWorkFactory(db); }
+    postgres::AllocationsView& view() { return allocations_view; }
+    postgres::Outbox& outbox() { return stored_outbox; }
+};
+#endif
+
+using Adapters = std::tuple<MemoryAdapter
+#ifdef ALLOCATION_CONTRACT_WITH_SQLITE
+                            , SqliteFileAdapter, SqliteMemoryAdapter
+#endif
+#ifdef ALLOCATION_CONTRACT_WITH_POSTGRES
+                            , PostgresAdapter
+#endif
+#ifdef ALLOCATION_CONTRACT_WITH_CSV
+                            , CsvAdapter
+#endif
+                            >;
 
 }  // namespace allocation::contract

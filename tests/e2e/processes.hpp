@@ -1,52 +1,31 @@
-// Real processes for end-to-end tests: the service, redis-server, the CLI. Each child dies with the test
-// (PR_SET_PDEATHSIG) and is stopped by its owner's destructor, so a failing test leaves nothing running.
+// Real processes for end-to-end tests: the service, redis-server, the CLI (support/child_processes.hpp starts and
+// stops them), and the directories they work in.
 #pragma once
-
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "support/child_processes.hpp"
 
 namespace e2e {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-/// A loopback TCP port that nothing listens on right now (the kernel's choice).
-inline int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("socket() failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
+using allocation::testing::free_port;
+using allocation::testing::Process;
+using allocation::testing::read_file;
+using allocation::testing::run;
+using allocation::testing::RunResult;
+using allocation::testing::wait_until;
+using allocation::testing::write_file;
 
 /// A fresh directory under the system's temporary directory, removed with everything in it.
 class TempDir {
@@ -68,138 +47,6 @@ public:
 private:
     fs::path path_;
 };
-
-inline std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-inline void write_file(const fs::path& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-}
-
-/// A child process with stdout and stderr sent to one log file.
-class Process {
-public:
-    Process(const std::string& program, const std::vector<std::string>& args, const fs::path& log) : log_(log) {
-        std::vector<std::string> argv_storage{program};
-        argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& arg : argv_storage) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        const pid_t parent = ::getpid();
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);  // the test died before we got here
-            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (fd >= 0) {
-                ::dup2(fd, STDOUT_FILENO);
-                ::dup2(fd, STDERR_FILENO);
-                ::close(fd);
-            }
-            ::execv(program.c_str(), argv.data());
-            ::_exit(127);
-        }
-    }
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-    ~Process() { kill(); }
-
-    pid_t pid() const noexcept { return pid_; }
-    bool running() {
-        if (exit_status_) return false;
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exit_status_ = status;
-            return false;
-        }
-        return true;
-    }
-
-    /// Sends `signal` and waits up to `timeout` for the exit; returns the wait status, or nothing on timeout.
-    std::optional<int> stop(int signal = SIGTERM, std::chrono::milliseconds timeout = 10s) {
-        if (!running()) return exit_status_;
-        ::kill(pid_, signal);
-        return wait(timeout);
-    }
-
-    /// Waits up to `timeout` for the exit, sending nothing; returns the wait status, or nothing on timeout.
-    std::optional<int> wait(std::chrono::milliseconds timeout) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (!running()) return exit_status_;
-            std::this_thread::sleep_for(10ms);
-        }
-        return std::nullopt;
-    }
-
-    /// Stops the process for good (SIGKILL after a grace period).
-    void kill() noexcept {
-        if (pid_ <= 0) return;
-        if (!stop(SIGTERM, 5s)) {
-            ::kill(pid_, SIGKILL);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-            exit_status_ = status;
-        }
-    }
-
-    std::string log() const { return read_file(log_); }
-
-private:
-    fs::path log_;
-    pid_t pid_ = -1;
-    std::optional<int> exit_status_;
-};
-
-/// Runs a program to completion; returns its exit code, its stdout and its stderr.
-struct RunResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-inline RunResult run(const std::string& program, const std::vector<std::string>& args, const fs::path& scratch) {
-    const fs::path out = scratch / "run.out", err = scratch / "run.err";
-    std::vector<std::string> argv_storage{program};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : argv_storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        ::dup2(o, STDOUT_FILENO);
-        ::dup2(e, STDERR_FILENO);
-        ::execv(program.c_str(), argv.data());
-        ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    RunResult result{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out), read_file(err)};
-    fs::remove(out);
-    fs::remove(err);
-    return result;
-}
-
-/// Polls `ready` every 20 ms until it is true or `timeout` passes.
-template <typename Ready>
-bool wait_until(Ready&& ready, std::chrono::milliseconds timeout = 15s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return ready();
-}
 
 /// What the Server constructor waits for.
 enum class Await {

@@ -395,16 +395,17 @@ TEST_CASE("SIGINT and SIGTERM stop the server cleanly, after one log line per re
     CHECK(log.find(signal == SIGINT ? "SIGINT received" : "SIGTERM received") != std::string::npos);
 }
 
-#if ALLOCATION_E2E_SQLITE
-TEST_CASE("the SQLite database keeps everything across restarts", "[e2e][http][sqlite]") {
+#if ALLOCATION_E2E_SQLITE || ALLOCATION_E2E_POSTGRES
+TEST_CASE("the database keeps everything across restarts", "[e2e][http][sqlite][postgres]") {
+    const std::string storage = E2E_DURABLE_STORAGE();
     TempDir dir;
     {
-        Server server(storage_args("sqlite", dir));
+        Server server(storage_args(storage, dir));
         auto client = server.client();
         add_batch(client, "b1", "BED", 10, nullptr);
         REQUIRE(post(client, "/allocate", json{{"orderid", "o1"}, {"sku", "BED"}, {"qty", 4}}).status == 202);
     }
-    Server server(storage_args("sqlite", dir));
+    Server server(storage_args(storage, dir));
     auto client = server.client();
     CHECK(get(client, "/allocations/o1").body == json::array({{{"sku", "BED"}, {"batchref", "b1"}}}));
     CHECK(get(client, "/products/BED").body["batches"][0]["available"] == 6);

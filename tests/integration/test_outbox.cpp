@@ -97,24 +97,11 @@ TEST_CASE("sqlite outbox: two relays on one file never take each other's rows") 
     add_product(db_a, "LAMP", 100);
     for (int i = 0; i < 5; ++i) allocate(db_a, fmt::format("o{}", i), 1);
     sqlite::Outbox outbox_a(db_a), outbox_b(db_b);
-    RelayOptions options_a, options_b;
-    options_a.owner = "relay-a";
-    options_a.batch_size = 2;
-    options_b.owner = "relay-b";
-    options_b.batch_size = 2;
-    Relay a(outbox_a, options_a);
-    Relay b(outbox_b, options_b);
-    std::vector<std::string> by_a, by_b;
-    b.on("Allocated", [&](const ports::OutboxMessage& m) { by_b.push_back(m.id); });
-    a.on("Allocated", [&](const ports::OutboxMessage& m) {
-        if (by_a.empty()) CHECK(b.run_once() == Relay<sqlite::Outbox>::Step{2, 0});  // while a holds two rows
-        by_a.push_back(m.id);
-    });
-    CHECK(a.run_once() == Relay<sqlite::Outbox>::Step{2, 0});
-    CHECK(a.run_once() == Relay<sqlite::Outbox>::Step{1, 0});
-    CHECK(b.run_once() == Relay<sqlite::Outbox>::Step{0, 0});
-    CHECK(by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
-    CHECK(by_b == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("LAMP", 5, 0)});
+    using Step = Relay<sqlite::Outbox>::Step;
+    const auto taken = testing::relays_taking_turns(outbox_a, outbox_b);
+    CHECK(taken.steps == std::vector<Step>{Step{2, 0}, Step{2, 0}, Step{1, 0}, Step{0, 0}});
+    CHECK(taken.by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
+    CHECK(taken.by_b == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("LAMP", 5, 0)});
     CHECK(count(path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
 }
 
@@ -124,38 +111,9 @@ TEST_CASE("sqlite outbox: two relays on their threads deliver every row exactly 
     sqlite::Database db_a(sqlite::Options{path}), db_b(sqlite::Options{path});
     add_product(db_a, "LAMP", 1000);
     constexpr int rows = 200;
-    std::mutex mutex;
-    std::condition_variable all_in;
-    std::map<std::string, int> deliveries;  // id -> how many times
-    std::map<std::string, int> per_relay;
-    auto record = [&](const std::string& relay) {
-        return [&, relay](const ports::OutboxMessage& m) {
-            std::lock_guard lock(mutex);
-            ++deliveries[m.id];
-            ++per_relay[relay];
-            if (per_relay["a"] + per_relay["b"] >= rows) all_in.notify_all();
-        };
-    };
     sqlite::Outbox outbox_a(db_a), outbox_b(db_b);
-    RelayOptions options_a, options_b;
-    options_a.owner = "relay-a";
-    options_a.batch_size = 7;
-    options_a.idle_wait = 1ms;
-    options_b = options_a;
-    options_b.owner = "relay-b";
-    Relay a(outbox_a, options_a);
-    Relay b(outbox_b, options_b);
-    a.on("Allocated", record("a"));
-    b.on("Allocated", record("b"));
-    a.start();
-    b.start();
-    for (int i = 0; i < rows; ++i) allocate(i % 2 == 0 ? db_a : db_b, fmt::format("o{}", i), 1);
-    {
-        std::unique_lock lock(mutex);
-        all_in.wait(lock, [&] { return per_relay["a"] + per_relay["b"] >= rows; });
-    }
-    a.stop();
-    b.stop();
+    const auto deliveries = testing::deliveries_by_two_relays(
+        outbox_a, outbox_b, rows, [&](int i) { allocate(i % 2 == 0 ? db_a : db_b, fmt::format("o{}", i), 1); });
     CHECK(deliveries.size() == static_cast<std::size_t>(rows));
     for (const auto& [id, times] : deliveries) CHECK(times == 1);
     CHECK(outbox_a.backlog() == ports::OutboxBacklog{});

@@ -10,6 +10,11 @@
 #ifdef CONSUMER_HAS_REDIS
 #include <allocation/adapters/redis/redis.hpp>
 #endif
+#ifdef CONSUMER_HAS_POSTGRES
+#include <cstdio>
+
+#include <allocation/adapters/postgres/postgres.hpp>
+#endif
 #ifdef CONSUMER_HAS_EMAIL
 #include <allocation/adapters/email/smtp.hpp>
 #endif
@@ -64,6 +69,14 @@ int main() {
 #endif
 #ifdef CONSUMER_HAS_EMAIL
     static_assert(ports::Notifier<email::SmtpNotifier>);
+#endif
+#ifdef CONSUMER_HAS_POSTGRES
+    try {  // the PostgreSQL adapter links and reports a server that is not there as the library says it does
+        postgres::Database db(postgres::Options{.uri = "postgresql://postgres@127.0.0.1:1/allocation"});
+        return 1;
+    } catch (const StorageError& e) {
+        std::printf("postgres: %s\n", e.what());
+    }
 #endif
     return 0;
 }

@@ -1,11 +1,17 @@
 // What the outbox and relay tests share: committing one allocation, and the ids of a list of rows.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/outbox.hpp"
+#include "allocation/service_layer/relay.hpp"
 
 namespace allocation::testing {
 
@@ -23,6 +29,72 @@ inline std::vector<std::string> ids_of(const std::vector<ports::OutboxMessage>& 
     std::vector<std::string> ids;
     for (const auto& row : rows) ids.push_back(row.id);
     return ids;
+}
+
+/// What two relays with batches of two did, taking turns on one database: `a` ran a step, and while it delivered
+/// its first row `b` ran one; then `a`, then `b` ran another. The steps in that order (a, b, a, b), and the rows
+/// each delivered.
+template <typename Outbox>
+struct TakenInTurns {
+    std::vector<typename Relay<Outbox>::Step> steps;
+    std::vector<std::string> by_a, by_b;
+};
+
+template <typename Outbox>
+TakenInTurns<Outbox> relays_taking_turns(Outbox& outbox_a, Outbox& outbox_b) {
+    RelayOptions options_a, options_b;
+    options_a.owner = "relay-a";
+    options_a.batch_size = 2;
+    options_b.owner = "relay-b";
+    options_b.batch_size = 2;
+    Relay a(outbox_a, options_a);
+    Relay b(outbox_b, options_b);
+    TakenInTurns<Outbox> taken;
+    std::optional<typename Relay<Outbox>::Step> b_meanwhile;
+    b.on("Allocated", [&](const ports::OutboxMessage& m) { taken.by_b.push_back(m.id); });
+    a.on("Allocated", [&](const ports::OutboxMessage& m) {
+        if (taken.by_a.empty()) b_meanwhile = b.run_once();  // while a holds two rows
+        taken.by_a.push_back(m.id);
+    });
+    const auto first = a.run_once();
+    taken.steps = {first, b_meanwhile.value_or(typename Relay<Outbox>::Step{}), a.run_once(), b.run_once()};
+    return taken;
+}
+
+/// Runs two relays on their threads, one over each outbox (two connection pools on one database, as two processes
+/// would have them), while `allocate(i)` commits allocation i of `rows`; returns, once every row was delivered, how
+/// many times each row id was, and stops both.
+template <typename Outbox, typename Allocate>
+std::map<std::string, int> deliveries_by_two_relays(Outbox& outbox_a, Outbox& outbox_b, int rows, Allocate allocate) {
+    std::mutex mutex;
+    std::condition_variable all_in;
+    std::map<std::string, int> deliveries;  // id -> how many times
+    int delivered = 0;
+    auto record = [&](const ports::OutboxMessage& m) {
+        std::lock_guard lock(mutex);
+        ++deliveries[m.id];
+        if (++delivered >= rows) all_in.notify_all();
+    };
+    RelayOptions options_a;
+    options_a.owner = "relay-a";
+    options_a.batch_size = 7;
+    options_a.idle_wait = std::chrono::milliseconds(1);
+    RelayOptions options_b = options_a;
+    options_b.owner = "relay-b";
+    Relay a(outbox_a, options_a);
+    Relay b(outbox_b, options_b);
+    a.on("Allocated", record);
+    b.on("Allocated", record);
+    a.start();
+    b.start();
+    for (int i = 0; i < rows; ++i) allocate(i);
+    {
+        std::unique_lock lock(mutex);
+        all_in.wait(lock, [&] { return delivered >= rows; });
+    }
+    a.stop();
+    b.stop();
+    return deliveries;
 }
 
 }  // namespace allocation::testing

@@ -29,14 +29,6 @@ namespace allocation::sqlite {
 
 namespace detail {
 
-/// Outbox times as stored: microseconds since the Unix epoch.
-inline std::int64_t stored_time(ports::OutboxTime time) noexcept {
-    return std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
-}
-inline ports::OutboxTime outbox_time(std::int64_t stored) noexcept {
-    return ports::OutboxTime(std::chrono::duration_cast<ports::OutboxClock::duration>(std::chrono::microseconds(stored)));
-}
-
 /// Stores one row, in the transaction of the commit that raised its event.
 inline void outbox_insert(Statements& st, const ports::OutboxMessage& message) {
     Use query(st.outbox_insert);
@@ -45,7 +37,7 @@ inline void outbox_insert(Statements& st, const ports::OutboxMessage& message) {
     st.outbox_insert.bind(3, message.position);
     bind_text(st.outbox_insert, 4, message.type);
     bind_text(st.outbox_insert, 5, message.payload);
-    st.outbox_insert.bind(6, stored_time(message.created_at));
+    st.outbox_insert.bind(6, outbox_microseconds(message.created_at));
     query->exec();
 }
 
@@ -121,8 +113,8 @@ public:
             {
                 detail::Use query(st.outbox_claim);
                 detail::bind_text(st.outbox_claim, 1, owner_text);
-                st.outbox_claim.bind(2, detail::stored_time(now));
-                st.outbox_claim.bind(3, detail::stored_time(lease_until));
+                st.outbox_claim.bind(2, outbox_microseconds(now));
+                st.outbox_claim.bind(3, outbox_microseconds(lease_until));
                 st.outbox_claim.bind(4, bounded(limit));
                 claimed = detail::read_outbox_rows(st.outbox_claim);
             }
@@ -133,7 +125,7 @@ public:
 
     bool mark_delivered(std::string_view id, ports::OutboxTime now) {
         return update("marking an outbox row delivered", id, [&](detail::Statements& st) -> SQLite::Statement& {
-            st.outbox_delivered.bind(4, detail::stored_time(now));
+            st.outbox_delivered.bind(4, outbox_microseconds(now));
             return st.outbox_delivered;
         });
     }
@@ -150,7 +142,7 @@ public:
                 const std::string sku(key->sku);
                 detail::Use query(st.outbox_delivered);
                 detail::bind_outbox_key(st.outbox_delivered, *key, sku);
-                st.outbox_delivered.bind(4, detail::stored_time(now));
+                st.outbox_delivered.bind(4, outbox_microseconds(now));
                 marked += query->exec() == 1 ? 1 : 0;
             }
             transaction.commit();
@@ -163,7 +155,7 @@ public:
         const std::string owner_text(owner), error_text(error);
         return update("recording a failed delivery", id, [&](detail::Statements& st) -> SQLite::Statement& {
             detail::bind_text(st.outbox_failed, 4, owner_text);
-            st.outbox_failed.bind(5, detail::stored_time(next_attempt_at));
+            st.outbox_failed.bind(5, outbox_microseconds(next_attempt_at));
             detail::bind_text(st.outbox_failed, 6, error_text);
             return st.outbox_failed;
         });
@@ -184,7 +176,7 @@ public:
             ports::OutboxBacklog backlog;
             backlog.undelivered = static_cast<std::size_t>(query->getColumn(detail::OutboxBacklogQuery::undelivered).getInt64());
             const auto oldest = query->getColumn(detail::OutboxBacklogQuery::oldest);
-            if (!oldest.isNull()) backlog.oldest = detail::outbox_time(oldest.getInt64());
+            if (!oldest.isNull()) backlog.oldest = outbox_time(oldest.getInt64());
             return backlog;
         });
     }
@@ -194,7 +186,7 @@ public:
         return write("purging delivered outbox rows", [&](detail::Lease& lease) {
             auto& st = lease.statements();
             detail::Use query(st.outbox_purge);
-            st.outbox_purge.bind(1, detail::stored_time(delivered_before));
+            st.outbox_purge.bind(1, outbox_microseconds(delivered_before));
             return static_cast<std::size_t>(query->exec());
         });
     }

@@ -17,6 +17,7 @@
 #include "allocation/adapters/sqlite/errors.hpp"
 #include "allocation/adapters/sqlite/pool.hpp"
 #include "allocation/adapters/sqlite/product_cache.hpp"
+#include "allocation/detail/loaded_products.hpp"
 #include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/domain/errors.hpp"
@@ -52,84 +53,25 @@ public:
 
     /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
     /// commit throws ConcurrencyError.
-    Product& add(Product product) {
-        if (find(product.sku()) != nullptr) throw Error("Product " + product.sku() + " already exists");
-        for (const Batch& batch : product.batches()) {
-            // Stored, a batch's allocated quantity is the sum of its stored lines.
-            if (!batch.all_lines_loaded()) {
-                throw std::invalid_argument("new product " + product.sku() + ": the lines of batch " +
-                                            batch.reference() + " do not add up to its allocated quantity of " +
-                                            std::to_string(batch.allocated_quantity()) +
-                                            "; a new product's batches must hold all their lines");
-            }
-        }
-        auto entry = std::make_unique<Entry>(std::move(product));
-        entry->stored = false;
-        return track(std::move(entry));
-    }
-
-    Product* get(std::string_view sku) {
-        if (Entry* entry = find(sku)) return &entry->product;
-        return guarded("reading a product", [&] { return load_new(sku, std::nullopt, std::nullopt); });
-    }
-
-    Product* get_for_order(std::string_view sku, std::string_view orderid) {
-        if (Entry* entry = find(sku)) {
-            if (!entry->stored || contains(entry->orders, orderid)) return &entry->product;
-            return guarded("reading the lines of an order", [&] {
-                entry->orders.emplace_back(orderid);
-                reload(*entry);
-                return &entry->product;
-            });
-        }
-        return guarded("reading a product", [&] { return load_new(sku, orderid, std::nullopt); });
-    }
-
-    Product* get_by_batchref(std::string_view reference) {
-        for (Entry* entry : tracked_) {
-            const auto batches = entry->product.batches();
-            for (std::size_t slot = 0; slot < batches.size(); ++slot) {
-                if (batches[slot].reference() != reference) continue;
-                // A batch this unit of work added is entirely in memory.
-                if (!entry->stored || slot >= entry->batch_ids.size() || contains(entry->full_batches, reference)) {
-                    return &entry->product;
-                }
-                return guarded("reading the lines of a batch", [&] {
-                    entry->full_batches.emplace_back(reference);
-                    reload(*entry);
-                    return &entry->product;
-                });
-            }
-        }
-        return guarded("reading a batch", [&]() -> Product* {
-            auto sku = sku_of(reference);
-            if (!sku) return nullptr;
-            if (Entry* entry = find(*sku)) {  // stored after our product was read
-                entry->full_batches.emplace_back(reference);
-                reload(*entry);
-                return &entry->product;
-            }
-            return load_new(*sku, std::nullopt, reference);
-        });
-    }
-
-    std::span<Product* const> seen() const noexcept { return seen_; }
-
-    /// Hands the products back to the connection's cache, which keeps those that are as stored.
-    ~Repository() {
-        for (auto& entry : entries_) cache_.keep(std::move(entry));
-    }
+    Product& add(Product product) { return loaded_.add(std::move(product)); }
+    Product* get(std::string_view sku) { return loaded_.get(sku); }
+    Product* get_for_order(std::string_view sku, std::string_view orderid) { return loaded_.get_for_order(sku, orderid); }
+    Product* get_by_batchref(std::string_view reference) { return loaded_.get_by_batchref(reference); }
+    std::span<Product* const> seen() const noexcept { return loaded_.seen(); }
 
 private:
     friend class UnitOfWork;
+    friend class allocation::detail::LoadedProducts<Repository>;
 
-    using Entry = detail::LoadedProduct;
+    using Entry = allocation::detail::LoadedProduct;
+    using BatchRow = allocation::detail::BatchRow;
+    using Loaded = allocation::detail::ProductRows;
 
     Repository(detail::Lease& lease, const std::string& path)
-        : lease_(lease), path_(path), cache_(lease.connection().cache) {}
+        : lease_(lease), path_(path), loaded_(*this, lease.connection().cache) {}
 
     template <typename Fn>
-    Product* guarded(std::string_view doing, Fn&& fn) {
+    auto guarded(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&> {
         try {
             return fn();
         } catch (const SQLite::Exception& e) {
@@ -137,50 +79,18 @@ private:
         }
     }
 
-    static bool contains(const std::vector<std::string>& names, std::string_view name) {
-        return std::find(names.begin(), names.end(), name) != names.end();
-    }
-
-    Entry* find(std::string_view sku) const noexcept {
-        for (Entry* entry : tracked_) {
-            if (entry->product.sku() == sku) return entry;
-        }
-        return nullptr;
-    }
-
-    Product& track(std::unique_ptr<Entry> entry) {
-        entries_.push_back(std::move(entry));
-        tracked_.push_back(entries_.back().get());
-        seen_.push_back(&entries_.back()->product);
-        return entries_.back()->product;
-    }
-
     detail::Statements& statements() const noexcept { return lease_.statements(); }
 
     // A batch's SKU never changes and batches are never deleted, so this may come from an earlier moment than
     // the product read that follows it.
     std::optional<std::string> sku_of(std::string_view reference_view) {
-        const std::string reference(reference_view);
-        detail::Use query(statements().select_batch_sku);
-        detail::bind_text(statements().select_batch_sku, 1, reference);
-        if (!query->executeStep()) return std::nullopt;
-        return query->getColumn(0).getString();
-    }
-
-    // A lookup of a product this unit of work does not hold yet: with every line of `orderid`, or of the batch
-    // `reference`, when given.
-    Product* load_new(std::string_view sku, std::optional<std::string_view> orderid,
-                      std::optional<std::string_view> reference) {
-        std::unique_ptr<Entry> cached = cache_.take(sku);
-        if (cached && !reference) {
-            if (orderid) cached->orders.emplace_back(*orderid);
-            if (still_stored(*cached)) return &track(std::move(cached));
-        }
-        std::vector<std::string> orders, full_batches;
-        if (orderid) orders.emplace_back(*orderid);
-        if (reference) full_batches.emplace_back(*reference);
-        auto entry = read(sku, std::move(orders), std::move(full_batches));
-        return entry ? &track(std::move(entry)) : nullptr;
+        return guarded("reading a batch", [&]() -> std::optional<std::string> {
+            const std::string reference(reference_view);
+            detail::Use query(statements().select_batch_sku);
+            detail::bind_text(statements().select_batch_sku, 1, reference);
+            if (!query->executeStep()) return std::nullopt;
+            return query->getColumn(0).getString();
+        });
     }
 
     // Whether a cached product is still exactly the stored one: the same version, which every change moves up.
@@ -188,32 +98,17 @@ private:
     // only some lines; the rare lookup of an order that has one reads the product afresh with that line.
     // `entry.orders` holds the order of the lookup, if any.
     bool still_stored(const Entry& entry) {
-        const bool for_order = !entry.orders.empty();
-        using C = detail::VersionAndOrderQuery;  // select_version reads its first column only
-        auto& query = for_order ? statements().select_version_and_order : statements().select_version;
-        detail::Use use(query);
-        detail::bind_text(query, 1, entry.product.sku());
-        if (for_order) detail::bind_text(query, 2, entry.orders.front());
-        if (!query.executeStep()) return false;
-        return query.getColumn(C::version).getInt64() == entry.product.version_number() &&
-               (!for_order || query.getColumn(C::order_has_line).getInt() == 0);
-    }
-
-    void reload(Entry& entry) {
-        if (entry.product.changed() || !entry.product.events().empty()) {
-            throw std::logic_error("product " + entry.product.sku() +
-                                   " has uncommitted changes and its other lines were not loaded; look up every "
-                                   "order or batch you need before changing the product");
-        }
-        auto fresh = read(entry.product.sku(), std::move(entry.orders), std::move(entry.full_batches));
-        if (!fresh) throw StorageError(detail::describe(path_, "reading a product", "the product disappeared"));
-        // The caller may hold references into the product it was handed (a Batch&, the span of a batch's lines):
-        // the old state moves aside whole, its buffers with it, and stays alive until the unit of work ends.
-        retired_.push_back(std::make_unique<Product>(std::move(entry.product)));
-        entry.product = std::move(fresh->product);
-        entry.batch_ids = std::move(fresh->batch_ids);
-        entry.orders = std::move(fresh->orders);
-        entry.full_batches = std::move(fresh->full_batches);
+        return guarded("reading a product", [&] {
+            const bool for_order = !entry.orders.empty();
+            using C = detail::VersionAndOrderQuery;  // select_version reads its first column only
+            auto& query = for_order ? statements().select_version_and_order : statements().select_version;
+            detail::Use use(query);
+            detail::bind_text(query, 1, entry.product.sku());
+            if (for_order) detail::bind_text(query, 2, entry.orders.front());
+            if (!query.executeStep()) return false;
+            return query.getColumn(C::version).getInt64() == entry.product.version_number() &&
+                   (!for_order || query.getColumn(C::order_has_line).getInt() == 0);
+        });
     }
 
     // Why reads need no transaction of their own (the write lock is only taken by commit):
@@ -231,32 +126,16 @@ private:
                                 std::vector<std::string> full_batches) {
         const std::string sku(sku_view);
         Loaded loaded;
-        if (full_batches.empty() && orders.size() <= 1) {
-            read_in_one_statement(sku, orders, loaded);
-        } else {
-            read_in_one_transaction(sku, orders, full_batches, loaded);
-        }
+        guarded("reading a product", [&] {
+            if (full_batches.empty() && orders.size() <= 1) {
+                read_in_one_statement(sku, orders, loaded);
+            } else {
+                read_in_one_transaction(sku, orders, full_batches, loaded);
+            }
+        });
         if (!loaded.found) return nullptr;
-        std::sort(loaded.waiting.begin(), loaded.waiting.end(),
-                  [](const auto& a, const auto& b) { return a.first < b.first; });
-        return build(sku, loaded, std::move(orders), std::move(full_batches));
+        return allocation::detail::build(sku, loaded, std::move(orders), std::move(full_batches));
     }
-
-    // A stored batch as a lookup reads it, before it becomes a Batch.
-    struct BatchRow {
-        std::int64_t id;
-        std::string reference;
-        Quantity purchased;
-        std::optional<Date> eta;
-        Quantity allocated;
-        std::vector<std::pair<std::int64_t, OrderLine>> lines;  // (allocation id, line)
-    };
-    struct Loaded {
-        bool found = false;
-        std::int64_t version = 0;
-        std::vector<BatchRow> rows;  // by batch id, once read() sorted them
-        std::vector<std::pair<std::int64_t, OrderLine>> waiting;  // (waiting line id, line)
-    };
 
     static BatchRow* row_with_id(std::vector<BatchRow>& rows, std::int64_t id) noexcept {
         for (BatchRow& row : rows) {
@@ -369,43 +248,7 @@ private:
         }
     }
 
-    // The product from its rows. Lines are kept oldest first (by allocation id); an order's and a batch's lines
-    // may overlap, so duplicates go.
-    static std::unique_ptr<Entry> build(const std::string& sku, Loaded& loaded, std::vector<std::string> orders,
-                                        std::vector<std::string> full_batches) {
-        std::vector<Batch> batches;
-        std::vector<std::int64_t> ids;
-        batches.reserve(loaded.rows.size());
-        ids.reserve(loaded.rows.size());
-        for (BatchRow& row : loaded.rows) {
-            std::sort(row.lines.begin(), row.lines.end(),
-                      [](const auto& a, const auto& b) { return a.first < b.first; });
-            row.lines.erase(std::unique(row.lines.begin(), row.lines.end(),
-                                        [](const auto& a, const auto& b) { return a.first == b.first; }),
-                            row.lines.end());
-            std::vector<OrderLine> lines;
-            lines.reserve(row.lines.size());
-            for (auto& [id, line] : row.lines) lines.push_back(std::move(line));
-            batches.emplace_back(std::move(row.reference), sku, row.purchased, row.eta, std::move(lines),
-                                 row.allocated);
-            ids.push_back(row.id);
-        }
-        std::vector<OrderLine> waiting;
-        waiting.reserve(loaded.waiting.size());
-        for (auto& [id, line] : loaded.waiting) waiting.push_back(std::move(line));
-        auto entry = std::make_unique<Entry>(Product(sku, std::move(batches), loaded.version, std::move(waiting)));
-        entry->batch_ids = std::move(ids);
-        entry->orders = std::move(orders);
-        entry->full_batches = std::move(full_batches);
-        return entry;
-    }
-
     // --- writing (inside the unit of work's write transaction) -----------------------------------------
-
-    bool has_work() const noexcept {
-        return std::any_of(tracked_.begin(), tracked_.end(),
-                           [](const Entry* e) { return !e->stored || e->product.changed(); });
-    }
 
     std::int64_t insert_batch(const Batch& batch) {
         auto& st = statements();
@@ -578,32 +421,9 @@ private:
         }
     }
 
-    // After COMMIT: the stored state is the products' state.
-    void committed(std::vector<events::Event>& events) {
-        for (Entry* entry : tracked_) {
-            // A swap rather than a move, so that both vectors keep their capacity for the next unit of work.
-            if (!entry->stored || entry->product.changed()) std::swap(entry->batch_ids, entry->pending_ids);
-            entry->pending_ids.clear();
-            entry->stored = true;
-        }
-        allocation::mark_committed(seen_, events);
-    }
-
-    // Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
-    // pointers the caller still holds stay valid.
-    void discard() noexcept {
-        for (auto it = tracked_.rbegin(); it != tracked_.rend(); ++it) (*it)->product.discard_changes();
-        tracked_.clear();
-        seen_.clear();
-    }
-
     detail::Lease& lease_;
     const std::string& path_;
-    detail::ProductCache& cache_;
-    std::vector<std::unique_ptr<Entry>> entries_;
-    std::vector<Entry*> tracked_;
-    std::vector<Product*> seen_;
-    std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
+    allocation::detail::LoadedProducts<Repository> loaded_;
     std::vector<Quantity> running_;        // write(): allocated quantity per slot
     std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
 };

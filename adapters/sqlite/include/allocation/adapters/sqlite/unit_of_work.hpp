@@ -81,10 +81,10 @@ public:
     void commit() {
         auto& st = lease_.statements();
         try {
-            if (products_.has_work() || !view_.changes().empty() || raises_outbound() || !messages_.empty()) {
+            if (has_work()) {
                 std::lock_guard writer(db_.writer_);
                 detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
-                for (auto* entry : products_.tracked_) products_.write(*entry);
+                for (auto* entry : products_.loaded_.tracked()) products_.write(*entry);
                 StoredRows rows{&st};
                 for (const auto& change : view_.changes().pending()) {
                     if (change.is_add) {
@@ -94,20 +94,25 @@ public:
                     }
                 }
                 project_events(products_.seen(), rows);
-                store_outbox_rows(st);
+                if (stores_outbox()) {
+                    allocation::detail::store_outbox_rows(
+                        products_.loaded_.tracked(),
+                        [&](const std::string& sku) { return detail::outbox_next_position(st, sku); },
+                        [&](const ports::OutboxMessage& message) { detail::outbox_insert(st, message); });
+                }
                 messages_.write(st);
                 transaction.commit();
             }
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
         }
-        products_.committed(events_);
+        products_.loaded_.committed(events_);
         view_.changes().clear();
         messages_.clear();
     }
 
     void rollback() noexcept {
-        products_.discard();
+        products_.loaded_.discard();
         view_.changes().clear();
         messages_.clear();
         if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
@@ -116,26 +121,12 @@ public:
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
 
 private:
-    bool raises_outbound() const noexcept {
-        if (db_.options().outbox == OutboxRows::off) return false;
-        return std::any_of(products_.seen().begin(), products_.seen().end(),
-                           [](const Product* product) { return allocation::raises_outbound(*product); });
-    }
+    bool stores_outbox() const noexcept { return db_.options().outbox != OutboxRows::off; }
 
-    // A product this commit changes (or creates) is stored with its new version, at which no row exists yet; one
-    // it did not change keeps its stored version, and its rows follow those already stored at that version.
-    void store_outbox_rows(detail::Statements& st) {
-        if (db_.options().outbox == OutboxRows::off) return;
-        const auto now = ports::OutboxClock::now();
-        for (const auto* entry : products_.tracked_) {
-            const Product& product = entry->product;
-            if (!allocation::raises_outbound(product)) continue;
-            auto [version, position] = !entry->stored || product.changed()
-                                           ? std::pair<std::int64_t, std::int64_t>{product.version_number(), 0}
-                                           : detail::outbox_next_position(st, product.sku());
-            store_outbound(product, version, position, now,
-                           [&](const ports::OutboxMessage& message) { detail::outbox_insert(st, message); });
-        }
+    // Whether the commit has anything to write: changed products, view rows, outbox rows, message ids.
+    bool has_work() noexcept {
+        return products_.loaded_.has_work() || !view_.changes().empty() ||
+               (stores_outbox() && allocation::detail::any_raises_outbound(products_.seen())) || !messages_.empty();
     }
 
     Database& db_;

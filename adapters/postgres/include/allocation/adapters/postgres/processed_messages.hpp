@@ -1,0 +1,67 @@
+// PostgreSQL processed-message ids: a table written in the transaction of each message's effect.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "allocation/adapters/postgres/pool.hpp"
+#include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/domain/errors.hpp"
+#include "allocation/ports/processed_messages.hpp"
+
+namespace allocation::postgres {
+
+/// One unit of work's ProcessedMessages: the stored ids, read on its connection, and those it recorded since its
+/// last commit, which its commit writes (UnitOfWork::commit) in the transaction of the message's effect.
+class ProcessedMessages {
+public:
+    ProcessedMessages(detail::Lease& lease, const std::string& where) noexcept : lease_(&lease), where_(&where) {}
+
+    /// Throws StorageError when the database cannot answer.
+    bool seen(std::string_view id) const {
+        if (std::find(pending_.begin(), pending_.end(), id) != pending_.end()) return true;
+        return lease_->guarded(*where_, "cannot read the processed messages", [&] {
+            pqxx::nontransaction tx(lease_->db());
+            return !detail::run(tx, detail::sql::select_processed, std::string(id)).empty();
+        });
+    }
+    void record(std::string_view id) { pending_.emplace_back(id); }
+    /// At once, outside the unit of work's commit: the ids committed before `recorded_before` are forgotten.
+    std::size_t purge(std::chrono::system_clock::time_point recorded_before) {
+        const std::int64_t before = std::chrono::duration_cast<std::chrono::microseconds>(
+                                        recorded_before.time_since_epoch()).count();
+        return lease_->guarded(*where_, "cannot purge the processed messages", [&] {
+            pqxx::nontransaction tx(lease_->db());  // one statement: it commits by itself
+            return static_cast<std::size_t>(detail::run(tx, detail::sql::purge_processed, before).affected_rows());
+        });
+    }
+
+    bool empty() const noexcept { return pending_.empty(); }
+    /// Writes the recorded ids; inside the commit's transaction only. An id another unit of work committed since
+    /// this one looked (or is committing: the insert waits for it) is a lost race.
+    void write(pqxx::transaction_base& tx) const {
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch()).count();
+        for (const auto& id : pending_) {
+            if (detail::run(tx, detail::sql::insert_processed, id, now).affected_rows() == 0) {
+                throw ConcurrencyError("message " + id + " was applied meanwhile by another unit of work");
+            }
+        }
+    }
+    void clear() noexcept { pending_.clear(); }
+
+private:
+    detail::Lease* lease_;
+    const std::string* where_;
+    std::vector<std::string> pending_;
+};
+
+static_assert(ports::ProcessedMessages<ProcessedMessages>);
+
+}  // namespace allocation::postgres

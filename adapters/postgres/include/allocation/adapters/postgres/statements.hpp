@@ -1,0 +1,170 @@
+// The SQL the adapter runs, each statement with its name, prepared once per connection.
+#pragma once
+
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+namespace allocation::postgres::detail {
+
+/// One prepared statement: its name on the connection and its text.
+struct Sql {
+    const char* name;
+    const char* text;
+};
+
+/// The rows of a product lookup, from one statement and so from one snapshot: the product with its batches
+/// (kind 0; a product without batches gives one row whose batch columns are NULL), its waiting lines (kind 1),
+/// the lines of the orders in text[] ?2 (kind 2) and every line of the batches whose references are in text[] ?3
+/// (kind 3). Each reads by an index, so a lookup costs the same however long the product's history is.
+struct ProductQuery {
+    static constexpr Sql sql{
+        "allocation_select_product",
+        "SELECT 0, p.version_number, b.id, b.reference, b.purchased_quantity, to_char(b.eta, 'YYYY-MM-DD'), "
+        "b.allocated_quantity FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = $1 "
+        "UNION ALL SELECT 1, w.id, NULL, w.orderid, w.qty, NULL, NULL FROM waiting_lines w WHERE w.sku = $1 "
+        "UNION ALL SELECT 2, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL FROM order_lines l "
+        "WHERE l.orderid = ANY ($2::text[]) AND l.sku = $1 "
+        "UNION ALL SELECT 3, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL FROM batches b "
+        "JOIN order_lines l ON l.batch_id = b.id WHERE b.reference = ANY ($3::text[]) AND b.sku = $1"};
+    enum Kind : int { product, waiting, order_line, batch_line };
+    // Product rows: version, then the batch. Line rows: line id, batch id, order id, qty.
+    enum Column : int { kind, version, batch_id, reference, purchased, eta, allocated };
+    enum LineColumn : int { line_id = 1, line_batch_id = 2, line_orderid = 3, line_qty = 4 };
+};
+
+/// Outbox rows as the queries read them: ports::OutboxMessage without its id (made of the first three), and the
+/// commit order.
+struct OutboxColumns {
+    enum Column : int { sku, version, position, type, payload, created_at, attempts, last_error, next_attempt_at, seq };
+};
+#define ALLOCATION_POSTGRES_OUTBOX_COLUMNS \
+    "sku, version_number, position, event_type, payload, created_at, attempts, last_error, next_attempt_at, seq"
+
+namespace sql {
+inline constexpr Sql select_product = ProductQuery::sql;
+inline constexpr Sql select_version{"allocation_select_version",
+                                    "SELECT version_number FROM products WHERE sku = $1"};
+/// Whether a kept product is still the stored one (ProductCache): the version of SKU $1 and whether order $2 has
+/// a line of it.
+inline constexpr Sql select_version_and_order{
+    "allocation_select_version_and_order",
+    "SELECT version_number, EXISTS (SELECT 1 FROM order_lines WHERE orderid = $2 AND sku = $1) "
+    "FROM products WHERE sku = $1"};
+inline constexpr Sql select_batch_sku{"allocation_select_batch_sku", "SELECT sku FROM batches WHERE reference = $1"};
+inline constexpr Sql insert_product{"allocation_insert_product",
+                                    "INSERT INTO products (sku, version_number) VALUES ($1, $2)"};
+inline constexpr Sql update_version{
+    "allocation_update_version", "UPDATE products SET version_number = $1 WHERE sku = $2 AND version_number = $3"};
+inline constexpr Sql insert_batch{"allocation_insert_batch",
+                                  "INSERT INTO batches (reference, sku, purchased_quantity, eta, allocated_quantity) "
+                                  "VALUES ($1, $2, $3, NULLIF($4, '')::date, $5) RETURNING id"};
+inline constexpr Sql update_batch{"allocation_update_batch",
+                                  "UPDATE batches SET purchased_quantity = $1, allocated_quantity = $2 WHERE id = $3"};
+inline constexpr Sql insert_line{"allocation_insert_line",
+                                 "INSERT INTO order_lines (orderid, sku, qty, batch_id) VALUES ($1, $2, $3, $4)"};
+inline constexpr Sql delete_line{
+    "allocation_delete_line", "DELETE FROM order_lines WHERE orderid = $1 AND sku = $2 AND qty = $3 AND batch_id = $4"};
+inline constexpr Sql insert_waiting{"allocation_insert_waiting",
+                                    "INSERT INTO waiting_lines (orderid, sku, qty) VALUES ($1, $2, $3)"};
+inline constexpr Sql delete_waiting{"allocation_delete_waiting",
+                                    "DELETE FROM waiting_lines WHERE orderid = $1 AND sku = $2 AND qty = $3"};
+inline constexpr Sql view_add{"allocation_view_add",
+                              "INSERT INTO allocations_view (orderid, sku, batchref) VALUES ($1, $2, $3) "
+                              "ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref"};
+inline constexpr Sql view_remove{"allocation_view_remove", "DELETE FROM allocations_view WHERE orderid = $1 AND sku = $2"};
+inline constexpr Sql view_select{"allocation_view_select",
+                                 "SELECT sku, batchref FROM allocations_view WHERE orderid = $1 ORDER BY id"};
+inline constexpr Sql outbox_insert{"allocation_outbox_insert",
+                                   "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
+                                   "next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"};
+/// The stored version of product ?1 and the position of its next outbox row at that version.
+inline constexpr Sql outbox_next_position{
+    "allocation_outbox_next_position",
+    "SELECT p.version_number, coalesce((SELECT max(o.position) + 1 FROM outbox o WHERE o.sku = p.sku AND "
+    "o.version_number = p.version_number), 0) FROM products p WHERE p.sku = $1"};
+inline constexpr Sql outbox_undelivered{
+    "allocation_outbox_undelivered",
+    "SELECT " ALLOCATION_POSTGRES_OUTBOX_COLUMNS " FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT $1"};
+/// Leases to $1 until $3 up to $4 of the rows that are undelivered, due at $2 and not leased, oldest first. Rows
+/// another claim holds locked are skipped, not waited for; one that a claim committed meanwhile is checked again
+/// as it now is (READ COMMITTED re-reads a locked row), so two claims never return one row.
+inline constexpr Sql outbox_claim{
+    "allocation_outbox_claim",
+    "UPDATE outbox SET lease_owner = $1, lease_until = $3 WHERE seq IN (SELECT seq FROM outbox WHERE "
+    "delivered_at IS NULL AND next_attempt_at <= $2 AND (lease_owner IS NULL OR lease_until <= $2) "
+    "ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " ALLOCATION_POSTGRES_OUTBOX_COLUMNS};
+inline constexpr Sql outbox_delivered{
+    "allocation_outbox_delivered",
+    "UPDATE outbox SET delivered_at = $4, lease_owner = NULL, lease_until = NULL "
+    "WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL"};
+inline constexpr Sql outbox_failed{
+    "allocation_outbox_failed",
+    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $5, last_error = $6, lease_owner = NULL, "
+    "lease_until = NULL WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL "
+    "AND lease_owner = $4"};
+inline constexpr Sql outbox_release{
+    "allocation_outbox_release",
+    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+    "WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL AND lease_owner = $4"};
+inline constexpr Sql outbox_backlog{
+    "allocation_outbox_backlog",
+    "SELECT count(*), (SELECT created_at FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1) "
+    "FROM outbox WHERE delivered_at IS NULL"};
+/// Delivered rows from before $1, but each product's newest, which numbers its next row.
+inline constexpr Sql outbox_purge{
+    "allocation_outbox_purge",
+    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1 AND EXISTS (SELECT 1 FROM outbox n "
+    "WHERE n.sku = outbox.sku AND (n.version_number, n.position) > (outbox.version_number, outbox.position))"};
+inline constexpr Sql select_processed{"allocation_select_processed", "SELECT 1 FROM processed_messages WHERE id = $1"};
+/// A conflict changes no row: the commit sees that and reports the lost race (ConcurrencyError).
+inline constexpr Sql insert_processed{
+    "allocation_insert_processed",
+    "INSERT INTO processed_messages (id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
+inline constexpr Sql purge_processed{"allocation_purge_processed",
+                                     "DELETE FROM processed_messages WHERE processed_at < $1"};
+inline constexpr Sql select_schema_version{"allocation_select_schema_version", "SELECT max(version) FROM schema_version"};
+
+inline constexpr const Sql* all[] = {
+    &select_product,  &select_version,     &select_version_and_order, &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
+    &update_batch,    &insert_line,        &delete_line,      &insert_waiting,       &delete_waiting,
+    &view_add,        &view_remove,        &view_select,      &outbox_insert,        &outbox_next_position,
+    &outbox_undelivered, &outbox_claim,    &outbox_delivered, &outbox_failed,        &outbox_release,
+    &outbox_backlog,  &outbox_purge,       &select_processed, &insert_processed,     &purge_processed,
+    &select_schema_version};
+}  // namespace sql
+#undef ALLOCATION_POSTGRES_OUTBOX_COLUMNS
+
+/// Prepares every statement on a fresh connection.
+inline void prepare_statements(pqxx::connection& connection) {
+    for (const Sql* statement : sql::all) connection.prepare(statement->name, statement->text);
+}
+
+/// Runs prepared statement `statement` in `tx` with the arguments as its parameters $1, $2...
+template <typename... Args>
+pqxx::result run(pqxx::transaction_base& tx, const Sql& statement, Args&&... args) {
+    return tx.exec_prepared(statement.name, std::forward<Args>(args)...);
+}
+
+/// The text of a PostgreSQL text[] holding `items` (for `= ANY ($n::text[])`): each element quoted, with `"` and
+/// `\` escaped, so any text survives.
+inline std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+}  // namespace allocation::postgres::detail

@@ -1,0 +1,327 @@
+// The PostgreSQL adapter against a real server that the test starts: races between units of work on real threads,
+// relays on two Database instances, migrations started together, a newer schema, lost races that PostgreSQL
+// itself detects, an outage, and lookups whose cost does not grow with history.
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <mutex>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <pqxx/pqxx>
+
+#include "allocation/adapters/memory/memory.hpp"
+#include "allocation/adapters/postgres/postgres.hpp"
+#include "allocation/allocation.hpp"
+#include "catch.hpp"
+#include "outbox_rows.hpp"
+#include "postgres_cluster.hpp"
+
+using namespace allocation;
+using namespace std::chrono_literals;
+using allocation::testing::PostgresCluster;
+
+namespace {
+
+/// The test's cluster, started on first use (each test case runs in a process of its own).
+PostgresCluster& cluster() {
+    static PostgresCluster instance;
+    return instance;
+}
+
+/// A fresh, empty database of the cluster.
+std::string fresh_database() {
+    static int databases = 0;
+    return cluster().create_database(fmt::format("test_{}", databases++));
+}
+
+std::string database_of(const std::string& uri) { return uri.substr(uri.rfind('/') + 1); }
+
+/// One number that `sql` selects.
+long long number(const std::string& uri, const std::string& sql) { return std::stoll(cluster().sql(sql, database_of(uri))); }
+
+void add_product(postgres::Database& db, const std::string& sku, int qty) {
+    auto uow = postgres::UnitOfWorkFactory(db)();
+    uow.products().add(Product(sku)).add_batch(Batch(sku + "-b1", sku, qty));
+    uow.commit();
+}
+
+}  // namespace
+
+TEST_CASE("postgres: a new database gets the current schema version and every table") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    CHECK(number(uri, "SELECT version FROM schema_version") == postgres::schema_version);
+    CHECK(number(uri, "SELECT count(*) FROM schema_version") == 1);
+    CHECK(number(uri, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('products', "
+                      "'batches', 'order_lines', 'waiting_lines', 'allocations_view', 'outbox', 'processed_messages')") ==
+          7);
+    db.check();
+    postgres::Database again(postgres::Options{uri});  // an up-to-date schema is left as it is
+    CHECK(number(uri, "SELECT count(*) FROM schema_version") == 1);
+}
+
+TEST_CASE("postgres: several Database instances starting together on an empty database", "[threads]") {
+    const auto uri = fresh_database();
+    constexpr int instances = 6;
+    std::barrier start(instances);
+    std::atomic<int> opened{0};
+    std::vector<std::string> errors(instances);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < instances; ++i) {
+        threads.emplace_back([&, i] {
+            start.arrive_and_wait();
+            try {
+                postgres::Database db(postgres::Options{uri});
+                add_product(db, fmt::format("SKU-{}", i), 10);
+                ++opened;
+            } catch (const std::exception& e) {
+                errors[i] = e.what();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& error : errors) CHECK(error.empty());
+    CHECK(opened == instances);
+    CHECK(number(uri, "SELECT version FROM schema_version") == postgres::schema_version);
+    CHECK(number(uri, "SELECT count(*) FROM schema_version") == 1);
+    CHECK(number(uri, "SELECT count(*) FROM products") == instances);
+}
+
+TEST_CASE("postgres: a database with a newer schema is refused with a clear message, and left as it is") {
+    const auto uri = fresh_database();
+    std::optional<postgres::Database> running;
+    running.emplace(postgres::Options{uri});
+    cluster().sql("UPDATE schema_version SET version = 99", database_of(uri));
+    const auto newer = Catch::Contains("schema version 99 is newer than the newest this library supports (" +
+                                       std::to_string(postgres::schema_version) + ")");
+    CHECK_THROWS_WITH(running->check(), newer);
+    CHECK_THROWS_AS(postgres::Database(postgres::Options{uri}), StorageError);
+    CHECK_THROWS_WITH(postgres::Database(postgres::Options{uri}), newer && Catch::Contains(uri));
+    CHECK(number(uri, "SELECT version FROM schema_version") == 99);
+}
+
+TEST_CASE("postgres: an unreachable server is a StorageError naming it, without its password") {
+    PostgresCluster stopped;
+    const int port = stopped.port();
+    stopped.stop();
+    const std::string uri = fmt::format("postgresql://postgres:secret@127.0.0.1:{}/allocation", port);
+    CHECK_THROWS_AS(postgres::Database(postgres::Options{uri, 2s}), StorageError);
+    CHECK_THROWS_WITH(postgres::Database(postgres::Options{uri, 2s}),
+                      Catch::Contains(fmt::format("postgresql://postgres:***@127.0.0.1:{}/allocation", port)) &&
+                          Catch::Contains("cannot connect") && !Catch::Contains("secret"));
+}
+
+// The book's test (test_concurrent_updates_to_version_are_not_allowed), with real threads.
+TEST_CASE("postgres: two units of work racing on one product: one wins, the version goes up by one", "[threads]") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    add_product(db, "LAMP", 100);
+    const auto before = number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'");
+
+    std::barrier both_read(2);
+    std::atomic<int> committed{0};
+    std::vector<std::string> refusals;
+    std::mutex mutex;
+    auto racer = [&](std::string orderid) {
+        auto uow = postgres::UnitOfWorkFactory(db)();
+        Product* lamp = uow.products().get_for_order("LAMP", orderid);
+        lamp->allocate(OrderLine{orderid, "LAMP", 10});
+        both_read.arrive_and_wait();  // both have read version `before`; now both commit
+        try {
+            uow.commit();
+            ++committed;
+        } catch (const ConcurrencyError& e) {
+            std::lock_guard lock(mutex);
+            refusals.emplace_back(e.what());
+        }
+    };
+    std::thread first(racer, "o1");
+    std::thread second(racer, "o2");
+    first.join();
+    second.join();
+
+    CHECK(committed == 1);
+    REQUIRE(refusals.size() == 1);
+    CHECK_THAT(refusals[0], Catch::Contains("LAMP") && Catch::Contains("nothing was written"));
+    CHECK(number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'") == before + 1);
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 1);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == 10);
+    CHECK(number(uri, "SELECT count(*) FROM outbox") == 1);
+}
+
+TEST_CASE("postgres: many threads through one bus never oversell, lose or double an allocation", "[threads]") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    memory::RecordingNotifier notifier;
+    memory::RecordingPublisher publisher;
+    BusOptions options;
+    options.max_attempts = 1000;
+    auto bus = bootstrap(postgres::UnitOfWorkFactory(db), notifier, publisher, options);
+    bus.handle(commands::CreateBatch{"b1", "LAMP", 50, std::nullopt});
+    constexpr int threads = 4, per_thread = 20;
+    std::atomic<int> allocated{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                if (bus.handle(commands::Allocate{fmt::format("o{}-{}", t, i), "LAMP", 1})) ++allocated;
+            }
+        });
+    }
+    for (auto& worker : workers) worker.join();
+    CHECK(allocated == 50);
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 50);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'b1'") == 50);
+    CHECK(number(uri, "SELECT count(*) FROM allocations_view") == 50);
+    CHECK(number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 51);
+    CHECK(db.connections() <= threads + 1);  // one connection per thread, kept from one unit of work to the next
+}
+
+TEST_CASE("postgres: a deadlock PostgreSQL breaks is a ConcurrencyError, and nothing is written", "[threads]") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    add_product(db, "LAMP", 10);
+    add_product(db, "DESK", 10);
+    // Another program locks DESK first, then waits for LAMP, which the commit below holds while it waits for DESK.
+    // That program waits longer before it looks for a deadlock, so the commit is the one PostgreSQL aborts.
+    pqxx::connection other(uri);
+    pqxx::work locker(other);
+    locker.exec("SET LOCAL deadlock_timeout = '20s'");
+    locker.exec("UPDATE products SET version_number = version_number WHERE sku = 'DESK'");
+
+    auto uow = postgres::UnitOfWorkFactory(db)();
+    uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 1});
+    uow.products().get_for_order("DESK", "o1")->allocate(OrderLine{"o1", "DESK", 1});
+    std::optional<std::string> error;
+    bool other_error = false;
+    std::thread committer([&] {
+        try {
+            uow.commit();
+        } catch (const ConcurrencyError& e) {
+            error = e.what();
+        } catch (const std::exception&) {
+            other_error = true;
+        }
+    });
+    // Once the commit waits for DESK, this transaction asks for LAMP, which the commit holds.
+    while (std::stoi(cluster().sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")) == 0) {
+        std::this_thread::sleep_for(10ms);
+    }
+    locker.exec("UPDATE products SET version_number = version_number WHERE sku = 'LAMP'");
+    committer.join();
+    locker.abort();
+
+    CHECK_FALSE(other_error);
+    REQUIRE(error.has_value());
+    CHECK_THAT(*error, Catch::Contains("deadlock detected"));
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 0);
+    CHECK(number(uri, "SELECT max(version_number) FROM products") == 1);
+}
+
+TEST_CASE("postgres: serialization failures and deadlocks are lost races, other errors StorageError") {
+    auto fail_with = [](const char* sqlstate) {
+        return [sqlstate] { throw pqxx::sql_error("refused", "UPDATE products", sqlstate); };
+    };
+    bool dropped = false;
+    auto drop = [&] { dropped = true; };
+    CHECK_THROWS_AS(postgres::detail::translated("db", "committing", drop, fail_with("40001")), ConcurrencyError);
+    CHECK_THROWS_AS(postgres::detail::translated("db", "committing", drop, fail_with("40P01")), ConcurrencyError);
+    CHECK_FALSE(dropped);
+    CHECK_THROWS_AS(postgres::detail::translated("db", "committing", drop, fail_with("42P01")), StorageError);
+    CHECK_THROWS_WITH(postgres::detail::translated("db", "committing", drop, fail_with("42P01")),
+                      "PostgreSQL database db: committing: refused");
+    CHECK_THROWS_AS(postgres::detail::translated("db", "committing", drop,
+                                                 [] { throw pqxx::in_doubt_error("connection lost during COMMIT"); }),
+                    postgres::CommitOutcomeUnknown);
+    CHECK(dropped);
+}
+
+TEST_CASE("postgres: while the server is down a unit of work is a StorageError, and once it is back the next one works") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri, 2s});
+    add_product(db, "LAMP", 100);
+    auto factory = postgres::UnitOfWorkFactory(db);
+    auto open = factory();  // holds a connection across the outage
+    open.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 1});
+
+    cluster().stop();
+    CHECK_THROWS_AS(open.commit(), StorageError);
+    CHECK_THROWS_AS(testing::commit_allocation(factory, "o2", "LAMP", 1), StorageError);
+    CHECK_THROWS_WITH(db.check(), Catch::Contains(uri));
+
+    cluster().start();
+    CHECK(testing::commit_allocation(factory, "o3", "LAMP", 1));
+    db.check();
+    CHECK(postgres::AllocationsView(db).allocations("o3") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 1);
+}
+
+TEST_CASE("postgres: a lookup reads only the lines of the order at hand, however long the history") {
+    const auto uri = fresh_database();
+    {
+        postgres::Database db(postgres::Options{uri});
+        add_product(db, "LAMP", 100000);
+        for (int i = 0; i < 10; ++i) {
+            auto uow = postgres::UnitOfWorkFactory(db)();
+            Product* lamp = uow.products().get("LAMP");
+            for (int j = 0; j < 100; ++j) lamp->allocate(OrderLine{fmt::format("o{}", i * 100 + j), "LAMP", 1});
+            uow.commit();
+        }
+    }
+    postgres::Database db(postgres::Options{uri});  // no product kept from the commits above
+    auto uow = postgres::UnitOfWorkFactory(db)();
+    Product* lamp = uow.products().get_for_order("LAMP", "o517");
+    REQUIRE(lamp != nullptr);
+    const Batch& batch = *lamp->batch("LAMP-b1");
+    CHECK(batch.allocated_quantity() == 1000);
+    CHECK(std::vector<OrderLine>(batch.allocations().begin(), batch.allocations().end()) ==
+          std::vector<OrderLine>{{"o517", "LAMP", 1}});
+    CHECK_FALSE(batch.all_lines_loaded());
+    CHECK(lamp->allocate(OrderLine{"o517", "LAMP", 1}) == std::optional<std::string>("LAMP-b1"));  // already there
+    CHECK_FALSE(lamp->changed());
+
+    // The lines of one order are found by the order's index, not by reading the product's history.
+    const std::string plan = cluster().sql(
+        "ANALYZE order_lines; EXPLAIN SELECT l.id FROM order_lines l WHERE l.orderid = ANY ('{o517}'::text[]) "
+        "AND l.sku = 'LAMP'",
+        database_of(uri));
+    CHECK_THAT(plan, Catch::Contains("order_lines_pkey") && !Catch::Contains("Seq Scan"));
+}
+
+TEST_CASE("postgres outbox: two relays on two Database instances never take each other's rows") {
+    const auto uri = fresh_database();
+    postgres::Database db_a(postgres::Options{uri}), db_b(postgres::Options{uri});
+    add_product(db_a, "LAMP", 100);
+    for (int i = 0; i < 5; ++i) {
+        testing::commit_allocation(postgres::UnitOfWorkFactory(db_a), fmt::format("o{}", i), "LAMP", 1);
+    }
+    postgres::Outbox outbox_a(db_a), outbox_b(db_b);
+    using Step = Relay<postgres::Outbox>::Step;
+    const auto taken = testing::relays_taking_turns(outbox_a, outbox_b);
+    CHECK(taken.steps == std::vector<Step>{Step{2, 0}, Step{2, 0}, Step{1, 0}, Step{0, 0}});
+    CHECK(taken.by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
+    CHECK(taken.by_b == std::vector<std::string>{outbox_id("LAMP", 4, 0), outbox_id("LAMP", 5, 0)});
+    CHECK(number(uri, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
+}
+
+TEST_CASE("postgres outbox: two relays on their threads and two Database instances deliver every row once",
+          "[threads]") {
+    const auto uri = fresh_database();
+    postgres::Database db_a(postgres::Options{uri}), db_b(postgres::Options{uri});
+    add_product(db_a, "LAMP", 1000);
+    constexpr int rows = 200;
+    postgres::Outbox outbox_a(db_a), outbox_b(db_b);
+    const auto deliveries = testing::deliveries_by_two_relays(outbox_a, outbox_b, rows, [&](int i) {
+        testing::commit_allocation(postgres::UnitOfWorkFactory(i % 2 == 0 ? db_a : db_b), fmt::format("o{}", i), "LAMP", 1);
+    });
+    CHECK(deliveries.size() == static_cast<std::size_t>(rows));
+    for (const auto& [id, times] : deliveries) CHECK(times == 1);
+    CHECK(outbox_a.backlog() == ports::OutboxBacklog{});
+    CHECK(number(uri, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
+}
