@@ -274,3 +274,36 @@ TEST_CASE("relay: without maintenance_every passing, the maintenance runs once, 
     relay.stop();
     CHECK(runs == 1);
 }
+
+namespace {
+/// An in-memory outbox whose claims fail while `down` is set, as one whose database is away.
+struct FlakyOutbox : memory::Outbox {
+    std::atomic<bool> down{true};
+    std::atomic<int> claims{0};
+    std::vector<ports::OutboxMessage> claim(std::string_view owner, ports::OutboxTime now, ports::OutboxTime until,
+                                            std::size_t limit) {
+        ++claims;
+        if (down) throw std::runtime_error("database unavailable");
+        return memory::Outbox::claim(owner, now, until, limit);
+    }
+};
+}  // namespace
+
+TEST_CASE("relay: on its thread, an outbox that fails is tried again after the backoff, not every idle_wait") {
+    Fixture f;
+    FlakyOutbox outbox;
+    RelayOptions o = f.options();
+    o.idle_wait = 1ms;
+    o.first_retry = 24h;  // after a failure, only wake() or stop() ends the wait
+    Relay<FlakyOutbox> relay(outbox, o);
+    relay.on("Allocated", [](const ports::OutboxMessage&) {});
+    relay.start();
+    while (outbox.claims == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(50ms);  // fifty idle_waits: without the backoff, fifty more claims
+    CHECK(outbox.claims == 1);
+    relay.wake();
+    while (outbox.claims == 1) std::this_thread::yield();
+    relay.stop();
+    CHECK(outbox.claims == 2);
+    CHECK(f.errors == std::vector<std::string>(2, "claiming and delivering rows: database unavailable"));
+}

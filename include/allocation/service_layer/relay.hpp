@@ -249,13 +249,24 @@ private:
             Step step;
             try {
                 step = run_once();
+                outbox_failures_ = 0;
             } catch (const std::exception& error) {
-                report("claiming and delivering rows", error);
+                outbox_failed(error);
+                continue;
             } catch (...) {
-                report("claiming and delivering rows", std::runtime_error("unknown exception"));
+                outbox_failed(std::runtime_error("unknown exception"));
+                continue;
             }
-            if (step.delivered + step.failed < options_.batch_size) idle();
+            if (step.delivered + step.failed < options_.batch_size) idle(options_.idle_wait);
         }
+    }
+
+    // The outbox itself failed (its database is away, say): tried again after the same capped, jittered backoff
+    // as a failing row, so that an outage is not retried, and reported, every idle_wait. wake() still cuts it short.
+    void outbox_failed(const std::exception& error) {
+        report("claiming and delivering rows", error);
+        const auto wait = retry_delay(++outbox_failures_, options_, options_.random());
+        idle(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
     }
 
     void maintain() noexcept {
@@ -268,10 +279,10 @@ private:
         }
     }
 
-    // Waits for idle_wait, wake() or stop(), whichever comes first.
-    void idle() {
+    // Waits for `wait`, wake() or stop(), whichever comes first.
+    void idle(std::chrono::milliseconds wait) {
         std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, options_.idle_wait, [this] { return stopping_.load() || woken_; });
+        wake_.wait_for(lock, wait, [this] { return stopping_.load() || woken_; });
         woken_ = false;
     }
 
@@ -282,6 +293,7 @@ private:
     std::condition_variable wake_;
     std::atomic<bool> stopping_{false};
     bool woken_ = false;
+    int outbox_failures_ = 0;  // the outbox's failures in a row, on the relay's thread
     std::thread thread_;  // last: started once everything above is ready
 };
 
