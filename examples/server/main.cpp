@@ -67,12 +67,18 @@ struct Options {
 };
 
 // Every flag also comes from an environment variable, ALLOCATION_<FLAG>; a flag given on the command line wins.
-void add_options(CLI::App& app, Options& o) {
-    auto flag = [&](const std::string& name, auto& value, const std::string& help) {
+struct Flags {
+    CLI::App& app;
+    template <typename T>
+    CLI::Option* operator()(const std::string& name, T& value, const std::string& help) const {
         std::string env = "ALLOCATION_" + name;
         std::transform(env.begin(), env.end(), env.begin(), [](char c) { return c == '-' ? '_' : std::toupper(c); });
         return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
-    };
+    }
+};
+
+void add_storage_options(CLI::App& app, Options& o) {
+    const Flags flag{app};
     flag("db", o.db, "SQLite database file (created if missing)");
     app.add_flag("--memory", o.memory, "Keep everything in memory instead (lost on exit)")->envname("ALLOCATION_MEMORY");
     flag("synchronous", o.synchronous,
@@ -89,6 +95,10 @@ void add_options(CLI::App& app, Options& o) {
          "servers may share one database")
         ->excludes("--memory");
 #endif
+}
+
+void add_service_options(CLI::App& app, Options& o) {
+    const Flags flag{app};
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
     flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
@@ -122,6 +132,10 @@ void add_options(CLI::App& app, Options& o) {
          "every hour, or every quarter of this when shorter). The ids are the window in which a redelivered stream "
          "message is recognised: keep it longer than any redelivery (--claim-idle, the retries)")
         ->check(CLI::Range(0.001, 10.0 * 365 * 86400));
+}
+
+void add_limit_options(CLI::App& app, Options& o) {
+    const Flags flag{app};
     flag("max-connections", o.max_connections, "Open connections at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("queue-limit", o.queue_limit, "Requests waiting for a worker at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("header-limit", o.header_limit, "Bytes of request line and headers at most; beyond, 431")
@@ -134,6 +148,12 @@ void add_options(CLI::App& app, Options& o) {
         ->check(CLI::Range(0.01, 3600.0));
     flag("write-timeout", o.write_timeout, "Seconds for an answer to be taken by its client")->check(CLI::Range(0.01, 3600.0));
     flag("drain-timeout", o.drain_timeout, "Seconds from SIGTERM to exit, at most")->check(CLI::Range(0.0, 3600.0));
+}
+
+void add_options(CLI::App& app, Options& o) {
+    add_storage_options(app, o);
+    add_service_options(app, o);
+    add_limit_options(app, o);
 }
 
 std::chrono::milliseconds millis(double seconds) {
