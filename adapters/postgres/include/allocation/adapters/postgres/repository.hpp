@@ -98,7 +98,10 @@ private:
         const std::string sku(sku_view);
         auto loaded = guarded("reading a product", [&] {
             pqxx::nontransaction tx(lease_.db());
-            return parse(sku, detail::run(tx, detail::sql::select_product, sku, detail::text_array(orders),
+            if (full_batches.empty()) {
+                return parse(sku, detail::run(tx, detail::sql::select_product, sku, detail::text_array(orders)));
+            }
+            return parse(sku, detail::run(tx, detail::sql::select_product_batches, sku, detail::text_array(orders),
                                           detail::text_array(full_batches)));
         });
         if (!loaded.found) return nullptr;

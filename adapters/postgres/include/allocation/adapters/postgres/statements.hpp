@@ -19,18 +19,21 @@ struct Sql {
 
 /// The rows of a product lookup, from one statement and so from one snapshot: the product with its batches
 /// (kind 0; a product without batches gives one row whose batch columns are NULL), its waiting lines (kind 1),
-/// the lines of the orders in text[] ?2 (kind 2) and every line of the batches whose references are in text[] ?3
-/// (kind 3). Each reads by an index, so a lookup costs the same however long the product's history is.
+/// the lines of the orders in text[] $2 (kind 2) and, with `with_batch_lines` only, every line of the batches
+/// whose references are in text[] $3 (kind 3). Each reads by an index, so a lookup costs the same however long
+/// the product's history is; an order's lookup runs `sql`, which has no part that could read a batch's lines.
+#define ALLOCATION_POSTGRES_PRODUCT_ROWS                                                                          \
+    "SELECT 0, p.version_number, b.id, b.reference, b.purchased_quantity, to_char(b.eta, 'YYYY-MM-DD'), "        \
+    "b.allocated_quantity FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = $1 "                \
+    "UNION ALL SELECT 1, w.id, NULL, w.orderid, w.qty, NULL, NULL FROM waiting_lines w WHERE w.sku = $1 "        \
+    "UNION ALL SELECT 2, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL FROM order_lines l "                     \
+    "WHERE l.orderid = ANY ($2::text[]) AND l.sku = $1"
 struct ProductQuery {
-    static constexpr Sql sql{
-        "allocation_select_product",
-        "SELECT 0, p.version_number, b.id, b.reference, b.purchased_quantity, to_char(b.eta, 'YYYY-MM-DD'), "
-        "b.allocated_quantity FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = $1 "
-        "UNION ALL SELECT 1, w.id, NULL, w.orderid, w.qty, NULL, NULL FROM waiting_lines w WHERE w.sku = $1 "
-        "UNION ALL SELECT 2, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL FROM order_lines l "
-        "WHERE l.orderid = ANY ($2::text[]) AND l.sku = $1 "
-        "UNION ALL SELECT 3, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL FROM batches b "
-        "JOIN order_lines l ON l.batch_id = b.id WHERE b.reference = ANY ($3::text[]) AND b.sku = $1"};
+    static constexpr Sql sql{"allocation_select_product", ALLOCATION_POSTGRES_PRODUCT_ROWS};
+    static constexpr Sql with_batch_lines{
+        "allocation_select_product_batches",
+        ALLOCATION_POSTGRES_PRODUCT_ROWS " UNION ALL SELECT 3, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL "
+        "FROM batches b JOIN order_lines l ON l.batch_id = b.id WHERE b.reference = ANY ($3::text[]) AND b.sku = $1"};
     enum Kind : int { product, waiting, order_line, batch_line };
     // Product rows: version, then the batch. Line rows: line id, batch id, order id, qty.
     enum Column : int { kind, version, batch_id, reference, purchased, eta, allocated };
@@ -47,6 +50,7 @@ struct OutboxColumns {
 
 namespace sql {
 inline constexpr Sql select_product = ProductQuery::sql;
+inline constexpr Sql select_product_batches = ProductQuery::with_batch_lines;
 inline constexpr Sql select_version{"allocation_select_version",
                                     "SELECT version_number FROM products WHERE sku = $1"};
 /// Whether a kept product is still the stored one (ProductCache): the version of SKU $1 and whether order $2 has
@@ -130,7 +134,7 @@ inline constexpr Sql purge_processed{"allocation_purge_processed",
 inline constexpr Sql select_schema_version{"allocation_select_schema_version", "SELECT max(version) FROM schema_version"};
 
 inline constexpr const Sql* all[] = {
-    &select_product,  &select_version,     &select_version_and_order, &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
+    &select_product,  &select_product_batches, &select_version,     &select_version_and_order, &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
     &update_batch,    &insert_line,        &delete_line,      &insert_waiting,       &delete_waiting,
     &view_add,        &view_remove,        &view_select,      &outbox_insert,        &outbox_next_position,
     &outbox_undelivered, &outbox_claim,    &outbox_delivered, &outbox_failed,        &outbox_release,
@@ -138,6 +142,7 @@ inline constexpr const Sql* all[] = {
     &select_schema_version};
 }  // namespace sql
 #undef ALLOCATION_POSTGRES_OUTBOX_COLUMNS
+#undef ALLOCATION_POSTGRES_PRODUCT_ROWS
 
 /// Prepares every statement on a fresh connection.
 inline void prepare_statements(pqxx::connection& connection) {
