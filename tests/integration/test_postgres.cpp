@@ -325,3 +325,38 @@ TEST_CASE("postgres outbox: two relays on their threads and two Database instanc
     CHECK(outbox_a.backlog() == ports::OutboxBacklog{});
     CHECK(number(uri, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
 }
+
+TEST_CASE("postgres: a connection makes its plans again once they are 10 s old, not before") {
+    const auto uri = fresh_database();
+    postgres::Database migrate(postgres::Options{uri});
+    postgres::detail::Connection connection(uri);
+    auto exec = [&](const std::string& sql) {
+        pqxx::nontransaction tx(connection.db);
+        std::string text;
+        for (const auto& row : tx.exec(sql)) text += row[0].c_str() + std::string("\n");
+        return text;
+    };
+    // The plan the connection holds for the lookup: a generic plan, made on its first run and then reused.
+    auto cached_plan = [&] { return exec("EXPLAIN EXECUTE allocation_select_product('LAMP', '{o1}')"); };
+    {
+        pqxx::nontransaction tx(connection.db);  // libpqxx sends the statement to the server on its first run
+        postgres::detail::run(tx, postgres::detail::sql::select_product, std::string("LAMP"), std::string("{o1}"));
+    }
+    INFO(cached_plan());
+    CHECK_THAT(cached_plan(), Catch::Contains("order_lines_pkey"));
+    // Settings the planner reads but whose change keeps the plans: only a new plan shows them, as one made for a
+    // table that has grown since would show its new size.
+    exec("SET enable_indexscan = off");
+    exec("SET enable_bitmapscan = off");
+    const auto start = connection.planned_at;
+    connection.refresh_plans(start + 5s);
+    CHECK_THAT(cached_plan(), Catch::Contains("order_lines_pkey"));  // not due yet
+    connection.refresh_plans(start + 11s);
+    CHECK_THAT(cached_plan(), Catch::Contains("Seq Scan on order_lines") && !Catch::Contains("order_lines_pkey"));
+    CHECK_FALSE(connection.broken);
+
+    cluster().stop();
+    connection.refresh_plans(start + 30s);
+    CHECK(connection.broken);  // the pool drops it; the next caller opens a new one
+    cluster().start();
+}

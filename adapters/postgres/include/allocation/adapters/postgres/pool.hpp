@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,7 @@ class ConnectionPool;
 class Lease {
 public:
     Lease(ConnectionPool& pool, Connection& connection) noexcept : pool_(&pool), connection_(&connection) {}
+    Lease(Lease&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)), connection_(other.connection_) {}
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     inline ~Lease();
@@ -52,31 +54,11 @@ public:
     ConnectionPool(std::string connection_string, std::string where)
         : connection_string_(std::move(connection_string)), where_(std::move(where)) {}
 
+    /// A connection for the calling thread, its plans refreshed when due (Connection::refresh_plans).
     Lease acquire() {
-        const auto me = std::this_thread::get_id();
-        std::vector<std::unique_ptr<Connection>> dead;  // closed outside the lock
-        {
-            std::lock_guard lock(mutex_);
-            Connection* any_free = nullptr;
-            for (auto it = connections_.begin(); it != connections_.end();) {
-                Connection& connection = **it;
-                if (!connection.in_use && connection.closed_while_idle()) {
-                    dead.push_back(std::move(*it));
-                    it = connections_.erase(it);
-                    continue;
-                }
-                ++it;
-                if (connection.in_use) continue;
-                if (connection.last_user == me) return take(connection, me);
-                if (any_free == nullptr) any_free = &connection;
-            }
-            if (any_free != nullptr) return take(*any_free, me);
-        }
-        dead.clear();
-        auto fresh = open();  // opening takes a round trip or more: outside the lock
-        std::lock_guard lock(mutex_);
-        connections_.push_back(std::move(fresh));
-        return take(*connections_.back(), me);
+        Lease lease = reserve();
+        lease.connection().refresh_plans(std::chrono::steady_clock::now());
+        return lease;
     }
 
     void release(Connection& connection) noexcept {
@@ -108,6 +90,34 @@ public:
     }
 
 private:
+    // A connection nobody else is using: the thread's last, another idle one, or a new one.
+    Lease reserve() {
+        const auto me = std::this_thread::get_id();
+        std::vector<std::unique_ptr<Connection>> dead;  // closed outside the lock
+        {
+            std::lock_guard lock(mutex_);
+            Connection* any_free = nullptr;
+            for (auto it = connections_.begin(); it != connections_.end();) {
+                Connection& connection = **it;
+                if (!connection.in_use && connection.closed_while_idle()) {
+                    dead.push_back(std::move(*it));
+                    it = connections_.erase(it);
+                    continue;
+                }
+                ++it;
+                if (connection.in_use) continue;
+                if (connection.last_user == me) return take(connection, me);
+                if (any_free == nullptr) any_free = &connection;
+            }
+            if (any_free != nullptr) return take(*any_free, me);
+        }
+        dead.clear();
+        auto fresh = open();  // opening takes a round trip or more: outside the lock
+        std::lock_guard lock(mutex_);
+        connections_.push_back(std::move(fresh));
+        return take(*connections_.back(), me);
+    }
+
     Lease take(Connection& connection, std::thread::id me) {
         connection.in_use = true;
         connection.last_user = me;
@@ -120,6 +130,8 @@ private:
     std::vector<std::unique_ptr<Connection>> connections_;
 };
 
-inline Lease::~Lease() { pool_->release(*connection_); }
+inline Lease::~Lease() {
+    if (pool_ != nullptr) pool_->release(*connection_);
+}
 
 }  // namespace allocation::postgres::detail
