@@ -48,9 +48,8 @@ struct Options {
     std::string postgres;  // a libpq URI; empty: SQLite (--db)
     std::string host = "127.0.0.1";
     int port = 5005;
-    // SQLite takes one writer at a time, and every commit on one connection empties the page cache of the
-    // others: one worker on one connection writes fastest (see docs/performance.md, "HTTP service").
-    std::size_t threads = 1;
+    // 0: the storage's default (default_threads).
+    std::size_t threads = 0;
     std::size_t io_threads = 1;
     std::string redis;
     std::string smtp;
@@ -102,8 +101,10 @@ void add_service_options(CLI::App& app, Options& o) {
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
     flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
-                         "(SQLite writes one at a time: more only help while some requests wait on something else)")
-        ->check(CLI::Range(1, 256));
+                         "(SQLite writes one at a time: more only help while some requests wait on something else; "
+                         "on PostgreSQL each waits on its own round trips, so several help)")
+        ->check(CLI::Range(1, 256))
+        ->default_str("1, or 4 on PostgreSQL");
     flag("io-threads", o.io_threads, "Threads doing the network I/O")->check(CLI::Range(1, 64));
 #if ALLOCATION_SERVER_WITH_REDIS
     flag("redis", o.redis,
@@ -159,6 +160,11 @@ void add_options(CLI::App& app, Options& o) {
 std::chrono::milliseconds millis(double seconds) {
     return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
+
+/// SQLite takes one writer at a time, and every commit on one connection empties the page cache of the others:
+/// one worker writes fastest there (docs/performance.md, "HTTP service"). On PostgreSQL a worker spends most of a
+/// command waiting on its connection's round trips, so several keep the database busy.
+std::size_t default_threads(const Options& o) { return o.postgres.empty() ? 1 : 4; }
 
 ServerOptions server_options(const Options& o) {
     ServerOptions s;
@@ -365,6 +371,7 @@ int main(int argc, char** argv) {
     CLI::App app{"The allocation service: allocates order lines to batches of stock, over HTTP."};
     add_options(app, options);
     CLI11_PARSE(app, argc, argv);
+    if (options.threads == 0) options.threads = default_threads(options);
 
     ::signal(SIGPIPE, SIG_IGN);  // a client or broker that hangs up must not kill the server
     Metrics metrics;

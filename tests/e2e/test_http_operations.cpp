@@ -71,6 +71,7 @@ TEST_CASE("every flag can come from its ALLOCATION_ variable, and a flag wins ov
         REQUIRE(connection.send(request_text("GET", "/health")));
         REQUIRE(connection.read());
         CHECK(connection.closed_by_server(3s));  // ALLOCATION_IDLE_TIMEOUT took effect
+        CHECK(wait_until([&] { return server.log().find("1 worker threads") != std::string::npos; }));  // the default
     }
     SECTION("a flag wins over its variable") {
         const int flag_port = free_port();
@@ -86,6 +87,7 @@ TEST_CASE("every flag can come from its ALLOCATION_ variable, and a flag wins ov
                                  "ALLOCATION_REQUEST_TIMEOUT", "ALLOCATION_DRAIN_TIMEOUT"}) {
             CHECK_THAT(help.out, Catch::Contains(name));
         }
+        CHECK_THAT(help.out, Catch::Contains("1, or 4 on PostgreSQL"));
     }
     SECTION("a bad value is refused with the variable's name") {
         ScopedEnv bad("ALLOCATION_SYNCHRONOUS", "sometimes");

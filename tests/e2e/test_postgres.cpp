@@ -195,7 +195,9 @@ TEST_CASE("kill -9 of one server under load loses nothing that was acknowledged"
 TEST_CASE("while the database is down the service answers 503 with a message, then recovers by itself",
           "[e2e][postgres][outage]") {
     PostgresCluster database;
-    Server server({"--postgres", database.uri(), "--threads", "4"});
+    Server server({"--postgres", database.uri()});
+    // Without --threads a server on PostgreSQL runs 4 workers, each on a connection of its own.
+    CHECK(wait_until([&] { return server.log().find("4 worker threads") != std::string::npos; }));
     add_batch(server, "b1", "RUG", 100);
     const std::string order = json{{"orderid", "o1"}, {"sku", "RUG"}, {"qty", 1}}.dump();
     auto client = server.client();
