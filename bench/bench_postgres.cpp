@@ -4,6 +4,7 @@
 // cluster of its own (fsync on) on a free loopback port.
 //
 // usage: bench_postgres [allocations per run (default 2000)]
+//        bench_postgres bus|history|race [allocations]    only that figure
 //        bench_postgres cluster    serves a cluster (fsync on) until SIGTERM or SIGINT; prints its URI first
 #include <signal.h>
 #include <unistd.h>
@@ -54,6 +55,11 @@ double server_cpu_seconds() {
     return total;
 }
 
+std::string unique_name() {
+    static int counter = 0;
+    return "bench_" + std::to_string(counter++);
+}
+
 /// One timed run: allocations per second, and the microseconds of CPU per allocation of this thread (the client)
 /// and of the server's processes.
 struct Run {
@@ -68,10 +74,11 @@ Run timed(int allocations, Fn&& fn) {
             (server_cpu_seconds() - server) * 1e6 / allocations};
 }
 
-/// A fresh database in `cluster` with the adapter's schema; its URI, with `settings` for every connection.
-std::string fresh_database(PostgresCluster& cluster, const std::string& settings) {
-    static int counter = 0;
-    const std::string uri = cluster.create_database("bench_" + std::to_string(counter++));
+/// A fresh database named `name` in `cluster` with the adapter's schema; its URI, with `settings` for every
+/// connection.
+std::string fresh_database(PostgresCluster& cluster, const std::string& settings,
+                           const std::string& name = unique_name()) {
+    const std::string uri = cluster.create_database(name);
     postgres::Database migrate(postgres::Options{.uri = uri});
     return settings.empty() ? uri : uri + "?options=" + settings;
 }
@@ -125,10 +132,17 @@ void bus_against_raw(PostgresCluster& cluster, int allocations) {
 }
 
 /// A database whose product "SKU" already has `history` allocations (stored in one unit of work).
+/// The database is then vacuumed, analysed and checkpointed, as a long-lived one would be by autovacuum and the
+/// checkpointer: otherwise they work through the fresh rows during the measurement, on the cores it uses.
 std::string with_history(PostgresCluster& cluster, long history) {
-    const std::string uri = fresh_database(cluster, "-csynchronous_commit%3Doff");
-    postgres::Database db(postgres::Options{.uri = uri});
-    allocation::bench::store_history(postgres::UnitOfWorkFactory(db), history);
+    const std::string name = unique_name();
+    const std::string uri = fresh_database(cluster, "-csynchronous_commit%3Doff", name);
+    {
+        postgres::Database db(postgres::Options{.uri = uri});
+        allocation::bench::store_history(postgres::UnitOfWorkFactory(db), history);
+    }
+    cluster.sql("VACUUM ANALYZE", name);
+    cluster.sql("CHECKPOINT", name);
     return uri;
 }
 
@@ -219,14 +233,22 @@ int serve_cluster() {
 
 int main(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == "cluster") return serve_cluster();
-    const int allocations = argc > 1 ? std::atoi(argv[1]) : 2000;
+    const bool one = argc > 1 && std::atoi(argv[1]) == 0;
+    const std::string only = one ? argv[1] : "";
+    if (one && only != "bus" && only != "history" && only != "race") {
+        std::fprintf(stderr, "usage: bench_postgres [bus|history|race|cluster] [allocations per run]\n");
+        return 2;
+    }
+    const int allocations = argc > (one ? 2 : 1) ? std::atoi(argv[one ? 2 : 1]) : 2000;
     PostgresCluster cluster({.database = "bench", .durable = true, .settings = {"max_connections=200"}});
     std::string version = cluster.sql("SHOW server_version");
     if (!version.empty() && version.back() == '\n') version.pop_back();
     std::printf("PostgreSQL %s, fsync on, on loopback TCP; a 2-core machine that others share\n\n", version.c_str());
-    bus_against_raw(cluster, allocations);
-    history_figure(cluster, std::max(1000, allocations / 2), false);
-    history_figure(cluster, std::max(1000, allocations / 2), true);
-    hot_sku_figure(cluster, allocations);
+    if (!one || only == "bus") bus_against_raw(cluster, allocations);
+    if (!one || only == "history") {
+        history_figure(cluster, std::max(1000, allocations / 2), false);
+        history_figure(cluster, std::max(1000, allocations / 2), true);
+    }
+    if (!one || only == "race") hot_sku_figure(cluster, allocations);
     return 0;
 }
