@@ -63,7 +63,9 @@ endif()
 
 # libpqxx: pkg-config first (Debian's libpqxx-dev 6.4 ships libpqxx.pc and no CMake package), then an installed
 # CMake package (libpqxx 7 exports libpqxx::pqxx), then its source (7.x, which finds libpq itself). The adapter's
-# code builds against 6.4 and 7.x.
+# code builds against 6.4 and 7.x, and its tests pass on both; to build against a local 7.x source where Debian's
+# 6.4 is installed: PKG_CONFIG_LIBDIR=<a directory of .pc files without libpqxx.pc> cmake ...
+# -DFETCHCONTENT_SOURCE_DIR_LIBPQXX=<the source>.
 if(ALLOCATION_WITH_POSTGRES AND NOT TARGET allocation_pqxx)
   find_package(PkgConfig QUIET)
   if(PKG_CONFIG_FOUND)

@@ -31,9 +31,11 @@ class Database {
 public:
     explicit Database(Options options)
         : options_(std::move(options)), pool_(detail::connection_string(options_), detail::redacted(options_.uri)) {
-        auto lease = pool_.acquire();
-        lease.guarded(where(), "cannot create or upgrade the schema",
-                      [&] { detail::migrate(lease.db(), where()); });
+        // On a connection of its own, not one of the pool's: those prepare their statements as they open (libpqxx
+        // 7 at once), which needs the tables the migrations create.
+        pqxx::connection connection = pool_.open_bare();
+        detail::translated(where(), "cannot create or upgrade the schema", [] {},
+                           [&] { detail::migrate(connection, where()); });
     }
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;

@@ -20,6 +20,16 @@ namespace allocation::postgres::detail {
 
 class ConnectionPool;
 
+/// `fn()`, which opens a connection to the database `where`: a failure is a StorageError saying so.
+template <typename Fn>
+decltype(auto) connecting(std::string_view where, Fn&& fn) {
+    try {
+        return fn();
+    } catch (const pqxx::failure& e) {
+        throw StorageError(describe(where, "cannot connect", e.what()));
+    }
+}
+
 /// Exclusive use of one connection until destroyed.
 class Lease {
 public:
@@ -75,11 +85,13 @@ public:
 
     /// Opens a connection and prepares its statements.
     std::unique_ptr<Connection> open() const {
-        try {
-            return std::make_unique<Connection>(connection_string_);
-        } catch (const pqxx::failure& e) {
-            throw StorageError(describe(where_, "cannot connect", e.what()));
-        }
+        return connecting(where_, [&] { return std::make_unique<Connection>(connection_string_); });
+    }
+
+    /// Opens a connection outside the pool, with no statement prepared (for the migrations, which create the
+    /// tables the statements name).
+    pqxx::connection open_bare() const {
+        return connecting(where_, [&] { return pqxx::connection(connection_string_); });
     }
 
     const std::string& where() const noexcept { return where_; }
