@@ -57,6 +57,10 @@ struct Connection {
     void refresh_plans(std::chrono::steady_clock::time_point now) noexcept {
         if (now - planned_at < plans_last) return;
         planned_at = now;
+        if (closed_while_idle()) {  // libpqxx 6.4 leaks the result of a statement that fails on a closed connection
+            broken = true;
+            return;
+        }
         try {
             pqxx::nontransaction(db).exec("DISCARD PLANS");
         } catch (...) {
