@@ -16,6 +16,7 @@
 #include "allocation/ports/repository.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/ports/views.hpp"
+#include "allocation/service_layer/background.hpp"
 #include "allocation/service_layer/handlers.hpp"
 #include "allocation/service_layer/message_bus.hpp"
 #include "allocation/service_layer/purge.hpp"
