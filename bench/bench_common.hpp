@@ -45,17 +45,21 @@ void store_history(Factory factory, long history) {
 /// interleaved in rounds so that drift of the machine hits both alike. With `cold`, a second bus over the second
 /// database object on the same data takes every other turn, so every lookup finds its connection's kept product
 /// outdated and reads the product afresh. Prints the figures.
-template <typename Factory, typename Database>
+template <typename Factory, typename Outbox, typename Database>
 void history_figure(Database& small_db, Database& small_db2, Database& large_db, Database& large_db2, long small,
                     long large, int allocations, bool cold, std::string_view setting, std::string_view warm_text,
                     std::string_view cold_text) {
     using Clock = std::chrono::steady_clock;
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto small_bus = bootstrap(Factory(small_db), notifier, publisher);
-    auto small_other = bootstrap(Factory(small_db2), notifier, publisher);
-    auto large_bus = bootstrap(Factory(large_db), notifier, publisher);
-    auto large_other = bootstrap(Factory(large_db2), notifier, publisher);
+    const handlers::Outbound outbound(notifier, publisher);
+    Outbox small_outbox(small_db), small_outbox2(small_db2), large_outbox(large_db), large_outbox2(large_db2);
+    Relay small_relay(small_outbox, outbound), small_relay2(small_outbox2, outbound);
+    Relay large_relay(large_outbox, outbound), large_relay2(large_outbox2, outbound);
+    auto small_bus = bootstrap(Factory(small_db), small_relay);
+    auto small_other = bootstrap(Factory(small_db2), small_relay2);
+    auto large_bus = bootstrap(Factory(large_db), large_relay);
+    auto large_other = bootstrap(Factory(large_db2), large_relay2);
     const int rounds = 20, per_round = std::max(1, allocations / rounds);
     std::vector<double> small_rounds, large_rounds;  // microseconds per allocation, per round
     long n = 0;

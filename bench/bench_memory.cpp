@@ -39,7 +39,8 @@ void BM_allocate_through_bus(benchmark::State& state) {
     memory::Store store;
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto bus = bootstrap(memory::UnitOfWorkFactory(store), notifier, publisher);
+    Relay relay(store.outbox(), handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(memory::UnitOfWorkFactory(store), relay);
 
     const auto start = std::chrono::year{2027} / std::chrono::January / 1;
     for (int b = 0; b < batches; ++b) {

@@ -86,9 +86,11 @@ std::string fresh_database(PostgresCluster& cluster, const std::string& settings
 /// Allocations per second through bus.handle(Allocate) on the database at `uri`.
 double adapter_run(const std::string& uri, int allocations) {
     postgres::Database db(postgres::Options{.uri = uri});
+    postgres::Outbox outbox(db);
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto bus = bootstrap(postgres::UnitOfWorkFactory(db), notifier, publisher);
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(postgres::UnitOfWorkFactory(db), relay);
     bus.handle(commands::CreateBatch{"batch", "SKU", max_quantity, std::nullopt});
     const auto start = Clock::now();
     for (long i = 0; i < allocations; ++i) {
@@ -153,7 +155,7 @@ void history_figure(PostgresCluster& cluster, int allocations, bool cold) {
     const std::string small_uri = with_history(cluster, small), large_uri = with_history(cluster, large);
     postgres::Database small_db({.uri = small_uri}), small_other({.uri = small_uri});
     postgres::Database large_db({.uri = large_uri}), large_other({.uri = large_uri});
-    allocation::bench::history_figure<postgres::UnitOfWorkFactory>(
+    allocation::bench::history_figure<postgres::UnitOfWorkFactory, postgres::Outbox>(
         small_db, small_other, large_db, large_other, small, large, allocations, cold, "synchronous_commit=off",
         "one Database", "every product read afresh (two Database instances take turns)");
 }
@@ -167,13 +169,15 @@ struct RaceResult {
 /// `skus` products (1: all on one hot SKU); a command that lost every attempt is sent again, as a client would.
 RaceResult race(PostgresCluster& cluster, int threads, int skus, int allocations, const std::string& sync) {
     postgres::Database db(postgres::Options{.uri = fresh_database(cluster, "-csynchronous_commit%3D" + sync)});
+    postgres::Outbox outbox(db);
     CountingNotifier notifier;
     CountingPublisher publisher;
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
     std::atomic<long> retries{0};
     BusOptions options;
     options.max_attempts = 10;
     options.on_retry = [&retries] { ++retries; };
-    auto setup = bootstrap(postgres::UnitOfWorkFactory(db), notifier, publisher);
+    auto setup = bootstrap(postgres::UnitOfWorkFactory(db), relay);
     for (int s = 0; s < skus; ++s) {
         setup.handle(commands::CreateBatch{"batch-" + std::to_string(s), "SKU-" + std::to_string(s), max_quantity, std::nullopt});
     }
@@ -181,7 +185,7 @@ RaceResult race(PostgresCluster& cluster, int threads, int skus, int allocations
     std::vector<std::thread> workers;
     for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&, t] {
-            auto bus = bootstrap(postgres::UnitOfWorkFactory(db), notifier, publisher, options);
+            auto bus = bootstrap(postgres::UnitOfWorkFactory(db), relay, options);
             for (int i = t; i < allocations; i += threads) {
                 const commands::Allocate cmd{order_id("order-", i), "SKU-" + std::to_string(i % skus), 1};
                 for (;;) {

@@ -1,9 +1,9 @@
 // End-to-end allocation throughput of the message bus on SQLite (WAL+NORMAL, WAL+FULL, ":memory:"), next to the
 // raw floor measured in the same run, and the cost of one allocation as a product's history grows. The rows
 // NORMAL/bg and FULL/bg run the adapter with Checkpoint::background (as allocation-server does) against the same
-// raw floor, which checkpoints the way SQLite does by default, in the committing connection. The rows "-outbox"
-// run the adapter with OutboxRows::off against the floor without the outbox insert, alternating with the rows
-// with it, and "outbox cost" compares the two ratios.
+// raw floor, which checkpoints the way SQLite does by default, in the committing connection. The floor writes what
+// the adapter's commit writes, the outbox row and the previous row's delivery mark included; "outbox cost" is what
+// those two cost the floor itself (the floor without them, in the same run).
 //
 // usage: bench_sqlite [allocations per run (default 20000)] [allocations per WAL+FULL run (default 3000)]
 #include <algorithm>
@@ -49,7 +49,7 @@ struct Setting {
     bool memory;
     sqlite::Synchronous synchronous;
     sqlite::Checkpoint checkpoint = sqlite::Checkpoint::automatic;  // the adapter's; raw SQLite's is automatic
-    bool compare_outbox = false;  // also measured with OutboxRows::off against the floor without the outbox insert
+    bool outbox_cost = false;  // also the floor without the outbox row and mark
 };
 
 class Scratch {
@@ -72,12 +72,13 @@ private:
 };
 
 /// Allocations per second through bus.handle(Allocate) on a fresh database.
-Rate adapter_run(const std::string& path, const Setting& setting, bool outbox, int allocations) {
-    sqlite::Database db(sqlite::Options{.path = path, .synchronous = setting.synchronous, .checkpoint = setting.checkpoint,
-                                        .outbox = outbox ? sqlite::OutboxRows::stored : sqlite::OutboxRows::off});
+Rate adapter_run(const std::string& path, const Setting& setting, int allocations) {
+    sqlite::Database db(sqlite::Options{.path = path, .synchronous = setting.synchronous, .checkpoint = setting.checkpoint});
+    sqlite::Outbox outbox(db);
     CountingNotifier notifier;
     CountingPublisher publisher;
-    auto bus = bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher);
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(sqlite::UnitOfWorkFactory(db), relay);
     bus.handle(commands::CreateBatch{"batch", "SKU", max_quantity, std::nullopt});
     const auto start = Clock::now();
     const double cpu_start = cpu_seconds();
@@ -114,7 +115,7 @@ void history_figure(Scratch& scratch, int allocations, bool cold) {
     const std::string large_path = with_history(scratch, large);
     sqlite::Database small_db(sqlite::Options{small_path}), small_other(sqlite::Options{small_path});
     sqlite::Database large_db(sqlite::Options{large_path}), large_other(sqlite::Options{large_path});
-    allocation::bench::history_figure<sqlite::UnitOfWorkFactory>(
+    allocation::bench::history_figure<sqlite::UnitOfWorkFactory, sqlite::Outbox>(
         small_db, small_other, large_db, large_other, small, large, allocations, cold, "WAL+NORMAL", "one connection",
         "every product read afresh (two connections take turns)");
 }
@@ -137,16 +138,13 @@ struct Samples {
     }
 };
 
-/// What the outbox costs the adapter, measured against floors that do and do not insert its row: the ratios'
-/// difference in points of the floor, and that difference relative to the ratio without (target: at most 15%).
-void print_outbox_cost(const char* name, const Samples& with, const Samples& without) {
-    auto line = [](const char* clock, double a, double b) {
-        std::printf("  %-4s ratio with %5.1f%%, without %5.1f%%: %+5.1f points, %+5.1f%% of the ratio without\n",
-                    clock, 100 * a, 100 * b, 100 * (a - b), 100 * (a - b) / b);
-    };
-    std::printf("outbox cost, %s:\n", name);
-    line("wall", with.wall_ratio(), without.wall_ratio());
-    line("CPU", with.cpu_ratio(), without.cpu_ratio());
+/// What the outbox (its row and the previous row's delivery mark) costs the floor itself: the floor with them
+/// against the floor without, and the adapter against the floor without.
+void print_outbox_cost(const char* name, const Samples& with, const std::vector<double>& raw_without) {
+    const double without = median(raw_without);
+    std::printf("outbox cost, %s: floor with it %.0f/s, without %.0f/s (%.0f%%); adapter %.0f%% of the floor without\n",
+                name, median(with.raw_wall), without, 100 * median(with.raw_wall) / without,
+                100 * median(with.adapter_wall) / without);
 }
 
 }  // namespace
@@ -166,25 +164,22 @@ int main(int argc, char** argv) {
                                 {":memory:", true, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true},
                                 {"NORMAL/bg", false, sqlite::Synchronous::normal, sqlite::Checkpoint::background},
                                 {"FULL/bg", false, sqlite::Synchronous::full, sqlite::Checkpoint::background}};
-    std::vector<std::pair<const char*, std::pair<Samples, Samples>>> compared;
+    std::vector<std::pair<const char*, std::pair<Samples, std::vector<double>>>> costs;
     for (const Setting& setting : settings) {
         const int count = setting.synchronous == sqlite::Synchronous::full ? full_allocations : allocations;
         const bool full = setting.synchronous == sqlite::Synchronous::full;
         auto path = [&](const char* name) { return setting.memory ? std::string(":memory:") : scratch.fresh(name); };
-        Samples with, without;
+        Samples with;
+        std::vector<double> raw_without;
         for (int r = 0; r < repeats; ++r) {  // alternate, so that all see the same machine
-            with.add(adapter_run(path("adapter"), setting, true, count), raw_run(path("raw"), full, true, count));
-            if (!setting.compare_outbox) continue;
-            without.add(adapter_run(path("adapter"), setting, false, count), raw_run(path("raw"), full, false, count));
+            with.add(adapter_run(path("adapter"), setting, count), raw_run(path("raw"), full, true, count));
+            if (setting.outbox_cost) raw_without.push_back(raw_run(path("raw"), full, false, count).wall);
         }
         with.print(setting.name);
-        if (setting.compare_outbox) {
-            without.print(std::string(setting.name) + " -outbox");
-            compared.emplace_back(setting.name, std::pair{with, without});
-        }
+        if (setting.outbox_cost) costs.emplace_back(setting.name, std::pair{with, raw_without});
     }
     std::printf("\n");
-    for (const auto& [name, samples] : compared) print_outbox_cost(name, samples.first, samples.second);
+    for (const auto& [name, samples] : costs) print_outbox_cost(name, samples.first, samples.second);
     history_figure(scratch, std::max(1000, allocations / 4), false);
     history_figure(scratch, std::max(1000, allocations / 4), true);
     return 0;

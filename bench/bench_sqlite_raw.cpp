@@ -43,6 +43,17 @@ void insert_outbox_row(sqlite3* db, sqlite3_stmt* insert_outbox, const char* ord
     run(db, insert_outbox, "insert outbox row");
 }
 
+// The delivery mark of the row committed with `version` (the previous allocation's), as the adapter's commit
+// writes the mark its delivery left in memory.
+void mark_row_delivered(sqlite3* db, sqlite3_stmt* mark_delivered, sqlite3_int64 version) {
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    sqlite3_bind_text(mark_delivered, 1, "RAW", 3, SQLITE_STATIC);
+    sqlite3_bind_int64(mark_delivered, 2, version);
+    sqlite3_bind_int64(mark_delivered, 3, now);
+    run(db, mark_delivered, "mark outbox row delivered");
+}
+
 }  // namespace
 
 double allocations_per_second(const Settings& settings) {
@@ -79,6 +90,9 @@ double allocations_per_second(const Settings& settings) {
     sqlite3_stmt* insert_outbox = prepare(db,
         "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, next_attempt_at) "
         "VALUES (?1, ?2, 0, 'Allocated', ?3, ?4, ?4)");
+    sqlite3_stmt* mark_delivered = prepare(db,
+        "UPDATE outbox SET delivered_at = ?3, lease_owner = NULL, lease_until = NULL "
+        "WHERE sku = ?1 AND version_number = ?2 AND position = 0 AND delivered_at IS NULL");
 
     const auto start = std::chrono::steady_clock::now();
     char orderid[32];
@@ -113,13 +127,17 @@ double allocations_per_second(const Settings& settings) {
         run(db, set_version, "compare-and-set version");
         if (sqlite3_changes(db) != 1) throw std::runtime_error("lost the version race");
 
-        if (settings.outbox) insert_outbox_row(db, insert_outbox, orderid, version + 1);
+        if (settings.outbox) {
+            insert_outbox_row(db, insert_outbox, orderid, version + 1);
+            mark_row_delivered(db, mark_delivered, version);
+        }
         run(db, commit, "COMMIT");
     }
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
     for (sqlite3_stmt* s :
-         {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version, insert_outbox}) {
+         {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version, insert_outbox,
+          mark_delivered}) {
         sqlite3_finalize(s);
     }
     sqlite3_close(db);

@@ -10,12 +10,13 @@ struct Settings {
     bool full_sync = false;     // PRAGMA synchronous = FULL instead of NORMAL (files only; WAL either way)
     std::string schema;         // the adapter's schema, so that both write the same tables and indexes
     int allocations = 10000;
-    bool outbox = true;         // insert the outbox row of the Allocated event (the adapter's OutboxRows::stored)
+    bool outbox = true;         // insert the outbox row of the Allocated event, and mark the previous one delivered
 };
 
 /// Allocations per second of: BEGIN IMMEDIATE; read the version; insert the line; insert the allocation;
-/// insert the view row; compare-and-set the version; insert the outbox row of its Allocated event (unless
-/// `outbox` is false); COMMIT.
+/// insert the view row; compare-and-set the version; insert the outbox row of its Allocated event and mark the
+/// previous allocation's row delivered (what the adapter's commit writes: its row, and the delivery mark of the
+/// commit before; unless `outbox` is false); COMMIT.
 /// Throws std::runtime_error on any SQLite error.
 double allocations_per_second(const Settings& settings);
 

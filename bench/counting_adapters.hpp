@@ -4,15 +4,15 @@
 #include <atomic>
 #include <string_view>
 
-#include "allocation/domain/events.hpp"
 #include "allocation/ports/notifications.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/publisher.hpp"
 
 namespace allocation::bench {
 
 struct CountingPublisher {
     std::atomic<long> published{0};
-    void publish(std::string_view, const events::Event&) { published.fetch_add(1, std::memory_order_relaxed); }
+    void publish(std::string_view, const ports::OutboxMessage&) { published.fetch_add(1, std::memory_order_relaxed); }
 };
 static_assert(ports::EventPublisher<CountingPublisher>);
 

@@ -62,6 +62,7 @@ struct Job {
     std::vector<csv::OrderRow> orders;
     std::vector<std::optional<std::string>> batchrefs;  // one per order handled, in order
     std::size_t allocated = 0, already = 0, out_of_stock = 0;
+    std::size_t notified = 0;  // out-of-stock notifications the outbound handlers sent
     std::vector<std::string> errors;
 };
 
@@ -79,17 +80,30 @@ std::optional<std::string> allocate_row(Bus& bus, const csv::OrderRow& row) {
     }
 }
 
-/// Hands every order to a bus over `factory`. A line that comes back with a batch but raised no Allocated event
-/// was allocated before (Allocate is idempotent).
-template <typename Factory>
-void allocate_orders(Factory factory, Job& job) {
+/// Runs `use(bus)` with a bus over `factory` whose commits' outbox rows go at once to the CLI's outbound handlers:
+/// out-of-stock notifications are counted, no broker is told, and a failure is one of the job's errors.
+template <typename Factory, typename Outbox, typename Use>
+void with_bus(Factory factory, Outbox& outbox, Job& job, Use&& use) {
     CountingNotifier notifier;
     memory::NullPublisher publisher;  // the CLI tells no broker
+    RelayOptions relay_options;
+    relay_options.on_error = [&job](std::string_view doing, const std::exception& error) {
+        job.errors.push_back(fmt::format("{}: {}", doing, error.what()));
+    };
+    Relay relay(outbox, handlers::Outbound(notifier, publisher), std::move(relay_options));
     BusOptions options;
     options.on_error = [&job](const events::Event& event, std::string_view handler, const std::exception& error) {
         job.errors.push_back(fmt::format("handler {} failed on {}: {}", handler, event, error.what()));
     };
-    auto bus = bootstrap(factory, notifier, publisher, std::move(options));
+    auto bus = bootstrap(factory, relay, std::move(options));
+    use(bus);
+    job.notified = notifier.sent;
+}
+
+/// Hands every order to the bus. A line that comes back with a batch but raised no Allocated event was allocated
+/// before (Allocate is idempotent).
+template <typename Bus>
+void allocate_orders(Bus& bus, Job& job) {
     std::size_t raised = 0;
     bus.template subscribe<events::Allocated>([&raised](const events::Allocated&) { ++raised; });
     Progress progress(job.orders.size(), job.orders.size() >= 10'000 && ::isatty(STDERR_FILENO));
@@ -128,7 +142,10 @@ bool allocate_in_directory(const fs::path& dir, Job& job) {
     csv::Directory directory(csv::Options{.directory = dir, .save_on_commit = false});
     job.orders = csv::read_orders(dir / "orders.csv");
     const std::string kept = fmt::format("{} is unchanged; run the job again", directory.allocations_path().string());
-    if (!run(job, [&] { allocate_orders(csv::UnitOfWorkFactory(directory), job); }, [] {}, kept)) return false;
+    auto allocate = [&] {
+        with_bus(csv::UnitOfWorkFactory(directory), directory.outbox(), job, [&](auto& bus) { allocate_orders(bus, job); });
+    };
+    if (!run(job, allocate, [] {}, kept)) return false;
     directory.save();
     return true;
 }
@@ -184,12 +201,12 @@ bool allocate_in_database(const fs::path& dir, const std::string& db, Job& job) 
     const auto batches = new_batches(factory, dir / "batches.csv", db);
     job.orders = csv::read_orders(dir / "orders.csv");
     const fs::path output = dir / "allocations.csv";
+    sqlite::Outbox outbox(database);
     auto allocate = [&] {
-        memory::NullPublisher publisher;
-        CountingNotifier notifier;
-        auto bus = bootstrap(factory, notifier, publisher);
-        for (const auto& command : batches) bus.handle(command);
-        allocate_orders(factory, job);
+        with_bus(factory, outbox, job, [&](auto& bus) {
+            for (const auto& command : batches) bus.handle(command);
+            allocate_orders(bus, job);
+        });
     };
     const std::string kept = fmt::format("{} holds the allocations made so far and {} lists them; run the job again "
                                          "to complete it", db, output.string());
@@ -221,8 +238,8 @@ int allocate_csv(const fs::path& dir, const std::string& db) {
         return 1;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    fmt::print("{} lines allocated, {} already allocated, {} out of stock; {} ({:.2f} s)\n", job.allocated,
-               job.already, job.out_of_stock, allocations.string(), seconds);
+    fmt::print("{} lines allocated, {} already allocated, {} out of stock ({} out-of-stock notifications); {} "
+               "({:.2f} s)\n", job.allocated, job.already, job.out_of_stock, job.notified, allocations.string(), seconds);
     return 0;
 }
 

@@ -41,17 +41,19 @@ void show_allocations(const View& view, std::initializer_list<const char*> order
     }
 }
 
-template <ports::UnitOfWorkFactory Factory, ports::AllocationsView View>
-int play_story(Factory uow_factory, View& view) {
+template <ports::UnitOfWorkFactory Factory, ports::AllocationsView View, ports::Outbox Outbox>
+int play_story(Factory uow_factory, View& view, Outbox& outbox) {
     using namespace std::chrono;
 
     if (uow_factory().products().get("SMALL-TABLE") != nullptr) {
         fmt::print(stderr, "quickstart: the database already holds the story's products; pass another --db path\n");
         return 1;
     }
+    // What leaves the process leaves through the outbox: each commit's rows go to the outbound handlers at once.
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(uow_factory, notifier, publisher);
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(uow_factory, relay);
 
     // Print every event as the bus handles it.
     bus.template subscribe<events::Allocated>([](const events::Allocated& e) { fmt::print("  event: {}\n", e); });
@@ -115,13 +117,14 @@ int main(int argc, char** argv) try {
         fmt::print("Using the SQLite database {}\n", db_path);
         sqlite::Database db(sqlite::Options{.path = db_path});
         sqlite::AllocationsView view(db);
-        return play_story(sqlite::UnitOfWorkFactory(db), view);
+        sqlite::Outbox outbox(db);
+        return play_story(sqlite::UnitOfWorkFactory(db), view, outbox);
     }
 #else
     if (!in_memory) fmt::print("Built without SQLite: using the in-memory adapters\n");
 #endif
     memory::Store store;
-    return play_story(memory::UnitOfWorkFactory(store), store.allocations());
+    return play_story(memory::UnitOfWorkFactory(store), store.allocations(), store.outbox());
 } catch (const std::exception& error) {
     fmt::print(stderr, "quickstart: {}\n", error.what());
     return 1;

@@ -1,6 +1,6 @@
-// What leaves the service after a commit: the outbox's rows, delivered at least once by a relay to Redis (the
-// stream allocation:line_allocated, then the book's channel line_allocated) and to the notifier (email with
-// --smtp, the log otherwise); or, with --outbox off, the bus's own delivery right after the commit.
+// What leaves the service: the outbox's rows, handed right after each commit to the book's outbound handlers (Redis:
+// the stream allocation:line_allocated, then the channel line_allocated; the notifier: email with --smtp, the log
+// otherwise), and delivered at least once by the relay's thread when that failed.
 #pragma once
 
 #include <charconv>
@@ -31,9 +31,6 @@ struct DeliveryOptions {
     std::string smtp;   // HOST:PORT, or empty
     std::size_t stream_max_length = 1000000;
 };
-
-inline constexpr std::string_view allocated_stream = "allocation:line_allocated";
-inline constexpr std::string_view allocated_channel = "line_allocated";
 
 /// "HOST:PORT" as an smtp:// URL; throws allocation::Error naming what is wrong.
 inline std::string smtp_url(std::string_view address) {
@@ -73,55 +70,43 @@ private:
     LogNotifier log_;
 };
 
-/// With `--outbox off`, the bus's notifier and publisher: each event right after the commit that raised it, once,
-/// and lost when that fails (the book's at-most-once way; Allocated on the channel line_allocated only, not on the
-/// stream). With the outbox on it does nothing: the relay delivers.
-class AfterCommit {
+/// The book's publisher: Redis when the service has one (redis::Publisher: the stream, then the channel), nobody
+/// otherwise.
+class ServicePublisher {
 public:
-    AfterCommit(const DeliveryOptions& options, bool active) {
-        if (!active) return;
-        notifier_.emplace(options);
+    explicit ServicePublisher(const DeliveryOptions& options) {
+        if (options.redis.empty()) return;
 #if ALLOCATION_SERVER_WITH_REDIS
-        if (!options.redis.empty()) redis_.emplace(redis::parse_endpoint(options.redis));
+        redis_.emplace(redis::parse_endpoint(options.redis),
+                       redis::PublisherOptions{.stream_max_length = options.stream_max_length});
+#else
+        throw Error("this build has no Redis support: --redis cannot be used");
 #endif
     }
-    void send(std::string_view destination, std::string_view message) {
-        if (notifier_) notifier_->send(destination, message);
-    }
-    void publish([[maybe_unused]] std::string_view channel, [[maybe_unused]] const events::Event& event) {
+    void publish([[maybe_unused]] std::string_view channel, [[maybe_unused]] const ports::OutboxMessage& message) {
 #if ALLOCATION_SERVER_WITH_REDIS
-        if (redis_) redis_->publish(channel, event);
+        if (redis_) redis_->publish(channel, message);
 #endif
     }
 
 private:
-    std::optional<ServiceNotifier> notifier_;
 #if ALLOCATION_SERVER_WITH_REDIS
     std::optional<redis::Publisher> redis_;
 #endif
 };
 
-static_assert(ports::Notifier<AfterCommit> && ports::EventPublisher<AfterCommit>);
-
-/// The relay over the service's outbox, with its handlers. Allocated rows go to Redis when there is one (and
-/// are simply done when there is none); OutOfStock rows to the notifier. A failure is logged and retried.
+/// The service's Delivery: the relay over its outbox with the book's outbound handlers. The bus hands it each
+/// commit's rows at once; its thread delivers what failed, after the backoff. A failure is logged.
 template <ports::Outbox O>
-class Delivery {
+class OutboundDelivery {
 public:
     /// `maintenance` runs on the relay's thread every `maintenance_every` (the purge).
-    Delivery(O& outbox, const DeliveryOptions& options, std::function<void()> maintenance = {},
+    OutboundDelivery(O& outbox, const DeliveryOptions& options, std::function<void()> maintenance = {},
              std::chrono::milliseconds maintenance_every = std::chrono::hours(1))
-        : notifier_(options), stream_max_length_(options.stream_max_length),
-          relay_(outbox, relay_options(std::move(maintenance), maintenance_every)) {
-#if ALLOCATION_SERVER_WITH_REDIS
-        if (!options.redis.empty()) redis_.emplace(redis::parse_endpoint(options.redis));
-#else
-        if (!options.redis.empty()) throw Error("this build has no Redis support: --redis cannot be used");
-#endif
-        relay_.on("Allocated", [this](const ports::OutboxMessage& row) { publish_allocated(row); });
-        relay_.on("OutOfStock", notify_out_of_stock(notifier_));
-    }
+        : notifier_(options), publisher_(options),
+          relay_(outbox, handlers::Outbound(notifier_, publisher_), relay_options(std::move(maintenance), maintenance_every)) {}
 
+    void deliver(std::vector<ports::OutboxMessage> rows) noexcept { relay_.deliver(std::move(rows)); }
     void start() { relay_.start(); }
     void stop() noexcept { relay_.stop(); }
 
@@ -131,29 +116,15 @@ private:
         options.maintenance = std::move(maintenance);
         options.maintenance_every = maintenance_every;
         options.batch_size = 512;
-        // Looks for rows this often rather than being woken by each commit: on SQLite a look is a write
-        // transaction, and under load one look takes the rows of many commits.
-        options.idle_wait = std::chrono::milliseconds(20);
         options.on_error = [](std::string_view doing, const std::exception& error) {
             log_line(fmt::format("relay: {}: {}", doing, error.what()));
         };
         return options;
     }
 
-    void publish_allocated([[maybe_unused]] const ports::OutboxMessage& row) {
-#if ALLOCATION_SERVER_WITH_REDIS
-        if (!redis_) return;
-        redis_->append(allocated_stream, row.id, row.payload, stream_max_length_);  // the durable one first
-        redis_->publish_json(allocated_channel, row.payload);
-#endif
-    }
-
     ServiceNotifier notifier_;
-    [[maybe_unused]] std::size_t stream_max_length_;
-#if ALLOCATION_SERVER_WITH_REDIS
-    std::optional<redis::Publisher> redis_;
-#endif
-    Relay<O> relay_;  // last: its thread uses everything above
+    ServicePublisher publisher_;
+    Relay<O, handlers::Outbound<ServiceNotifier, ServicePublisher>> relay_;  // last: its thread uses the above
 };
 
 }  // namespace allocation::service

@@ -44,7 +44,6 @@ struct Options {
     std::string db = "./allocation.db";
     bool memory = false;
     std::string synchronous = "full";
-    std::string outbox = "on";
     std::string postgres;  // a libpq URI; empty: SQLite (--db)
     std::string host = "127.0.0.1";
     int port = 5005;
@@ -83,11 +82,6 @@ void add_storage_options(CLI::App& app, Options& o) {
     flag("synchronous", o.synchronous,
          "SQLite durability: full (a 201/202 survives a power cut) or normal (survives a crash of the process)")
         ->check(CLI::IsMember({"full", "normal"}));
-    flag("outbox", o.outbox,
-         "on: what must leave the service (Allocated to Redis, the out-of-stock notification) is stored with each "
-         "commit and delivered at least once by a relay; off: the bus sends it right after the commit, at most once "
-         "(the book's way; SQLite only, to measure what the outbox costs)")
-        ->check(CLI::IsMember({"on", "off"}));
 #if ALLOCATION_SERVER_WITH_POSTGRES
     flag("postgres", o.postgres,
          "PostgreSQL URI (postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE) instead of the SQLite file; several "
@@ -265,26 +259,24 @@ std::function<void()> purge_older_than(std::chrono::milliseconds retention, Outb
     };
 }
 
-/// Composes the bus over `uow_factory`, with the relay over `outbox`, and serves it until the server has drained.
-/// The bus itself notifies and publishes nothing: its commits store what must leave in the outbox, and the
-/// relay delivers it (delivery.hpp). With --outbox off, nothing is stored, no relay runs, and the bus delivers.
+/// Composes the bus over `uow_factory`, with the delivery over `outbox`, and serves it until the server has drained.
+/// What must leave the service leaves through the outbox only: each commit stores its rows, the bus hands them to
+/// the delivery at once, and the relay's thread delivers what failed (delivery.hpp).
 template <typename Factory, typename View, typename Outbox, typename CheckStorage>
 int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory uow_factory, View& view,
           Outbox& outbox, CheckStorage check_storage, std::string_view storage) {
     const DeliveryOptions delivery_options{options.redis, options.smtp, options.stream_max_length};
-    const bool with_outbox = options.outbox == "on";
-    AfterCommit after_commit(delivery_options, !with_outbox);
-    auto bus = bootstrap(uow_factory, after_commit, after_commit, bus_options(metrics));
     const auto retention = millis(options.retention);
-    Delivery delivery(outbox, delivery_options, purge_older_than(retention, outbox, uow_factory),
+    OutboundDelivery delivery(outbox, delivery_options, purge_older_than(retention, outbox, uow_factory),
                       std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::milliseconds(10),
                                                             std::chrono::hours(1)));
+    auto bus = bootstrap(uow_factory, delivery, bus_options(metrics));
     metrics.watch_outbox([&outbox] { return backlog_of(outbox); });
     struct Unwatch {  // the outbox goes when this function returns or throws; /metrics may still be asked
         Metrics& metrics;
         ~Unwatch() { metrics.watch_outbox({}); }
     } unwatch{metrics};
-    if (with_outbox) delivery.start();
+    delivery.start();
 #if ALLOCATION_SERVER_WITH_REDIS
     std::optional<redis::Consumer> consumer;
     if (!options.redis.empty()) {
@@ -334,14 +326,12 @@ int run_on_postgres(HttpServer& server, Metrics& metrics, const Options& options
 
 int run(HttpServer& server, Metrics& metrics, const Options& options) {
     if (options.memory) {
-        if (options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --memory");
         memory::Store store;
         return serve(server, metrics, options, memory::UnitOfWorkFactory(store), store.allocations(), store.outbox(),
                      [] {}, "in memory");
     }
 #if ALLOCATION_SERVER_WITH_POSTGRES
     if (!options.postgres.empty()) {
-        if (options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --postgres");
         return run_on_postgres(server, metrics, options);
     }
 #endif
@@ -352,8 +342,7 @@ int run(HttpServer& server, Metrics& metrics, const Options& options) {
         .path = options.db,
         .synchronous = normal ? sqlite::Synchronous::normal : sqlite::Synchronous::full,
         // With `full` every commit syncs already, and a checkpointer's syncs beside them slow them down.
-        .checkpoint = normal ? sqlite::Checkpoint::background : sqlite::Checkpoint::automatic,
-        .outbox = options.outbox == "on" ? sqlite::OutboxRows::stored : sqlite::OutboxRows::off});
+        .checkpoint = normal ? sqlite::Checkpoint::background : sqlite::Checkpoint::automatic});
     sqlite::AllocationsView view(database);
     sqlite::Outbox outbox(database);
     return serve(server, metrics, options, sqlite::UnitOfWorkFactory(database), view, outbox, [&] { database.check(); },

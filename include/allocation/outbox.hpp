@@ -6,12 +6,15 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -75,8 +78,16 @@ inline std::optional<std::int64_t> fixed_digits(std::string_view text) noexcept 
 /// "SKU:VERSION:POSITION", the numbers zero-padded to a fixed width (19 and 9 digits): the fixed-width tail makes
 /// the id unique whatever the SKU holds, and makes the ids of one SKU sort as their versions and positions do.
 inline std::string outbox_id(std::string_view sku, std::int64_t version, std::int64_t position) {
-    return fmt::format("{}:{:0{}}:{:0{}}", sku, version, detail::outbox_version_digits, position,
-                       detail::outbox_position_digits);
+    std::string id(sku.size() + detail::outbox_id_suffix, '0');
+    sku.copy(id.data(), sku.size());
+    id[sku.size()] = ':';
+    id[id.size() - detail::outbox_position_digits - 1] = ':';
+    auto fill = [&](std::size_t end, std::int64_t value) {  // digits right-aligned before `end`, zeros kept
+        for (std::size_t at = end; value > 0; value /= 10) id[--at] = static_cast<char>('0' + value % 10);
+    };
+    fill(id.size() - detail::outbox_position_digits - 1, version);
+    fill(id.size(), position);
+    return id;
 }
 
 /// The parts of an id that outbox_id made, or nothing when `id` is not one. The SKU is a view into `id`.
@@ -91,6 +102,12 @@ inline std::optional<OutboxKey> parse_outbox_id(std::string_view id) noexcept {
     return OutboxKey{id.substr(0, sku_end), *version, *position};
 }
 
+/// How long a committed row is left to the one who committed it: it hands the row to the outbound handlers at once
+/// (ports::UnitOfWork::collect_outbox), and relays claim it only after this, when that failed or never happened
+/// (the process died). The relay's lease (RelayOptions::lease) for the same reason: a delivery in hand is finished
+/// before anyone else may start it.
+inline constexpr std::chrono::seconds outbox_handoff{30};
+
 /// The row a commit stores for `event` (one that leaves the process), the `position`th of `sku` at `version`.
 inline ports::OutboxMessage make_outbox_message(std::string_view sku, std::int64_t version, std::int64_t position,
                                                 const events::Event& event, ports::OutboxTime created_at) {
@@ -99,10 +116,10 @@ inline ports::OutboxMessage make_outbox_message(std::string_view sku, std::int64
     message.sku = std::string(sku);
     message.version = version;
     message.position = position;
-    message.type = std::string(event_type(event));
-    message.payload = to_json(event);
-    message.created_at = created_at;
-    message.next_attempt_at = created_at;
+    message.event = event;
+    // To the microsecond, as SQL adapters store it: the row handed over equals the row read back.
+    message.created_at = std::chrono::floor<std::chrono::microseconds>(created_at);
+    message.next_attempt_at = message.created_at + outbox_handoff;
     return message;
 }
 
@@ -124,5 +141,66 @@ std::int64_t store_outbound(const Product& product, std::int64_t version, std::i
     }
     return position - first_position;
 }
+
+namespace detail {
+/// The delivery marks (ports::Outbox::mark_delivered) a SQL outbox holds in memory until a write of its choosing:
+/// the ids, oldest first, shared by everything that writes one database (SQLite's units of work write them in
+/// their commit's transaction) and written before a claim, a purge or a count, and at flush(). Thread-safe.
+class PendingMarks {
+public:
+    /// The ids of one write, and the time they are marked with: the latest `now` among their marks.
+    struct Taken {
+        std::vector<std::string> ids;
+        ports::OutboxTime at{};
+    };
+
+    void add(std::span<const std::string> ids, ports::OutboxTime now) {
+        if (ids.empty()) return;
+        std::lock_guard lock(mutex_);
+        held_.ids.insert(held_.ids.end(), ids.begin(), ids.end());
+        held_.at = std::max(held_.at, now);
+    }
+    /// Takes every mark, for a write that restore()s them if it fails.
+    Taken take() {
+        std::lock_guard lock(mutex_);
+        return std::exchange(held_, {});
+    }
+    void restore(Taken&& taken) noexcept {
+        std::lock_guard lock(mutex_);
+        held_.ids.insert(held_.ids.begin(), std::make_move_iterator(taken.ids.begin()),
+                         std::make_move_iterator(taken.ids.end()));
+        held_.at = std::max(held_.at, taken.at);
+    }
+    bool empty() const { return size() == 0; }
+    std::size_t size() const {
+        std::lock_guard lock(mutex_);
+        return held_.ids.size();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    Taken held_;
+};
+
+/// The marks one transaction writes: taken from `marks`, and put back unless that transaction committed (done()),
+/// so that a failed write loses none.
+class TakenMarks {
+public:
+    explicit TakenMarks(PendingMarks& marks) : marks_(marks), taken_(marks.take()) {}
+    TakenMarks(const TakenMarks&) = delete;
+    TakenMarks& operator=(const TakenMarks&) = delete;
+    ~TakenMarks() {
+        if (!done_) marks_.restore(std::move(taken_));
+    }
+    const std::vector<std::string>& ids() const noexcept { return taken_.ids; }
+    ports::OutboxTime at() const noexcept { return taken_.at; }
+    void done() noexcept { done_ = true; }
+
+private:
+    PendingMarks& marks_;
+    PendingMarks::Taken taken_;
+    bool done_ = false;
+};
+}  // namespace detail
 
 }  // namespace allocation

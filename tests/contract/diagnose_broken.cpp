@@ -28,9 +28,10 @@ struct UnitOfWorkWithThrowingRollback {
     void commit();
     void rollback();
     std::vector<events::Event> collect_new_events();
+    std::vector<ports::OutboxMessage> collect_outbox();
 };
 struct PublisherOfAllocatedOnly {
-    void publish(std::string_view, const events::Allocated&);
+    void publish(std::string_view, const events::Allocated&);  // an event, not the outbox message
 };
 struct NotifierWithWrongArity {
     void send(std::string_view);
@@ -38,8 +39,8 @@ struct NotifierWithWrongArity {
 struct OutboxWithoutRelease {
     std::vector<ports::OutboxMessage> undelivered(std::size_t) const;
     std::vector<ports::OutboxMessage> claim(std::string_view, ports::OutboxTime, ports::OutboxTime, std::size_t);
-    bool mark_delivered(std::string_view, ports::OutboxTime);
-    std::size_t mark_all_delivered(std::span<const std::string>, ports::OutboxTime);
+    void mark_delivered(std::span<const std::string>, ports::OutboxTime);
+    void flush();
     bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
     ports::OutboxBacklog backlog() const;
 };

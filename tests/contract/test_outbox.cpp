@@ -32,6 +32,9 @@ const ports::OutboxTime t0 = ports::OutboxTime(std::chrono::hours(24 * 365 * 60)
 // Now, to the microsecond an adapter may store, and not before any row committed so far.
 ports::OutboxTime now_stored() { return std::chrono::ceil<std::chrono::microseconds>(ports::OutboxClock::now()); }
 
+// A moment when every row committed so far is due: past its handoff to its committer.
+ports::OutboxTime past_handoff() { return now_stored() + outbox_handoff; }
+
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("outbox: the adapter's outbox models the port", "[contract][outbox]", Adapters) {
@@ -59,15 +62,13 @@ TEMPLATE_LIST_TEST_CASE("outbox: a commit stores a row for each event that leave
     CHECK(rows[0].sku == "LAMP");
     CHECK(rows[0].version == 2);
     CHECK(rows[0].position == 0);
-    CHECK(rows[0].type == "Allocated");
-    CHECK(rows[0].payload == R"({"orderid":"o1","sku":"LAMP","qty":4,"batchref":"LAMP-b1"})");
+    CHECK(rows[0].event == events::Event{events::Allocated{"o1", "LAMP", 4, "LAMP-b1"}});
     CHECK(rows[0].attempts == 0);
     CHECK(rows[0].created_at >= before - 1us);  // stored to the microsecond
     CHECK(rows[0].created_at <= after);
-    CHECK(rows[0].next_attempt_at == rows[0].created_at);
+    CHECK(rows[0].next_attempt_at == rows[0].created_at + outbox_handoff);  // its committer delivers it first
     CHECK(rows[1].id == outbox_id("LAMP", 2, 1));
-    CHECK(rows[1].type == "OutOfStock");
-    CHECK(rows[1].payload == R"({"sku":"LAMP"})");
+    CHECK(rows[1].event == events::Event{events::OutOfStock{"LAMP"}});
     CHECK(adapter.outbox().backlog() == ports::OutboxBacklog{2, rows[0].created_at});
     {
         auto uow = adapter.factory()();
@@ -77,8 +78,67 @@ TEMPLATE_LIST_TEST_CASE("outbox: a commit stores a row for each event that leave
     // o1 found no other batch: it waits for stock, and its OutOfStock leaves the process.
     const auto after_cancel = adapter.outbox().undelivered(10);
     REQUIRE(after_cancel.size() == 3);
-    CHECK(after_cancel[2].type == "OutOfStock");
-    CHECK(after_cancel[2].payload == R"({"sku":"LAMP"})");
+    CHECK(after_cancel[2].event == events::Event{events::OutOfStock{"LAMP"}});
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: a unit of work hands over the rows its commits stored, once, and none of rolled-back "
+                        "work", "[contract][outbox]", Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    auto uow = adapter.factory()();
+    Product* lamp = uow.products().get_for_order("LAMP", "o1");
+    lamp->allocate(OrderLine{"o1", "LAMP", 4});
+    uow.commit();
+    lamp = uow.products().get_for_order("LAMP", "o2");
+    lamp->allocate(OrderLine{"o2", "LAMP", 40});  // out of stock, committed by the same unit of work
+    uow.commit();
+    lamp = uow.products().get_for_order("LAMP", "o3");
+    lamp->allocate(OrderLine{"o3", "LAMP", 1});
+    uow.rollback();
+    const auto handed = uow.collect_outbox();
+    CHECK(handed == adapter.outbox().undelivered(10));
+    REQUIRE(handed.size() == 2);
+    CHECK(handed[1].event == events::Event{events::OutOfStock{"LAMP"}});
+    CHECK(uow.collect_outbox().empty());  // once
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: rows marked delivered are never handed out again, also before the mark is written",
+                        "[contract][outbox]", Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    for (const char* order : {"o1", "o2", "o3"}) CHECK(commit_allocation(adapter.factory(), order, "LAMP", 1));
+    auto& outbox = adapter.outbox();
+    const auto rows = outbox.undelivered(10);
+    REQUIRE(rows.size() == 3);
+    const std::vector<std::string> marked{rows[0].id, rows[2].id, "not an outbox id", outbox_id("DESK", 1, 0)};
+    outbox.mark_delivered(marked, now_stored());
+    CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{rows[1].id});
+    CHECK(outbox.backlog() == ports::OutboxBacklog{1, rows[1].created_at});
+    const auto now = past_handoff();
+    CHECK(ids_of(outbox.claim("relay", now, now + 30s, 10)) == std::vector<std::string>{rows[1].id});
+    outbox.mark_delivered(std::vector<std::string>{rows[0].id, rows[1].id}, now);  // the first again: no harm
+    outbox.flush();
+    CHECK(outbox.undelivered(10).empty());
+    CHECK(outbox.backlog() == ports::OutboxBacklog{});
+    outbox.mark_delivered({}, now);
+    outbox.flush();
+    CHECK(outbox.claim("relay", now + 1h, now + 2h, 10).empty());
+}
+
+TEMPLATE_LIST_TEST_CASE("outbox: a failure of a row nobody leases (its committer's delivery) is recorded",
+                        "[contract][outbox]", Adapters) {
+    TestType adapter;
+    add_product(adapter, "LAMP", 10);
+    CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 1));
+    auto& outbox = adapter.outbox();
+    const auto row = outbox.undelivered(1).at(0);
+    const auto retry_at = now_stored() + 100ms;
+    CHECK(outbox.record_failure(row.id, "relay-a", retry_at, "broker away"));
+    const auto kept = outbox.undelivered(1).at(0);
+    CHECK(kept.attempts == 1);
+    CHECK(kept.next_attempt_at == retry_at);  // due after the backoff, not the handoff
+    CHECK(ids_of(outbox.claim("relay-b", retry_at, retry_at + 30s, 10)) == std::vector<std::string>{row.id});
+    CHECK_FALSE(outbox.record_failure(row.id, "relay-a", retry_at, "leased to relay-b now"));
 }
 
 TEMPLATE_LIST_TEST_CASE("outbox: work that is rolled back leaves no row", "[contract][outbox]", Adapters) {
@@ -136,7 +196,7 @@ TEMPLATE_LIST_TEST_CASE("outbox: a claimed row is leased to one owner until it e
     add_product(adapter, "LAMP", 10);
     for (int i = 0; i < 3; ++i) CHECK(commit_allocation(adapter.factory(), "o" + std::to_string(i), "LAMP", 1));
     auto& outbox = adapter.outbox();
-    const auto now = now_stored();
+    const auto now = past_handoff();
     const auto a = outbox.claim("relay-a", now, now + 10s, 2);
     CHECK(ids_of(a) == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0)});
     const auto b = outbox.claim("relay-b", now, now + 10s, 10);
@@ -153,24 +213,6 @@ TEMPLATE_LIST_TEST_CASE("outbox: a claimed row is leased to one owner until it e
     CHECK(ids_of(outbox.claim("relay-c", now + 9s, now + 19s, 10)) == std::vector<std::string>{a[1].id});
 }
 
-TEMPLATE_LIST_TEST_CASE("outbox: several rows are marked delivered in one step, each once", "[contract][outbox]",
-                        Adapters) {
-    TestType adapter;
-    add_product(adapter, "LAMP", 10);
-    for (const char* order : {"o1", "o2", "o3"}) CHECK(commit_allocation(adapter.factory(), order, "LAMP", 1));
-    auto& outbox = adapter.outbox();
-    const auto now = now_stored();
-    const auto claimed = outbox.claim("relay", now, now + 30s, 10);
-    REQUIRE(claimed.size() == 3);
-    const std::vector<std::string> first{claimed[0].id, claimed[2].id, "not an outbox id", outbox_id("DESK", 1, 0)};
-    CHECK(outbox.mark_all_delivered(first, now) == 2);
-    CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{claimed[1].id});
-    const std::vector<std::string> again{claimed[0].id, claimed[1].id};
-    CHECK(outbox.mark_all_delivered(again, now) == 1);  // the first was delivered already
-    CHECK(outbox.undelivered(10).empty());
-    CHECK(outbox.mark_all_delivered({}, now) == 0);
-}
-
 TEMPLATE_LIST_TEST_CASE("outbox: a failure makes the row due again later; a delivery ends it", "[contract][outbox]",
                         Adapters) {
     TestType adapter;
@@ -178,15 +220,14 @@ TEMPLATE_LIST_TEST_CASE("outbox: a failure makes the row due again later; a deli
     CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 1));
     CHECK(commit_allocation(adapter.factory(), "o2", "LAMP", 1));
     auto& outbox = adapter.outbox();
-    const auto now = now_stored();
+    const auto now = past_handoff();
     const auto claimed = outbox.claim("relay-a", now, now + 30s, 10);
     REQUIRE(claimed.size() == 2);
     CHECK(outbox.record_failure(claimed[0].id, "relay-a", now + 5s, "broker away"));
-    CHECK(outbox.mark_delivered(claimed[1].id, now));
-    CHECK_FALSE(outbox.mark_delivered(claimed[1].id, now));  // once
+    outbox.mark_delivered(std::vector<std::string>{claimed[1].id}, now);
+    outbox.flush();
     CHECK_FALSE(outbox.record_failure(claimed[1].id, "relay-a", now, "delivered already"));
-    CHECK_FALSE(outbox.mark_delivered("not an outbox id", now));
-    CHECK_FALSE(outbox.mark_delivered(outbox_id("DESK", 1, 0), now));
+    CHECK_FALSE(outbox.record_failure("not an outbox id", "relay-a", now, "no such row"));
     CHECK(outbox.backlog() == ports::OutboxBacklog{1, claimed[0].created_at});
     CHECK(outbox.claim("relay-b", now + 4s, now + 34s, 10).empty());  // not due yet, though no longer leased
     const auto again = outbox.claim("relay-b", now + 5s, now + 35s, 10);
@@ -195,8 +236,8 @@ TEMPLATE_LIST_TEST_CASE("outbox: a failure makes the row due again later; a deli
     CHECK(again[0].attempts == 1);
     CHECK(again[0].last_error == "broker away");
     CHECK(again[0].next_attempt_at == now + 5s);
-    CHECK(again[0].payload == claimed[0].payload);
-    CHECK(outbox.mark_delivered(again[0].id, now + 6s));
+    CHECK(again[0].event == claimed[0].event);
+    outbox.mark_delivered(std::vector<std::string>{again[0].id}, now + 6s);
     CHECK(outbox.undelivered(10).empty());
     CHECK(outbox.backlog() == ports::OutboxBacklog{});
     CHECK(outbox.claim("relay-b", now + 1h, now + 2h, 10).empty());
@@ -208,7 +249,7 @@ TEMPLATE_LIST_TEST_CASE("outbox: numbering goes on after delivered rows", "[cont
     CHECK(commit_allocation(adapter.factory(), "o1", "LAMP", 1));
     CHECK_FALSE(commit_allocation(adapter.factory(), "o2", "LAMP", 1));  // LAMP v2, position 1
     auto& outbox = adapter.outbox();
-    for (const auto& row : outbox.claim("relay", t0, t0 + 1s, 10)) CHECK(outbox.mark_delivered(row.id, t0));
+    outbox.mark_delivered(ids_of(outbox.claim("relay", t0, t0 + 1s, 10)), t0);
     CHECK_FALSE(commit_allocation(adapter.factory(), "o3", "LAMP", 1));  // still v2: the next position, not a used id
     CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 2, 2)});
 }
@@ -227,7 +268,7 @@ TEMPLATE_LIST_TEST_CASE("outbox: a purge deletes only delivered rows, and ids st
     for (const auto& row : outbox.undelivered(10)) ids.insert(row.id);
     REQUIRE(ids.size() == 4);
     const auto delivered_at = now_stored();
-    for (const auto& row : outbox.claim("relay", t0, t0 + 1s, 3)) CHECK(outbox.mark_delivered(row.id, delivered_at));
+    outbox.mark_delivered(ids_of(outbox.claim("relay", t0, t0 + 1s, 3)), delivered_at);
     const auto waiting = outbox.undelivered(10);
     REQUIRE(ids_of(waiting) == std::vector<std::string>{outbox_id("LAMP", 4, 0)});
 
@@ -253,8 +294,8 @@ namespace {
 struct OutboxWithMutableListing {
     std::vector<ports::OutboxMessage> undelivered(std::size_t);
     std::vector<ports::OutboxMessage> claim(std::string_view, ports::OutboxTime, ports::OutboxTime, std::size_t);
-    bool mark_delivered(std::string_view, ports::OutboxTime);
-    std::size_t mark_all_delivered(std::span<const std::string>, ports::OutboxTime);
+    void mark_delivered(std::span<const std::string>, ports::OutboxTime);
+    void flush();
     bool record_failure(std::string_view, std::string_view, ports::OutboxTime, std::string_view);
     void release(std::string_view, std::string_view);
     ports::OutboxBacklog backlog() const;
@@ -285,4 +326,19 @@ TEST_CASE("outbox: payloads are the book's JSON, escaped") {
           R"({"orderid":"o\"1\\","sku":"LAMP","qty":3,"batchref":"b\t1"})");
     CHECK(to_json(events::Deallocated{"o1", "SOFÁ", 2}) == R"({"orderid":"o1","sku":"SOFÁ","qty":2})");
     CHECK(to_json(events::OutOfStock{std::string("a\x01z")}) == R"({"sku":"a\u0001z"})");
+}
+
+TEST_CASE("outbox: a stored payload reads back as its event; a damaged one is an error naming what is wrong") {
+    const events::Event allocated = events::Allocated{"o\"1\\", "LAMP", 3, "b\t1"};
+    CHECK(event_from_json("Allocated", to_json(allocated)) == allocated);
+    CHECK(event_from_json("OutOfStock", R"( { "sku" : "a\u0001z" } )") == events::Event{events::OutOfStock{"a\x01z"}});
+    CHECK(event_from_json("Deallocated", to_json(events::Deallocated{"o1", "SOFÁ", 2})) ==
+          events::Event{events::Deallocated{"o1", "SOFÁ", 2}});
+    CHECK_THROWS_WITH(event_from_json("Shipped", R"({"sku":"LAMP"})"), "unknown event type 'Shipped'");
+    CHECK_THROWS_WITH(event_from_json("OutOfStock", R"({"sku":"LAMP")"), Catch::Contains("malformed event JSON"));
+    CHECK_THROWS_WITH(event_from_json("OutOfStock", R"({"sku":7})"), "event JSON without a string member 'sku'");
+    CHECK_THROWS_WITH(event_from_json("Allocated", R"({"orderid":"o1","sku":"L","qty":99999999999,"batchref":"b"})"),
+                      "event JSON with a qty out of range");
+    CHECK_THROWS_AS(event_from_json("OutOfStock", "{\"sku\":\"\\"), Error);  // an escape cut short
+    CHECK_THROWS_AS(event_from_json("OutOfStock", ""), Error);
 }

@@ -88,6 +88,7 @@ TEST_CASE("every flag can come from its ALLOCATION_ variable, and a flag wins ov
             CHECK_THAT(help.out, Catch::Contains(name));
         }
         CHECK_THAT(help.out, Catch::Contains("1, or 4 on PostgreSQL"));
+        CHECK_THAT(help.out, !Catch::Contains("--outbox"));  // the outbox is the only way out: nothing to choose
     }
     SECTION("a bad value is refused with the variable's name") {
         ScopedEnv bad("ALLOCATION_SYNCHRONOUS", "sometimes");

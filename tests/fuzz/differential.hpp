@@ -255,11 +255,14 @@ inline std::string describe(const Outcome& o) {
 
 // --- the systems under test -------------------------------------------------------------------------------------
 
-/// A bus over one adapter, with a recording notifier and publisher, and subscribers that record every event.
-template <typename Factory>
+/// A bus over one adapter, whose commits' outbox rows go to a recording notifier and publisher, and subscribers that
+/// record every event.
+template <typename Factory, typename Outbox>
 class BusSystem {
 public:
-    explicit BusSystem(Factory factory) : bus_(bootstrap(factory, notifier_, publisher_, options())), factory_(factory) {
+    BusSystem(Factory factory, Outbox& outbox)
+        : relay_(outbox, Outbound(notifier_, publisher_), relay_options()), bus_(bootstrap(factory, relay_, options())),
+          factory_(factory) {
         bus_.template subscribe<events::Allocated>([this](const events::Allocated& e) { recorded_.emplace_back(e); });
         bus_.template subscribe<events::Deallocated>([this](const events::Deallocated& e) { recorded_.emplace_back(e); });
         bus_.template subscribe<events::OutOfStock>([this](const events::OutOfStock& e) { recorded_.emplace_back(e); });
@@ -317,10 +320,19 @@ public:
     Factory& factory() noexcept { return factory_; }
 
 private:
+    using Outbound = handlers::Outbound<memory::RecordingNotifier, memory::RecordingPublisher>;
+
     BusOptions options() {
         BusOptions o;
         o.on_error = [this](const events::Event& event, std::string_view handler, const std::exception& error) {
             failures_.push_back(fmt::format("{} on {}: {}", handler, event, error.what()));
+        };
+        return o;
+    }
+    RelayOptions relay_options() {
+        RelayOptions o;
+        o.on_error = [this](std::string_view doing, const std::exception& error) {
+            failures_.push_back(fmt::format("{}: {}", doing, error.what()));
         };
         return o;
     }
@@ -329,7 +341,8 @@ private:
     memory::RecordingPublisher publisher_;
     std::vector<events::Event> recorded_;
     std::vector<std::string> failures_;
-    MessageBus<Factory, memory::RecordingNotifier, memory::RecordingPublisher> bus_;
+    Relay<Outbox, Outbound> relay_;
+    MessageBus<Factory, Relay<Outbox, Outbound>> bus_;
     Factory factory_;
 };
 
@@ -337,23 +350,26 @@ class MemorySystem {
 public:
     static constexpr const char* name = "memory";
     Outcome handle(const commands::Command& c) { return bus_.handle(c); }
-    Snapshot snapshot() { return BusSystem<memory::UnitOfWorkFactory>::read(bus_.factory(), store_.allocations()); }
+    Snapshot snapshot() { return Bus::read(bus_.factory(), store_.allocations()); }
 
 private:
+    using Bus = BusSystem<memory::UnitOfWorkFactory, memory::Outbox>;
     memory::Store store_;
-    BusSystem<memory::UnitOfWorkFactory> bus_{memory::UnitOfWorkFactory(store_)};
+    Bus bus_{memory::UnitOfWorkFactory(store_), store_.outbox()};
 };
 
 class SqliteMemorySystem {
 public:
     static constexpr const char* name = "sqlite-memory";
     Outcome handle(const commands::Command& c) { return bus_.handle(c); }
-    Snapshot snapshot() { return BusSystem<sqlite::UnitOfWorkFactory>::read(bus_.factory(), view_); }
+    Snapshot snapshot() { return Bus::read(bus_.factory(), view_); }
 
 private:
+    using Bus = BusSystem<sqlite::UnitOfWorkFactory, sqlite::Outbox>;
     sqlite::Database db_{sqlite::Options{":memory:"}};
     sqlite::AllocationsView view_{db_};
-    BusSystem<sqlite::UnitOfWorkFactory> bus_{sqlite::UnitOfWorkFactory(db_)};
+    sqlite::Outbox outbox_{db_};
+    Bus bus_{sqlite::UnitOfWorkFactory(db_), outbox_};
 };
 
 /// Empties every table of an existing database file, keeping its schema: much faster than a new file.
@@ -377,7 +393,7 @@ public:
     Outcome handle(const commands::Command& c) { return bus_.handle(c); }
     Snapshot snapshot() {
         sqlite::UnitOfWorkFactory factory(reader_);
-        return BusSystem<sqlite::UnitOfWorkFactory>::read(factory, reader_view_);
+        return Bus::read(factory, reader_view_);
     }
 
 private:
@@ -390,10 +406,12 @@ private:
         o.synchronous = sqlite::Synchronous::normal;
         return o;
     }
+    using Bus = BusSystem<sqlite::UnitOfWorkFactory, sqlite::Outbox>;
     sqlite::Database writer_;
     sqlite::Database reader_;
     sqlite::AllocationsView reader_view_{reader_};
-    BusSystem<sqlite::UnitOfWorkFactory> bus_{sqlite::UnitOfWorkFactory(writer_)};
+    sqlite::Outbox outbox_{writer_};
+    Bus bus_{sqlite::UnitOfWorkFactory(writer_), outbox_};
 };
 
 // --- the reference model: the rules as the design states them, in as few lines as will do ------------------------

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "allocation/adapters/memory/recording.hpp"
+#include "recording_delivery.hpp"
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 
@@ -19,11 +20,11 @@ int main(int argc, char** argv) {
         const int orders = std::stoi(argv[3]);
         allocation::sqlite::Database db(allocation::sqlite::Options{argv[1]});
         allocation::sqlite::AllocationsView view(db);
-        allocation::memory::RecordingNotifier notifier;
-        allocation::memory::RecordingPublisher publisher;
+        allocation::sqlite::Outbox outbox(db);
+        allocation::testing::RecordingDelivery delivery(outbox);
         allocation::BusOptions options;
         options.max_attempts = 1000;  // every process hammers the same two products
-        auto bus = allocation::bootstrap(allocation::sqlite::UnitOfWorkFactory(db), notifier, publisher, options);
+        auto bus = allocation::bootstrap(allocation::sqlite::UnitOfWorkFactory(db), delivery.relay, options);
         std::ofstream answers(argv[4]);
         for (int i = 0; i < orders; ++i) {
             const std::string orderid = "w" + worker + "-o" + std::to_string(i);

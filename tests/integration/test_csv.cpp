@@ -15,6 +15,7 @@
 #include "allocation/adapters/memory/recording.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
+#include "recording_delivery.hpp"
 #include "temp_dir.hpp"
 
 using namespace allocation;
@@ -189,9 +190,8 @@ TEST_CASE("csv: reopened, the directory gives back batches, lines and waiting li
     write_file(dir.path / "batches.csv", batches);
     {
         csv::Directory directory(csv::Options{.directory = dir.path});
-        memory::RecordingNotifier notifier;
-        memory::RecordingPublisher publisher;
-        auto bus = bootstrap(csv::UnitOfWorkFactory(directory), notifier, publisher);
+        testing::RecordingDelivery delivery(directory.outbox());
+        auto bus = bootstrap(csv::UnitOfWorkFactory(directory), delivery.relay);
         bus.handle(commands::CreateBatch{"d1", "DESK", 4, std::nullopt});
         CHECK(bus.handle(commands::Allocate{"o1", "LAMP", 8}) == "b1");
         CHECK(bus.handle(commands::Allocate{"o2", "LAMP", 9}) == "b2");

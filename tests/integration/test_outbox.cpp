@@ -57,7 +57,9 @@ TEST_CASE("sqlite outbox: a file of schema version 3 gets the outbox, and keeps 
     const auto rows = outbox.undelivered(10);
     REQUIRE(rows.size() == 1);
     CHECK(rows[0].id == outbox_id("LAMP", 2, 0));
-    CHECK(rows[0].payload == R"({"orderid":"o1","sku":"LAMP","qty":2,"batchref":"b1"})");
+    CHECK(rows[0].event == events::Event{events::Allocated{"o1", "LAMP", 2, "b1"}});
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE payload = '{\"orderid\":\"o1\",\"sku\":\"LAMP\",\"qty\":2,"
+                      "\"batchref\":\"b1\"}' AND event_type = 'Allocated'") == 1);  // stored as the book's JSON
 }
 
 TEST_CASE("sqlite outbox: a commit that lost an optimistic race stores no row") {
@@ -73,7 +75,7 @@ TEST_CASE("sqlite outbox: a commit that lost an optimistic race stores no row") 
     sqlite::Outbox outbox(db);
     const auto rows = outbox.undelivered(10);
     REQUIRE(rows.size() == 1);
-    CHECK(rows[0].payload.find("\"o1\"") != std::string::npos);
+    CHECK(std::get<events::Allocated>(rows[0].event).orderid == "o1");
 }
 
 TEST_CASE("sqlite outbox: an unchanged product's row takes the stored version, after the rows already there") {
@@ -87,7 +89,7 @@ TEST_CASE("sqlite outbox: an unchanged product's row takes the stored version, a
     stale.commit();         // nothing changed, so no version check: the row goes after the others of version 2
     sqlite::Outbox outbox(db);
     CHECK(ids_of(outbox.undelivered(10)) == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 2, 1)});
-    CHECK(outbox.undelivered(10).back().type == "OutOfStock");
+    CHECK(outbox.undelivered(10).back().event == events::Event{events::OutOfStock{"LAMP"}});
 }
 
 TEST_CASE("sqlite outbox: two relays on one file never take each other's rows") {
@@ -97,7 +99,7 @@ TEST_CASE("sqlite outbox: two relays on one file never take each other's rows") 
     add_product(db_a, "LAMP", 100);
     for (int i = 0; i < 5; ++i) allocate(db_a, fmt::format("o{}", i), 1);
     sqlite::Outbox outbox_a(db_a), outbox_b(db_b);
-    using Step = Relay<sqlite::Outbox>::Step;
+    using Step = testing::TestRelay<sqlite::Outbox>::Step;
     const auto taken = testing::relays_taking_turns(outbox_a, outbox_b);
     CHECK(taken.steps == std::vector<Step>{Step{2, 0}, Step{2, 0}, Step{1, 0}, Step{0, 0}});
     CHECK(taken.by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});
@@ -148,17 +150,17 @@ TEST_CASE("sqlite outbox: the relay's maintenance purges delivered rows and proc
     std::mutex mutex;
     std::condition_variable purged_cv;
     std::vector<Purged> purges;
-    RelayOptions options;
-    options.idle_wait = 5ms;
+    RelayOptions options = testing::past_handoff("relay", 64);  // nobody delivered the rows at once
+    options.poll = 5ms;
     options.maintenance_every = 10ms;
     options.maintenance = [&] {
-        const Purged purged = purge(f.outbox, f.factory, ports::OutboxClock::now());
+        // A retention of zero, on the relay's clock (past the handoff): what it delivered so far goes.
+        const Purged purged = purge(f.outbox, f.factory, ports::OutboxClock::now() + outbox_handoff + 1ms);
         std::lock_guard lock(mutex);
         purges.push_back(purged);
         purged_cv.notify_all();
     };
-    Relay relay(f.outbox, options);
-    relay.on("Allocated", [](const ports::OutboxMessage&) {});
+    Relay relay(f.outbox, [](const ports::OutboxMessage&) {}, options);
     relay.start();
     {
         std::unique_lock lock(mutex);
@@ -196,12 +198,63 @@ TEST_CASE("sqlite outbox: a purge before any delivery, or with a retention not y
     allocate(f.db, "o1", 1);
     allocate(f.db, "o2", 1);
     CHECK(purge(f.outbox, f.factory, ports::OutboxClock::now() + 1h) == Purged{0, 0});  // nothing delivered
-    const auto delivered_at = ports::OutboxClock::now();
-    for (const auto& row : f.outbox.claim("relay", delivered_at, delivered_at + 1s, 10)) {
-        CHECK(f.outbox.mark_delivered(row.id, delivered_at));
-    }
+    const auto delivered_at = ports::OutboxClock::now() + outbox_handoff;
+    f.outbox.mark_delivered(ids_of(f.outbox.claim("relay", delivered_at, delivered_at + 1s, 10)), delivered_at);
     CHECK(purge(f.outbox, f.factory, delivered_at - 1h) == Purged{0, 0});  // delivered within the retention
     CHECK(count(f.path, "SELECT count(*) FROM outbox") == 2);
     CHECK(purge(f.outbox, f.factory, delivered_at + 1h) == Purged{1, 0});  // all but LAMP's newest
     CHECK(count(f.path, "SELECT count(*) FROM outbox") == 1);
+}
+
+TEST_CASE("sqlite outbox: delivery marks take no write transaction of their own: they ride with the next commit") {
+    PurgeFixture f;
+    allocate(f.db, "o1", 1);
+    const auto delivered = ids_of(f.outbox.undelivered(10));
+    REQUIRE(delivered.size() == 1);
+    const auto undelivered_on_file = [&] {
+        return count(f.path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL");
+    };
+    f.outbox.mark_delivered(delivered, ports::OutboxClock::now());
+    CHECK(undelivered_on_file() == 1);  // held in memory: nothing written yet
+    allocate(f.db, "o2", 1);            // the next commit writes it, with its own row
+    CHECK(undelivered_on_file() == 1);
+    CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL AND version_number = 2") == 1);
+
+    f.outbox.mark_delivered(ids_of(f.outbox.undelivered(10)), ports::OutboxClock::now());
+    CHECK(f.outbox.backlog() == ports::OutboxBacklog{});  // a count writes what is held first
+    CHECK(undelivered_on_file() == 0);
+}
+
+TEST_CASE("sqlite outbox: a commit that fails keeps the delivery marks it took for the next write") {
+    PurgeFixture f;
+    allocate(f.db, "o1", 1);
+    f.outbox.mark_delivered(ids_of(f.outbox.undelivered(10)), ports::OutboxClock::now());
+    auto first = f.factory();
+    auto second = f.factory();
+    first.products().get_for_order("LAMP", "o2")->allocate(OrderLine{"o2", "LAMP", 1});
+    second.products().get_for_order("LAMP", "o3")->allocate(OrderLine{"o3", "LAMP", 1});
+    first.commit();  // writes the mark
+    f.outbox.mark_delivered(ids_of(first.collect_outbox()), ports::OutboxClock::now());
+    CHECK_THROWS_AS(second.commit(), ConcurrencyError);  // took o2's mark, lost the race: the mark goes back
+    CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 1);
+    f.outbox.flush();
+    CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
+}
+
+TEST_CASE("sqlite outbox: the relay's destruction writes the marks it left in memory") {
+    PurgeFixture f;
+    allocate(f.db, "o1", 1);
+    std::vector<ports::OutboxMessage> rows;
+    {
+        auto uow = f.factory();
+        uow.products().get_for_order("LAMP", "o2")->allocate(OrderLine{"o2", "LAMP", 1});
+        uow.commit();
+        rows = uow.collect_outbox();
+    }
+    {
+        Relay relay(f.outbox, [](const ports::OutboxMessage&) {});
+        relay.deliver(rows);
+        CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 2);
+    }
+    CHECK(count(f.path, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 1);  // o1 nobody delivered
 }

@@ -21,6 +21,7 @@
 #include "catch.hpp"
 #include "outbox_rows.hpp"
 #include "postgres_cluster.hpp"
+#include "recording_delivery.hpp"
 
 using namespace allocation;
 using namespace std::chrono_literals;
@@ -158,11 +159,11 @@ TEST_CASE("postgres: two units of work racing on one product: one wins, the vers
 TEST_CASE("postgres: many threads through one bus never oversell, lose or double an allocation", "[threads]") {
     const auto uri = fresh_database();
     postgres::Database db(postgres::Options{uri});
-    memory::RecordingNotifier notifier;
-    memory::RecordingPublisher publisher;
+    postgres::Outbox outbox(db);
+    testing::RecordingDelivery delivery(outbox);
     BusOptions options;
     options.max_attempts = 1000;
-    auto bus = bootstrap(postgres::UnitOfWorkFactory(db), notifier, publisher, options);
+    auto bus = bootstrap(postgres::UnitOfWorkFactory(db), delivery.relay, options);
     bus.handle(commands::CreateBatch{"b1", "LAMP", 50, std::nullopt});
     constexpr int threads = 4, per_thread = 20;
     std::atomic<int> allocated{0};
@@ -302,7 +303,7 @@ TEST_CASE("postgres outbox: two relays on two Database instances never take each
         testing::commit_allocation(postgres::UnitOfWorkFactory(db_a), fmt::format("o{}", i), "LAMP", 1);
     }
     postgres::Outbox outbox_a(db_a), outbox_b(db_b);
-    using Step = Relay<postgres::Outbox>::Step;
+    using Step = testing::TestRelay<postgres::Outbox>::Step;
     const auto taken = testing::relays_taking_turns(outbox_a, outbox_b);
     CHECK(taken.steps == std::vector<Step>{Step{2, 0}, Step{2, 0}, Step{1, 0}, Step{0, 0}});
     CHECK(taken.by_a == std::vector<std::string>{outbox_id("LAMP", 2, 0), outbox_id("LAMP", 3, 0), outbox_id("LAMP", 6, 0)});

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "allocation/adapters/memory/recording.hpp"
+#include "recording_delivery.hpp"
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
@@ -50,19 +51,18 @@ void write_bytes(const std::string& path, const std::string& bytes) {
     out << bytes;
 }
 
-/// A bus over one database, with recording notifier and publisher.
+/// A bus over one database, whose commits' outbox rows go to a recording notifier and publisher.
 struct System {
     explicit System(const std::string& path, BusOptions options = {}) : System(sqlite::Options{path}, std::move(options)) {}
     explicit System(sqlite::Options db_options, BusOptions options = {})
-        : db(std::move(db_options)), view(db),
-          bus(bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher, std::move(options))) {}
+        : db(std::move(db_options)), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), delivery.relay, std::move(options))) {}
     sqlite::Database db;
     sqlite::AllocationsView view;
-    memory::RecordingNotifier notifier;
-    memory::RecordingPublisher publisher;
-    MessageBus<sqlite::UnitOfWorkFactory, memory::RecordingNotifier,
-               memory::RecordingPublisher>
-        bus;
+    sqlite::Outbox outbox{db};
+    testing::RecordingDelivery<sqlite::Outbox> delivery{outbox};
+    memory::RecordingNotifier& notifier = delivery.notifier;
+    memory::RecordingPublisher& publisher = delivery.publisher;
+    MessageBus<sqlite::UnitOfWorkFactory, decltype(delivery.relay)> bus;
 
     sqlite::UnitOfWorkFactory factory() { return sqlite::UnitOfWorkFactory(db); }
 };

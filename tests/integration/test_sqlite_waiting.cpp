@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "allocation/adapters/memory/recording.hpp"
+#include "recording_delivery.hpp"
 #include "allocation/adapters/sqlite/sqlite.hpp"
 #include "allocation/allocation.hpp"
 #include "catch.hpp"
@@ -25,12 +26,14 @@ using Lines = std::vector<OrderLine>;
 
 struct System {
     explicit System(const std::string& path)
-        : db(sqlite::Options{path}), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher)) {}
+        : db(sqlite::Options{path}), view(db), bus(bootstrap(sqlite::UnitOfWorkFactory(db), delivery.relay)) {}
     sqlite::Database db;
     sqlite::AllocationsView view;
-    memory::RecordingNotifier notifier;
-    memory::RecordingPublisher publisher;
-    MessageBus<sqlite::UnitOfWorkFactory, memory::RecordingNotifier, memory::RecordingPublisher> bus;
+    sqlite::Outbox outbox{db};
+    testing::RecordingDelivery<sqlite::Outbox> delivery{outbox};
+    memory::RecordingNotifier& notifier = delivery.notifier;
+    memory::RecordingPublisher& publisher = delivery.publisher;
+    MessageBus<sqlite::UnitOfWorkFactory, decltype(delivery.relay)> bus;
 };
 
 // The waiting lines of a product as a fresh Database reads them (nothing cached can answer).

@@ -32,16 +32,19 @@ int main() {
     memory::AllocationsView& view = store.allocations();
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(memory::UnitOfWorkFactory(store), notifier, publisher);
+    Relay relay(store.outbox(), handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(memory::UnitOfWorkFactory(store), relay);
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     auto ref = bus.handle(commands::Allocate{"o1", "LAMP", 3});
-    if (!ref || views::allocations("o1", view).size() != 1) return 1;
+    if (!ref || views::allocations("o1", view).size() != 1 || publisher.published().size() != 1) return 1;
     std::printf("allocated to %s\n", ref->c_str());
 #ifdef CONSUMER_HAS_SQLITE
     {  // the SQLite adapter links and works: a private database, one more allocation through a second bus
         sqlite::Database db(sqlite::Options{.path = ":memory:"});
         sqlite::AllocationsView sqlite_view(db);
-        auto sqlite_bus = bootstrap(sqlite::UnitOfWorkFactory(db), notifier, publisher);
+        sqlite::Outbox sqlite_outbox(db);
+        Relay sqlite_relay(sqlite_outbox, handlers::Outbound(notifier, publisher));
+        auto sqlite_bus = bootstrap(sqlite::UnitOfWorkFactory(db), sqlite_relay);
         sqlite_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
         if (sqlite_bus.handle(commands::Allocate{"o1", "LAMP", 3}) != "b1") return 1;
     }
@@ -55,7 +58,8 @@ int main() {
         bool written = false;
         {
             csv::Directory files(csv::Options{.directory = dir, .create = true});
-            auto csv_bus = bootstrap(csv::UnitOfWorkFactory(files), notifier, publisher);
+            Relay csv_relay(files.outbox(), handlers::Outbound(notifier, publisher));
+            auto csv_bus = bootstrap(csv::UnitOfWorkFactory(files), csv_relay);
             csv_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
             written = csv_bus.handle(commands::Allocate{"o1", "LAMP", 3}) == "b1" &&
                       csv::read_allocations(dir / "allocations.csv").size() == 1;

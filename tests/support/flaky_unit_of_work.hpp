@@ -27,6 +27,7 @@ public:
     }
     void rollback() noexcept { inner_.rollback(); }
     std::vector<events::Event> collect_new_events() { return inner_.collect_new_events(); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return inner_.collect_outbox(); }
 
 private:
     memory::UnitOfWork inner_;

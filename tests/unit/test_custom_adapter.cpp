@@ -53,13 +53,14 @@ static_assert(allocation::ports::Repository<MapRepository>);
 
 namespace {
 
-// A single-threaded unit of work over one MapRepository and a read model: commit keeps, rollback undoes.
+// A single-threaded unit of work over one MapRepository, a read model and the in-memory outbox: commit keeps,
+// rollback undoes.
 class MapUnitOfWork {
 public:
     using View = allocation::PendingAllocationsView<const allocation::memory::AllocationsView&>;
 
-    MapUnitOfWork(MapRepository& repository, allocation::memory::AllocationsView& view)
-        : repository_(repository), committed_view_(view), view_(view) {}
+    MapUnitOfWork(MapRepository& repository, allocation::memory::AllocationsView& view, allocation::memory::Outbox& outbox)
+        : repository_(repository), committed_view_(view), view_(view), outbox_(outbox) {}
     MapUnitOfWork(const MapUnitOfWork&) = delete;
     MapUnitOfWork& operator=(const MapUnitOfWork&) = delete;
     ~MapUnitOfWork() { rollback(); }
@@ -67,6 +68,7 @@ public:
     MapRepository& products() { return repository_; }
     View& allocations() { return view_; }
     void commit() {
+        outbox_.append(repository_.seen(), allocation::ports::OutboxClock::now(), committed_rows_);  // what leaves
         view_.changes().apply_to(committed_view_);
         allocation::project_events(repository_.seen(), committed_view_);  // the read model follows the events
         allocation::mark_committed(repository_.seen(), events_);
@@ -77,18 +79,22 @@ public:
         view_.changes().clear();
     }
     std::vector<allocation::events::Event> collect_new_events() { return std::exchange(events_, {}); }
+    std::vector<allocation::ports::OutboxMessage> collect_outbox() { return std::exchange(committed_rows_, {}); }
 
 private:
     MapRepository& repository_;
     allocation::memory::AllocationsView& committed_view_;
     View view_;
+    allocation::memory::Outbox& outbox_;
     std::vector<allocation::events::Event> events_;
+    std::vector<allocation::ports::OutboxMessage> committed_rows_;
 };
 
 struct MapUnitOfWorkFactory {
     MapRepository* repository;
     allocation::memory::AllocationsView* view;
-    MapUnitOfWork operator()() const { return MapUnitOfWork(*repository, *view); }
+    allocation::memory::Outbox* outbox;
+    MapUnitOfWork operator()() const { return MapUnitOfWork(*repository, *view, *outbox); }
 };
 
 static_assert(allocation::ports::UnitOfWorkFactory<MapUnitOfWorkFactory>);
@@ -99,15 +105,19 @@ TEST_CASE("a user's own repository plugs into the bus") {
     using namespace allocation;
     MapRepository repository;
     memory::AllocationsView view;
+    memory::Outbox outbox;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(MapUnitOfWorkFactory{&repository, &view}, notifier, publisher);
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(MapUnitOfWorkFactory{&repository, &view, &outbox}, relay);
 
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     CHECK(bus.handle(commands::Allocate{"o1", "LAMP", 4}) == "b1");
     CHECK_THROWS_AS(bus.handle(commands::Allocate{"o2", "DESK", 4}), InvalidSku);
     CHECK(views::allocations("o1", view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
     CHECK(repository.get("LAMP")->batch("b1")->available_quantity() == 6);
+    CHECK(publisher.published().size() == 1);  // through its outbox, at once
+    CHECK(outbox.backlog() == ports::OutboxBacklog{});
 }
 
 TEST_CASE("a unit of work that records no message ids still works, and refuses a message id") {
@@ -115,9 +125,11 @@ TEST_CASE("a unit of work that records no message ids still works, and refuses a
     STATIC_REQUIRE_FALSE(ports::RecordsProcessedMessages<MapUnitOfWork>);
     MapRepository repository;
     memory::AllocationsView view;
+    memory::Outbox outbox;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
-    auto bus = bootstrap(MapUnitOfWorkFactory{&repository, &view}, notifier, publisher);
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(MapUnitOfWorkFactory{&repository, &view, &outbox}, relay);
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     bus.handle(commands::ChangeBatchQuantity{"b1", 8});
     CHECK_THROWS_WITH(bus.handle(commands::ChangeBatchQuantity{"b1", 5, "m1"}),

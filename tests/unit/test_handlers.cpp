@@ -82,8 +82,8 @@ TEST_CASE("Allocated is published on line_allocated") {
     sys.bus.handle(commands::Allocate{"o1", "POPULAR-CURTAINS", 5});
     auto published = sys.publisher.published();
     REQUIRE(published.size() == 1);
-    CHECK(published[0] ==
-          memory::PublishedEvent{"line_allocated", events::Allocated{"o1", "POPULAR-CURTAINS", 5, "b1"}});
+    CHECK(published[0] == memory::PublishedEvent{"line_allocated", events::Allocated{"o1", "POPULAR-CURTAINS", 5, "b1"},
+                                                 outbox_id("POPULAR-CURTAINS", 2, 0)});
 }
 
 TEST_CASE("change_batch_quantity changes the available quantity") {

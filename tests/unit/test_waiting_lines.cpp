@@ -261,8 +261,9 @@ TEST_CASE("service: a shrink that loses every race leaves each line where it was
     memory::Store store;
     memory::RecordingNotifier notifier;
     memory::RecordingPublisher publisher;
+    Relay relay(store.outbox(), handlers::Outbound(notifier, publisher));
     RaceCounters counters;
-    auto bus = bootstrap(FlakyUnitOfWorkFactory{&store, &counters}, notifier, publisher);
+    auto bus = bootstrap(FlakyUnitOfWorkFactory{&store, &counters}, relay);
     bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
     bus.handle(commands::CreateBatch{"b2", "LAMP", 10, today()});
     bus.handle(commands::Allocate{"o1", "LAMP", 6});
@@ -278,13 +279,4 @@ TEST_CASE("service: a shrink that loses every race leaves each line where it was
     CHECK(*product.batch_of(OrderLine{"o2", "LAMP", 4}) == "b1");
     CHECK(product.waiting().empty());
     CHECK(views::allocations("o1", store.allocations()) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
-}
-
-TEST_CASE("service: the bus reallocates nothing on a Deallocated event itself") {
-    InMemorySystem sys;
-    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
-    // From outside, naming a line this store never had: it is not allocated here.
-    sys.bus.handle(events::Event{events::Deallocated{"o9", "LAMP", 2}});
-    CHECK(sys.product("LAMP")->batch("b1")->available_quantity() == 10);
-    CHECK(sys.publisher.published().empty());
 }

@@ -1,13 +1,21 @@
-// The book's JSON for events: the one serialisation, used by the outbox's payloads and the Redis channels.
+// The book's JSON for events: the one serialisation, used by the outbox's payloads and the Redis channels, and its
+// reader, for the payloads a storage gives back.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <variant>
 
 #include <fmt/format.h>
 
+#include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 
 namespace allocation {
@@ -78,6 +86,122 @@ inline std::string to_json(const events::Event& event) {
             return std::move(json).done();
         },
         event);
+}
+
+namespace detail {
+/// Reads what JsonObject writes: one flat object whose members are strings or integers. Throws allocation::Error
+/// naming what is wrong; it never reads past the text.
+class FlatJsonReader {
+public:
+    using Value = std::variant<std::string, std::int64_t>;
+
+    explicit FlatJsonReader(std::string_view text) : text_(text) {}
+
+    std::map<std::string, Value, std::less<>> members() {
+        std::map<std::string, Value, std::less<>> result;
+        expect('{');
+        if (!take('}')) {
+            do {
+                std::string name = string();
+                expect(':');
+                result.insert_or_assign(std::move(name), value());
+            } while (take(','));
+            expect('}');
+        }
+        skip_space();
+        if (at_ != text_.size()) fail("text after the object");
+        return result;
+    }
+
+private:
+    [[noreturn]] void fail(std::string_view what) const {
+        throw Error(fmt::format("malformed event JSON at byte {}: {}", at_, what));
+    }
+    void skip_space() {
+        while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n' || text_[at_] == '\t' || text_[at_] == '\r')) ++at_;
+    }
+    bool take(char c) {
+        skip_space();
+        if (at_ < text_.size() && text_[at_] == c) return ++at_, true;
+        return false;
+    }
+    void expect(char c) {
+        if (!take(c)) fail(fmt::format("'{}' expected", c));
+    }
+    Value value() {
+        skip_space();
+        if (at_ < text_.size() && text_[at_] == '"') return string();
+        std::int64_t number = 0;
+        auto [end, ec] = std::from_chars(text_.data() + at_, text_.data() + text_.size(), number);
+        if (ec != std::errc{}) fail("a string or an integer expected");
+        at_ = static_cast<std::size_t>(end - text_.data());
+        return number;
+    }
+    std::string string() {
+        expect('"');
+        std::string out;
+        while (at_ < text_.size() && text_[at_] != '"') {
+            const char c = text_[at_++];
+            if (c != '\\') {
+                out += c;
+            } else {
+                out += escaped();
+            }
+        }
+        expect('"');
+        return out;
+    }
+    // The character after a backslash: what append_json_string writes (\u only below 0x20).
+    char escaped() {
+        if (at_ >= text_.size()) fail("unfinished escape");
+        switch (const char c = text_[at_++]) {
+            case '"': case '\\': case '/': return c;
+            case 'b': return '\b';
+            case 'f': return '\f';
+            case 'n': return '\n';
+            case 'r': return '\r';
+            case 't': return '\t';
+            case 'u': {
+                unsigned code = 0;
+                if (text_.size() - at_ < 4) fail("unfinished \\u escape");
+                auto [end, ec] = std::from_chars(text_.data() + at_, text_.data() + at_ + 4, code, 16);
+                if (ec != std::errc{} || end != text_.data() + at_ + 4 || code >= 0x80) fail("unsupported \\u escape");
+                at_ += 4;
+                return static_cast<char>(code);
+            }
+            default: fail("unknown escape");
+        }
+    }
+
+    std::string_view text_;
+    std::size_t at_ = 0;
+};
+
+template <typename T>
+T json_member(const std::map<std::string, FlatJsonReader::Value, std::less<>>& members, std::string_view name) {
+    auto found = members.find(name);
+    if (found == members.end() || !std::holds_alternative<T>(found->second)) {
+        throw Error(fmt::format("event JSON without a {} member '{}'",
+                                std::is_same_v<T, std::string> ? "string" : "integer", name));
+    }
+    return std::get<T>(found->second);
+}
+}  // namespace detail
+
+/// The event of type `type` ("Allocated", "Deallocated", "OutOfStock") that `payload`, written by to_json, holds.
+/// Throws allocation::Error naming what is wrong (an unknown type, malformed JSON, a missing member).
+inline events::Event event_from_json(std::string_view type, std::string_view payload) {
+    const auto members = detail::FlatJsonReader(payload).members();
+    auto text = [&](std::string_view name) { return detail::json_member<std::string>(members, name); };
+    auto qty = [&] {
+        const auto value = detail::json_member<std::int64_t>(members, "qty");
+        if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max()) throw Error("event JSON with a qty out of range");
+        return static_cast<int>(value);
+    };
+    if (type == "Allocated") return events::Allocated{text("orderid"), text("sku"), qty(), text("batchref")};
+    if (type == "Deallocated") return events::Deallocated{text("orderid"), text("sku"), qty()};
+    if (type == "OutOfStock") return events::OutOfStock{text("sku")};
+    throw Error(fmt::format("unknown event type '{}'", type));
 }
 
 }  // namespace allocation

@@ -6,7 +6,8 @@
 namespace allocation::ports {
 
 /// `send(destination, message)` delivers a human-readable message to a destination (an address, a channel).
-/// It may be called from several threads at once. A failure is thrown, and the bus reports it.
+/// It may be called from several threads at once. A failure is thrown; the outbox row that asked for it stays and
+/// is tried again.
 template <typename N>
 concept Notifier = requires(N& notifier, std::string_view destination, std::string_view message) {
     { notifier.send(destination, message) };

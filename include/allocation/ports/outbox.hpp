@@ -13,13 +13,16 @@
 #include <utility>
 #include <vector>
 
+#include "allocation/domain/events.hpp"
+
 namespace allocation::ports {
 
 /// The outbox's clock: wall-clock time, so that times stored by one process mean the same to another.
 using OutboxClock = std::chrono::system_clock;
 using OutboxTime = OutboxClock::time_point;
 
-/// One stored event that must leave the process (allocation::leaves_the_process), as the relay sees it.
+/// One stored event that must leave the process (allocation::leaves_the_process), as its handlers and the relay
+/// see it.
 struct OutboxMessage {
     /// allocation::outbox_id(sku, version, position): unique, never reused, and in the order the product's
     /// events were committed when ids of one SKU are sorted as strings. Consumers use it as the message id.
@@ -29,16 +32,16 @@ struct OutboxMessage {
     std::int64_t version = 0;
     /// Its position among the rows committed with that version of the product, from 0.
     std::int64_t position = 0;
-    /// The event's type: "Allocated" or "OutOfStock" (allocation::event_type).
-    std::string type;
-    /// The event in the book's JSON (allocation::to_json).
-    std::string payload;
+    /// The event. Its type names the row ("Allocated", "OutOfStock": allocation::event_type), and storages keep
+    /// it in the book's JSON (allocation::to_json).
+    events::Event event;
     /// When the change that raised it was committed.
     OutboxTime created_at{};
     /// Failed deliveries so far, and the last one's reason.
     int attempts = 0;
     std::string last_error;
-    /// No relay claims it before then (the backoff after a failure).
+    /// No relay claims it before then: the handoff after its commit (allocation::outbox_handoff), then the backoff
+    /// after a failure.
     OutboxTime next_attempt_at{};
     friend bool operator==(const OutboxMessage&, const OutboxMessage&) = default;
 };
@@ -53,11 +56,13 @@ struct OutboxBacklog {
 
 /// The transactional outbox: the relay's side of it.
 ///
-/// Writing: a unit of work whose storage has an outbox stores, in the same transaction as the products'
-/// changes, one row for each event of its committed products that leaves the process (Allocated for the
-/// publisher, OutOfStock for the notifier: allocation::leaves_the_process), exactly as it stores the read
-/// model. A rolled-back unit of work, or a commit that fails, leaves no row. The rows of one product are
-/// numbered by its version and their position, so their ids are unique and sort oldest first.
+/// Writing: every unit of work stores, in the same transaction as the products' changes, one row for each event
+/// of its committed products that leaves the process (Allocated for the publisher, OutOfStock for the notifier:
+/// allocation::leaves_the_process), exactly as it stores the read model, and hands the rows it stored to its
+/// caller (ports::UnitOfWork::collect_outbox), who delivers them at once. A rolled-back unit of work, or a commit
+/// that fails, leaves no row. The rows of one product are numbered by its version and their position, so their
+/// ids are unique and sort oldest first. A new row is due only after allocation::outbox_handoff, the time its
+/// committer has to deliver it before a relay may.
 ///
 /// Reading and delivering, with `now` supplied by the caller (the relay's clock), so that every rule is
 /// deterministic under a test's clock:
@@ -68,13 +73,16 @@ struct OutboxBacklog {
 ///   not leased to anyone (or whose lease has expired, `lease_until <= now`). Claims are atomic, also between
 ///   processes on one database: while a lease lasts, no other claim returns that row, so two relays never
 ///   deliver the same row twice as long as each finishes a row within its lease.
-/// - `mark_delivered(id, now)` records that the row was delivered (only call it once its handler succeeded)
-///   and ends its lease; it is never handed out again. True if the row was undelivered until then.
-/// - `mark_all_delivered(ids, now)` is mark_delivered for each of `ids`, in one step (one transaction where the
-///   storage has them), and returns how many were undelivered until then.
+/// - `mark_delivered(ids, now)` records that those rows were delivered (only call it once their handler
+///   succeeded) and ends their leases; they are never handed out again. A storage may hold the record in memory
+///   and write it with its next write (a commit, a claim, a purge) or at `flush()`, so that delivering costs no
+///   write of its own; this outbox's undelivered(), claim() and backlog() never show a row marked here. Marks
+///   that a crash loses only deliver their rows again (at least once).
+/// - `flush()` writes the marks held in memory, if any.
 /// - `record_failure(id, owner, next_attempt_at, error)` counts a failed attempt, keeps the reason, ends the
-///   lease and makes the row due again at `next_attempt_at`. Only while `owner` holds the row's lease: false
-///   (and nothing changes) when the lease expired and someone else claimed it, or it was delivered meanwhile.
+///   lease and makes the row due again at `next_attempt_at`. Only while `owner` holds the row's lease or nobody
+///   does (a row its committer is delivering): false (and nothing changes) when someone else holds it, or the
+///   row was delivered meanwhile.
 /// - `release(id, owner)` ends `owner`'s lease on an undelivered row without counting an attempt (a relay
 ///   that stops before it got to the row); nothing happens if `owner` does not hold it.
 /// - `backlog()` is the number of undelivered rows and the creation time of the oldest.
@@ -89,8 +97,8 @@ concept Outbox = requires(O& outbox, const O& const_outbox, std::size_t limit, s
                           std::span<const std::string> ids) {
     { const_outbox.undelivered(limit) } -> std::same_as<std::vector<OutboxMessage>>;
     { outbox.claim(owner, now, now, limit) } -> std::same_as<std::vector<OutboxMessage>>;
-    { outbox.mark_delivered(id, now) } -> std::same_as<bool>;
-    { outbox.mark_all_delivered(ids, now) } -> std::same_as<std::size_t>;
+    { outbox.mark_delivered(ids, now) };
+    { outbox.flush() };
     { outbox.record_failure(id, owner, now, error) } -> std::same_as<bool>;
     { outbox.release(id, owner) };
     { const_outbox.backlog() } -> std::same_as<OutboxBacklog>;
@@ -108,12 +116,11 @@ consteval bool diagnose_outbox() {
         { outbox.claim(owner, now, now, limit) } -> std::same_as<std::vector<OutboxMessage>>;
     }, "an Outbox needs `std::vector<OutboxMessage> claim(std::string_view owner, OutboxTime now, "
        "OutboxTime lease_until, std::size_t limit)`");
-    static_assert(requires(O& outbox, std::string_view id, OutboxTime now) {
-        { outbox.mark_delivered(id, now) } -> std::same_as<bool>;
-    }, "an Outbox needs `bool mark_delivered(std::string_view id, OutboxTime now)`");
     static_assert(requires(O& outbox, std::span<const std::string> ids, OutboxTime now) {
-        { outbox.mark_all_delivered(ids, now) } -> std::same_as<std::size_t>;
-    }, "an Outbox needs `std::size_t mark_all_delivered(std::span<const std::string> ids, OutboxTime now)`");
+        outbox.mark_delivered(ids, now);
+    }, "an Outbox needs `void mark_delivered(std::span<const std::string> ids, OutboxTime now)`");
+    static_assert(requires(O& outbox) { outbox.flush(); },
+                  "an Outbox needs `void flush()`, writing the delivery marks it holds in memory");
     static_assert(requires(O& outbox, std::string_view text, OutboxTime now) {
         { outbox.record_failure(text, text, now, text) } -> std::same_as<bool>;
     }, "an Outbox needs `bool record_failure(std::string_view id, std::string_view owner, OutboxTime "

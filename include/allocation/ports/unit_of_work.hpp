@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "allocation/domain/events.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/repository.hpp"
 #include "allocation/ports/views.hpp"
 
@@ -27,9 +28,11 @@ namespace allocation::ports {
 /// - `commit()` also stores in the read model what the committed products' events say (allocation::project:
 ///   Allocated adds its row, Deallocated removes it), whoever changed the products: the bus, a handler called
 ///   directly, a tool. `allocation::project_events` does it for an adapter.
-/// - Where its storage has an outbox (ports::Outbox), `commit()` also stores there, in the same transaction, a
-///   row for each event of the committed products that leaves the process (allocation::leaves_the_process);
-///   `rollback()` leaves none. `allocation::store_outbound` makes the rows for an adapter.
+/// - `commit()` also stores in its storage's outbox (ports::Outbox), in the same transaction, a row for each event
+///   of the committed products that leaves the process (allocation::leaves_the_process); `rollback()` leaves
+///   none. `allocation::store_outbound` makes the rows for an adapter. The outbox is the only way events leave.
+/// - `collect_outbox()` hands over, once and oldest first, the rows its commits stored, for their delivery right
+///   after the commit (the bus hands them to its Delivery); rows of rolled-back work are never handed over.
 /// - A unit of work belongs to one thread; it is neither copied nor shared.
 template <typename U>
 concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {
@@ -38,6 +41,7 @@ concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {
     { uow.commit() };
     { uow.rollback() } noexcept;
     { uow.collect_new_events() } -> std::same_as<std::vector<events::Event>>;
+    { uow.collect_outbox() } -> std::same_as<std::vector<OutboxMessage>>;
     { uow.allocations() } -> std::same_as<std::remove_cvref_t<decltype(uow.allocations())>&>;
     requires AllocationsView<std::remove_cvref_t<decltype(uow.allocations())>>;
 };
@@ -67,6 +71,9 @@ consteval bool diagnose_unit_of_work() {
     static_assert(requires(U& uow) {
         { uow.collect_new_events() } -> std::same_as<std::vector<events::Event>>;
     }, "a UnitOfWork needs `std::vector<events::Event> collect_new_events()`");
+    static_assert(requires(U& uow) {
+        { uow.collect_outbox() } -> std::same_as<std::vector<OutboxMessage>>;
+    }, "a UnitOfWork needs `std::vector<ports::OutboxMessage> collect_outbox()`, the outbox rows its commits stored");
     constexpr bool has_view = requires(U& uow) {
         { uow.allocations() } -> std::same_as<std::remove_cvref_t<decltype(uow.allocations())>&>;
     };

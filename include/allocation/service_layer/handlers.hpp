@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -12,11 +13,10 @@
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/notifications.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/processed_messages.hpp"
 #include "allocation/ports/publisher.hpp"
 #include "allocation/ports/unit_of_work.hpp"
-#include "allocation/ports/views.hpp"
-#include "allocation/view_changes.hpp"
 
 namespace allocation::handlers {
 
@@ -85,25 +85,34 @@ void send_out_of_stock_notification(const events::OutOfStock& event, N& notifier
     notifier.send(stock_team, fmt::format("Out of stock for {}", event.sku));
 }
 
-/// Allocated: tells the outside world.
+/// Allocated: tells the outside world, with the outbox row's id as the message id.
 template <ports::EventPublisher P>
-void publish_allocated_event(const events::Allocated& event, P& publisher) {
-    publisher.publish(line_allocated_channel, event);
+void publish_allocated_event(const ports::OutboxMessage& message, P& publisher) {
+    publisher.publish(line_allocated_channel, message);
 }
 
-/// Allocated, from outside: the read model learns where the line went. (A commit stores the events its own
-/// products raised: see allocation::project.)
-template <ports::UnitOfWork U>
-void add_allocation_to_read_model(const events::Allocated& event, U& uow) {
-    project(events::Event{event}, uow.allocations());
-    uow.commit();
-}
+/// The outbound handlers: what consumes the outbox's rows, each by the type of its event (the book's
+/// publish_allocated_event and send_out_of_stock_notification). The one way events leave the process: right after
+/// their commit through the bus's Delivery, and again by the relay when that failed. Keeps references to the
+/// notifier and the publisher, which must outlive it. A row of another type is an allocation::Error.
+template <ports::Notifier N, ports::EventPublisher P>
+class Outbound {
+public:
+    Outbound(N& notifier, P& publisher) noexcept : notifier_(&notifier), publisher_(&publisher) {}
 
-/// Deallocated, from outside: the read model forgets the line until it is allocated again.
-template <ports::UnitOfWork U>
-void remove_allocation_from_read_model(const events::Deallocated& event, U& uow) {
-    project(events::Event{event}, uow.allocations());
-    uow.commit();
-}
+    void operator()(const ports::OutboxMessage& message) const {
+        if (const auto* out_of_stock = std::get_if<events::OutOfStock>(&message.event)) {
+            send_out_of_stock_notification(*out_of_stock, *notifier_);
+        } else if (std::holds_alternative<events::Allocated>(message.event)) {
+            publish_allocated_event(message, *publisher_);
+        } else {
+            throw Error("no outbound handler for outbox row " + message.id);
+        }
+    }
+
+private:
+    N* notifier_;
+    P* publisher_;
+};
 
 }  // namespace allocation::handlers

@@ -1,19 +1,22 @@
-// The relay: hands the outbox's rows to their handlers, at least once, and retries failures with capped
-// exponential backoff and jitter; on a thread of its own, or one step at a time.
+// The relay: hands the outbox's rows to the outbound handlers, at least once: each commit's rows at once (the bus's
+// Delivery), and, on a thread of its own or one step at a time, whatever failed or was cut off by a crash, with
+// one capped, jittered backoff.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
-#include <mutex>
+#include <limits>
+#include <optional>
 #include <random>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -22,10 +25,8 @@
 
 #include <fmt/format.h>
 
-#include "allocation/domain/events.hpp"
-#include "allocation/ports/notifications.hpp"
 #include "allocation/ports/outbox.hpp"
-#include "allocation/service_layer/handlers.hpp"
+#include "allocation/service_layer/background.hpp"
 
 namespace allocation {
 
@@ -45,19 +46,18 @@ struct RelayOptions {
     /// How long a claimed row stays this relay's; longer than a handler ever takes, or another relay may claim
     /// the row meanwhile and deliver it again.
     std::chrono::milliseconds lease{std::chrono::seconds(30)};
-    /// The wait after a row's first failure; it doubles on each failure of that row, up to `max_retry`.
-    std::chrono::milliseconds first_retry{100};
-    std::chrono::milliseconds max_retry{std::chrono::seconds(60)};
-    /// How much of each wait is random, from 0 (none) to 1: the wait is shortened by up to this fraction, so
-    /// that rows that failed together are not all tried again at the same moment.
-    double jitter = 0.5;
-    /// On its thread, the relay looks for due rows this often when it found none (or wake() says to look now).
-    std::chrono::milliseconds idle_wait{200};
+    /// The wait before a row is tried again after its nth failure: 100 ms doubling to 60 s, up to half of it
+    /// taken off at random.
+    Backoff backoff{};
+    /// On its thread, the relay looks for due rows this often when nothing is due sooner: rows whose committer did
+    /// not deliver them (it died) or that another relay left. A failure here wakes it for its retry's time.
+    std::chrono::milliseconds poll{std::chrono::seconds(1)};
     /// Now, for leases and due times. Empty: the system clock.
     std::function<ports::OutboxTime()> clock;
-    /// A number drawn uniformly from [0, 1), for the jitter. Empty: a random engine seeded by std::random_device.
+    /// A number drawn uniformly from [0, 1), for the jitter; called from any thread that delivers. Empty:
+    /// Backoff::random_fraction.
     std::function<double()> random;
-    /// Where failures go (a handler's, or the outbox's on the relay's thread). Empty: print_relay_error.
+    /// Where failures go (a handler's, or the outbox's). Empty: print_relay_error.
     RelayErrorSink on_error;
     /// On its thread, between steps, the relay also runs `maintenance` (allocation::purge, say): once when it
     /// starts, then every `maintenance_every`. A failure goes to on_error, and it runs again at its next time.
@@ -66,42 +66,26 @@ struct RelayOptions {
     std::chrono::milliseconds maintenance_every{std::chrono::hours(1)};
 };
 
-/// The wait before trying a row again after its `attempts`th failure (from 1): first_retry * 2^(attempts - 1),
-/// at most max_retry, then shortened by jitter * `random` of itself (`random` in [0, 1]).
-inline std::chrono::microseconds retry_delay(int attempts, const RelayOptions& options, double random) {
-    using std::chrono::microseconds;
-    const microseconds cap = std::max<microseconds>(options.max_retry, options.first_retry);
-    microseconds delay = options.first_retry;
-    for (int i = 1; i < attempts && delay < cap; ++i) delay = std::min<microseconds>(delay * 2, cap);
-    const double keep = 1.0 - std::clamp(options.jitter, 0.0, 1.0) * std::clamp(random, 0.0, 1.0);
-    return microseconds(static_cast<microseconds::rep>(static_cast<double>(delay.count()) * keep));
-}
-
-/// The handler that turns an OutOfStock row into the book's notification (handlers::send_out_of_stock_notification).
-/// The notifier must outlive the relay.
-template <ports::Notifier N>
-std::function<void(const ports::OutboxMessage&)> notify_out_of_stock(N& notifier) {
-    return [&notifier](const ports::OutboxMessage& message) {
-        handlers::send_out_of_stock_notification(events::OutOfStock{message.sku}, notifier);
-    };
-}
-
-/// Delivers an outbox's rows, at least once: claims the due ones, oldest first, with a lease; hands each to the
-/// handler of its type; marks it delivered only once that handler returned; and when the handler throws (or no
-/// handler takes its type), records the failure so that the row is due again after retry_delay.
+/// Delivers an outbox's rows to `Handler` (handlers::Outbound, or any callable taking a `const OutboxMessage&`), at
+/// least once, in two ways that share every rule:
+/// - `deliver(rows)`: the rows a commit just stored, handed to the handler at once, in order (the bus calls it
+///   after each commit: the book's way of publishing right after the change);
+/// - `run_once()`: claims the due rows, oldest first, with a lease, and hands each to the handler: the rows whose
+///   delivery failed, once their backoff has passed, and those nobody delivered (the process died after the
+///   commit) once allocation::outbox_handoff has passed. `start()` runs it on a thread of its own.
+/// A row is marked delivered only once the handler returned. When the handler throws, the failure is recorded and
+/// the row is due again after the backoff. A row delivered but not marked (the process died, the database failed)
+/// is delivered again, so handlers must be idempotent: the row's id is the message id to check. A row waiting
+/// for its next attempt does not hold back the rows after it, of its product or another.
 ///
-/// A row whose delivery succeeded but could not be marked (the process died, the database failed) is delivered
-/// again once its lease expires, so handlers must be idempotent: the row's id is the message id to check.
-/// A row waiting for its next attempt does not hold back the rows after it, of its product or another.
-///
-/// `start()` runs `run_once()` on a thread of its own until `stop()`; tests drive `run_once()` themselves,
-/// with the clock and the randomness of RelayOptions. Register handlers with `on()` before either, and do not
-/// call `run_once()` while the thread runs. The outbox must outlive the relay.
-template <ports::Outbox O>
+/// deliver() may be called from several threads at once (the handler must allow that), also while the thread runs.
+/// Tests drive `run_once()` themselves, with the clock and the randomness of RelayOptions; do not call it while the
+/// thread runs. The outbox and the handler's dependencies must outlive the relay. Its destruction stops the thread
+/// and writes the delivery marks the outbox holds in memory (ports::Outbox::flush).
+template <ports::Outbox O, typename Handler>
+    requires std::invocable<Handler&, const ports::OutboxMessage&>
 class Relay {
 public:
-    using Handler = std::function<void(const ports::OutboxMessage&)>;
-
     /// What one step did.
     struct Step {
         std::size_t delivered = 0;
@@ -109,9 +93,10 @@ public:
         friend bool operator==(const Step&, const Step&) = default;
     };
 
-    explicit Relay(O& outbox, RelayOptions options = {}) : outbox_(outbox), options_(std::move(options)) {
+    Relay(O& outbox, Handler handler, RelayOptions options = {})
+        : outbox_(outbox), handler_(std::move(handler)), options_(std::move(options)) {
         if (!options_.clock) options_.clock = [] { return ports::OutboxClock::now(); };
-        if (!options_.random) options_.random = default_random();
+        if (!options_.random) options_.random = &Backoff::random_fraction;
         if (!options_.on_error) options_.on_error = print_relay_error;
         if (options_.owner.empty()) options_.owner = random_owner();
         options_.batch_size = std::max<std::size_t>(options_.batch_size, 1);
@@ -120,14 +105,21 @@ public:
     Relay& operator=(const Relay&) = delete;
     ~Relay() { stop(); }
 
-    /// Hands the rows of `type` ("Allocated", "OutOfStock") to `handler`, replacing an earlier one.
-    void on(std::string_view type, Handler handler) {
-        auto known = std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h.first == type; });
-        if (known != handlers_.end()) {
-            known->second = std::move(handler);
-        } else {
-            handlers_.emplace_back(std::string(type), std::move(handler));
+    /// Hands the rows a commit just stored to the handler, in order, and marks those it took. Never throws: a
+    /// failure is reported and recorded, and the relay tries the row again after its backoff.
+    void deliver(std::vector<ports::OutboxMessage> rows) noexcept {
+        if (rows.empty()) return;
+        std::vector<std::string> delivered;
+        std::size_t failed = 0;
+        for (const auto& row : rows) {
+            if (hand_over(row)) {
+                delivered.push_back(row.id);
+            } else {
+                ++failed;
+            }
         }
+        mark(delivered);
+        if (failed > 0) wakeup_.wake();  // for the retry's time
     }
 
     /// Claims up to batch_size due rows and delivers them, oldest first, then marks those delivered in one step.
@@ -139,48 +131,45 @@ public:
         Step step;
         std::vector<std::string> delivered;
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            if (stopping_.load()) {
+            if (stopping()) {
                 release(rows, i);
                 break;
             }
-            if (deliver(rows[i])) {
+            if (hand_over(rows[i])) {
                 delivered.push_back(rows[i].id);
                 ++step.delivered;
             } else {
                 ++step.failed;
             }
         }
-        // One step for the batch: on SQLite, one commit instead of one per row.
-        if (!delivered.empty()) outbox_.mark_all_delivered(delivered, options_.clock());
+        if (!delivered.empty()) outbox_.mark_delivered(delivered, options_.clock());
         return step;
     }
 
-    /// Runs run_once() on a thread of its own: at once again after a full batch, else after idle_wait (or wake()).
+    /// Runs run_once() on a thread of its own: at once again after a full batch, else when the next failed row is
+    /// due, after `poll`, or at wake(), whichever comes first.
     void start() {
         if (thread_.joinable()) throw std::logic_error("the relay is already running");
         stopping_ = false;
-        thread_ = std::thread([this] { loop(); });
+        thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
     }
 
     /// Stops the thread and waits for it: the row being delivered is finished, the others claimed are handed
-    /// back. Prompt: the thread does not sleep out its idle_wait. Safe to call more than once.
+    /// back; then writes the marks the outbox holds. Prompt: the thread does not sleep out its wait. Safe to call
+    /// more than once.
     void stop() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
+        stopping_ = true;
+        thread_.request_stop();
         if (thread_.joinable()) thread_.join();
+        try {
+            outbox_.flush();
+        } catch (const std::exception& error) {
+            report("writing delivery marks", error);
+        }
     }
 
-    /// Asks the thread to look for due rows now (after a commit, say) instead of at the end of its idle_wait.
-    void wake() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            woken_ = true;
-        }
-        wake_.notify_all();
-    }
+    /// Asks the thread to look for due rows now instead of at the end of its wait.
+    void wake() noexcept { wakeup_.wake(); }
 
     /// True from stop() on (until the next start()): a handler that takes long may look and give up early.
     bool stopping() const noexcept { return stopping_.load(); }
@@ -194,37 +183,36 @@ private:
         return fmt::format("relay-{:016x}", (high << 32) | low);
     }
 
-    static std::function<double()> default_random() {
-        return [engine = std::mt19937_64(std::random_device{}())]() mutable {
-            return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
-        };
-    }
-
-    const Handler* handler_for(std::string_view type) const noexcept {
-        auto found = std::find_if(handlers_.begin(), handlers_.end(), [&](const auto& h) { return h.first == type; });
-        return found == handlers_.end() ? nullptr : &found->second;
-    }
-
-    // True when the handler took the row (run_once marks it delivered).
-    bool deliver(const ports::OutboxMessage& row) {
+    // True when the handler took the row; otherwise the failure is reported and recorded.
+    bool hand_over(const ports::OutboxMessage& row) noexcept {
         try {
-            const Handler* handler = handler_for(row.type);
-            if (handler == nullptr) throw std::runtime_error("no handler for rows of type " + row.type);
-            (*handler)(row);
+            handler_(row);
+            return true;
         } catch (const std::exception& error) {
             failed(row, error);
-            return false;
         } catch (...) {
             failed(row, std::runtime_error("unknown exception"));
-            return false;
         }
-        return true;
+        return false;
     }
 
-    void failed(const ports::OutboxMessage& row, const std::exception& error) {
-        report("delivering " + row.id + " (" + row.type + ")", error);
-        const auto next = options_.clock() + retry_delay(row.attempts + 1, options_, options_.random());
-        outbox_.record_failure(row.id, options_.owner, next, error.what());
+    void failed(const ports::OutboxMessage& row, const std::exception& error) noexcept {
+        report("delivering " + row.id, error);
+        try {
+            const auto next = options_.clock() + options_.backoff.delay(row.attempts + 1, options_.random());
+            if (outbox_.record_failure(row.id, options_.owner, next, error.what())) due_by(next);
+        } catch (const std::exception& outbox_error) {
+            report("recording the failure of " + row.id, outbox_error);
+        }
+    }
+
+    void mark(const std::vector<std::string>& delivered) noexcept {
+        if (delivered.empty()) return;
+        try {
+            outbox_.mark_delivered(delivered, options_.clock());
+        } catch (const std::exception& error) {
+            report("marking rows delivered", error);  // they are delivered again: at least once
+        }
     }
 
     void release(const std::vector<ports::OutboxMessage>& rows, std::size_t from) {
@@ -239,34 +227,56 @@ private:
         }
     }
 
-    void loop() noexcept {
+    // Remembers the earliest time a failed row is due, for the thread's wait.
+    void due_by(ports::OutboxTime next) noexcept {
+        const auto at = next.time_since_epoch().count();
+        auto known = next_due_.load();
+        while (at < known && !next_due_.compare_exchange_weak(known, at)) {
+        }
+    }
+
+    void loop(std::stop_token stop) noexcept {
         auto next_maintenance = std::chrono::steady_clock::now();
-        while (!stopping_.load()) {
+        int outbox_failures = 0;  // the outbox's failures in a row
+        while (!stop.stop_requested()) {
             if (options_.maintenance && std::chrono::steady_clock::now() >= next_maintenance) {
                 maintain();
                 next_maintenance = std::chrono::steady_clock::now() + options_.maintenance_every;
             }
-            Step step;
-            try {
-                step = run_once();
-                outbox_failures_ = 0;
-            } catch (const std::exception& error) {
-                outbox_failed(error);
-                continue;
-            } catch (...) {
-                outbox_failed(std::runtime_error("unknown exception"));
+            const auto step = try_step();
+            if (!step) {  // the outbox itself failed (its database away): the backoff, not every poll
+                wakeup_.wait_for(stop, options_.backoff.delay(++outbox_failures, options_.random()));
                 continue;
             }
-            if (step.delivered + step.failed < options_.batch_size) idle(options_.idle_wait);
+            outbox_failures = 0;
+            if (step->delivered + step->failed < options_.batch_size) wakeup_.wait_for(stop, wait());
         }
     }
 
-    // The outbox itself failed (its database is away, say): tried again after the same capped, jittered backoff
-    // as a failing row, so that an outage is not retried, and reported, every idle_wait. wake() still cuts it short.
-    void outbox_failed(const std::exception& error) {
-        report("claiming and delivering rows", error);
-        const auto wait = retry_delay(++outbox_failures_, options_, options_.random());
-        idle(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    std::optional<Step> try_step() noexcept {
+        try {
+            return run_once();
+        } catch (const std::exception& error) {
+            report("claiming and delivering rows", error);
+        } catch (...) {
+            report("claiming and delivering rows", std::runtime_error("unknown exception"));
+        }
+        return std::nullopt;
+    }
+
+    // Until the earliest failed row is due, at most `poll`. A due time that has come is forgotten once the step
+    // it wakes runs: that step takes the row (a later one's time is the poll's to catch).
+    std::chrono::microseconds wait() noexcept {
+        using std::chrono::microseconds;
+        auto due = next_due_.load();
+        if (due == no_due) return options_.poll;
+        const auto now = options_.clock().time_since_epoch().count();
+        if (due <= now) {
+            next_due_.compare_exchange_strong(due, no_due);
+            return microseconds(0);
+        }
+        const auto until = std::chrono::duration_cast<microseconds>(ports::OutboxClock::duration(due - now));
+        return std::min<microseconds>(options_.poll, until);
     }
 
     void maintain() noexcept {
@@ -279,22 +289,16 @@ private:
         }
     }
 
-    // Waits for `wait`, wake() or stop(), whichever comes first.
-    void idle(std::chrono::milliseconds wait) {
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, wait, [this] { return stopping_.load() || woken_; });
-        woken_ = false;
-    }
+    using Rep = ports::OutboxClock::duration::rep;
+    static constexpr Rep no_due = std::numeric_limits<Rep>::max();
 
     O& outbox_;
+    Handler handler_;
     RelayOptions options_;
-    std::vector<std::pair<std::string, Handler>> handlers_;
-    std::mutex mutex_;  // guards woken_, and stopping_'s changes, for the condition variable
-    std::condition_variable wake_;
+    Wakeup wakeup_;
+    std::atomic<Rep> next_due_{no_due};
     std::atomic<bool> stopping_{false};
-    bool woken_ = false;
-    int outbox_failures_ = 0;  // the outbox's failures in a row, on the relay's thread
-    std::thread thread_;  // last: started once everything above is ready
+    std::jthread thread_;  // last: started once everything above is ready
 };
 
 }  // namespace allocation

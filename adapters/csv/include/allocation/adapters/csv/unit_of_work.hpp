@@ -34,6 +34,7 @@ public:
     }
     void rollback() noexcept { work_.rollback(); }
     std::vector<events::Event> collect_new_events() { return work_.collect_new_events(); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return work_.collect_outbox(); }
 
 private:
     Directory& directory_;

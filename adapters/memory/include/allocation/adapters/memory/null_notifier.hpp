@@ -1,4 +1,4 @@
-// The notifier that tells nobody: for a bus whose notifications leave through the outbox instead, and for tests.
+// The notifier that tells nobody: for programs that notify no one, and for tests.
 #pragma once
 
 #include <string_view>

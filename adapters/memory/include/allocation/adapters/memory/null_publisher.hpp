@@ -3,15 +3,15 @@
 
 #include <string_view>
 
-#include "allocation/domain/events.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/publisher.hpp"
 
 namespace allocation::memory {
 
-/// Drops every event: the one no-op EventPublisher, so that programs without a broker need not write their own.
+/// Drops every message: the one no-op EventPublisher, so that programs without a broker need not write their own.
 class NullPublisher {
 public:
-    void publish(std::string_view /*channel*/, const events::Event& /*event*/) noexcept {}
+    void publish(std::string_view /*channel*/, const ports::OutboxMessage& /*message*/) noexcept {}
 };
 
 static_assert(ports::diagnose_event_publisher<NullPublisher>());

@@ -46,25 +46,24 @@ public:
         return claimed;
     }
 
-    bool mark_delivered(std::string_view id, ports::OutboxTime /*now*/) {
+    /// Forgets the rows at once: delivered rows do not accumulate.
+    void mark_delivered(std::span<const std::string> ids, ports::OutboxTime /*now*/) {
         std::lock_guard lock(mutex_);
-        auto seq = sequence_of_.find(id);
-        if (seq == sequence_of_.end()) return false;
-        rows_.erase(seq->second);
-        sequence_of_.erase(seq);
-        return true;
+        for (const std::string& id : ids) {
+            auto seq = sequence_of_.find(id);
+            if (seq == sequence_of_.end()) continue;
+            rows_.erase(seq->second);
+            sequence_of_.erase(seq);
+        }
     }
 
-    std::size_t mark_all_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
-        std::size_t marked = 0;
-        for (const std::string& id : ids) marked += mark_delivered(id, now) ? 1 : 0;
-        return marked;
-    }
+    /// Marks are never held: nothing to write.
+    void flush() noexcept {}
 
     bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
                         std::string_view error) {
         std::lock_guard lock(mutex_);
-        Row* row = leased_to(id, owner);
+        Row* row = free_or_leased_to(id, owner);
         if (row == nullptr) return false;
         ++row->message.attempts;
         row->message.last_error = std::string(error);
@@ -84,12 +83,32 @@ public:
         return {rows_.size(), rows_.begin()->second.message.created_at};
     }
 
+    /// A unit of work's commit (this adapter's, or another in-process one's, under its own lock): stores the rows
+    /// of the outbound events its products raised since their last commit, product by product, and appends them to
+    /// `committed` (what the unit of work hands over from collect_outbox()). Call it before the products are marked
+    /// committed (allocation::mark_committed), which forgets their events.
+    void append(std::span<Product* const> products, ports::OutboxTime now, std::vector<ports::OutboxMessage>& committed) {
+        const std::size_t first = committed.size();
+        std::lock_guard lock(mutex_);
+        for (const Product* product : products) {
+            if (!raises_outbound(*product)) continue;
+            auto next = next_position_.find(product->sku());
+            const bool same_version = next != next_position_.end() && next->second.version == product->version_number();
+            store_outbound(*product, product->version_number(), same_version ? next->second.position : 0, now,
+                           [&](ports::OutboxMessage message) { committed.push_back(std::move(message)); });
+        }
+        for (std::size_t i = first; i < committed.size(); ++i) {
+            const ports::OutboxMessage& message = committed[i];
+            next_position_.insert_or_assign(message.sku, NextPosition{message.version, message.position + 1});
+            sequence_of_.try_emplace(message.id, next_sequence_);
+            rows_.try_emplace(next_sequence_++, Row{message, {}, {}});
+        }
+    }
+
     /// Delivered rows are forgotten at once (each product's next position is kept apart from them): none to purge.
     std::size_t purge_delivered(ports::OutboxTime /*delivered_before*/) noexcept { return 0; }
 
 private:
-    friend class UnitOfWork;
-
     struct Row {
         ports::OutboxMessage message;
         std::string owner;  // empty: not leased
@@ -107,23 +126,12 @@ private:
         return row.owner == owner ? &row : nullptr;
     }
 
-    // A unit of work's commit, under the store's lock: the rows of its products' outbound events, product by
-    // product. They are all made before any is stored, so a failure stores none.
-    void append(std::span<Product* const> products, ports::OutboxTime now) {
-        std::lock_guard lock(mutex_);
-        std::vector<ports::OutboxMessage> fresh;
-        for (const Product* product : products) {
-            if (!raises_outbound(*product)) continue;
-            auto next = next_position_.find(product->sku());
-            const bool same_version = next != next_position_.end() && next->second.version == product->version_number();
-            store_outbound(*product, product->version_number(), same_version ? next->second.position : 0, now,
-                           [&](ports::OutboxMessage message) { fresh.push_back(std::move(message)); });
-        }
-        for (auto& message : fresh) {
-            next_position_.insert_or_assign(message.sku, NextPosition{message.version, message.position + 1});
-            sequence_of_.try_emplace(message.id, next_sequence_);
-            rows_.try_emplace(next_sequence_++, Row{std::move(message), {}, {}});
-        }
+    // The row of `id` if `owner` holds its lease or nobody does (its committer is delivering it).
+    Row* free_or_leased_to(std::string_view id, std::string_view owner) {
+        auto seq = sequence_of_.find(id);
+        if (seq == sequence_of_.end()) return nullptr;
+        Row& row = rows_.at(seq->second);
+        return row.owner.empty() || row.owner == owner ? &row : nullptr;
     }
 
     mutable std::mutex mutex_;

@@ -8,6 +8,7 @@
 
 #include "allocation/domain/events.hpp"
 #include "allocation/ports/notifications.hpp"
+#include "allocation/ports/outbox.hpp"
 #include "allocation/ports/publisher.hpp"
 
 namespace allocation::memory {
@@ -39,14 +40,16 @@ static_assert(ports::diagnose_notifier<RecordingNotifier>());
 struct PublishedEvent {
     std::string channel;
     events::Event event;
+    /// The message id it was published with (the outbox row's id).
+    std::string id;
     friend bool operator==(const PublishedEvent&, const PublishedEvent&) = default;
 };
 
 class RecordingPublisher {
 public:
-    void publish(std::string_view channel, const events::Event& event) {
+    void publish(std::string_view channel, const ports::OutboxMessage& message) {
         std::lock_guard lock(mutex_);
-        published_.push_back({std::string(channel), event});
+        published_.push_back({std::string(channel), message.event, message.id});
     }
     std::vector<PublishedEvent> published() const {
         std::lock_guard lock(mutex_);

@@ -39,7 +39,7 @@ public:
     /// stores in the read model what their events say, with the changes made through allocations(), all under
     /// the store's lock.
     void commit() {
-        store_.outbox_.append(products_.seen(), ports::OutboxClock::now());
+        store_.outbox_.append(products_.seen(), ports::OutboxClock::now(), outbox_);
         view_.changes().apply_to(store_.allocations_);
         project_events(products_.seen(), store_.allocations_);
         messages_.commit_to(store_.processed_);
@@ -48,12 +48,14 @@ public:
     }
 
     void rollback() noexcept {
+        // Rows already committed stay for collect_outbox(): the outbox keeps them either way.
         products_.rollback();
         view_.changes().clear();
         messages_.rollback();
     }
 
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return std::exchange(outbox_, {}); }
 
 private:
     Store::Lock lock_;
@@ -62,6 +64,7 @@ private:
     View view_;
     ProcessedMessages messages_;
     std::vector<events::Event> events_;
+    std::vector<ports::OutboxMessage> outbox_;  // the rows its commits stored, not yet collected
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());

@@ -15,6 +15,7 @@
 #include "allocation/adapters/postgres/pool.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
 #include "allocation/domain/errors.hpp"
+#include "allocation/outbox.hpp"
 
 namespace allocation::postgres {
 
@@ -80,6 +81,8 @@ private:
 
     Options options_;
     detail::ConnectionPool pool_;
+    // Delivery marks (postgres::Outbox::mark_delivered) written in batches, not one transaction per delivery.
+    allocation::detail::PendingMarks marks_;
 };
 
 }  // namespace allocation::postgres

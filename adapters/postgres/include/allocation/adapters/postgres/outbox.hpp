@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 
 #include "allocation/adapters/postgres/database.hpp"
@@ -29,8 +30,9 @@ namespace detail {
 /// id first (two commits of a product they did not change) lost no data but a race: ConcurrencyError.
 inline void outbox_insert(pqxx::transaction_base& tx, const ports::OutboxMessage& message) {
     try {
-        run(tx, sql::outbox_insert, message.sku, message.version, message.position, message.type, message.payload,
-            outbox_microseconds(message.created_at));
+        run(tx, sql::outbox_insert, message.sku, message.version, message.position,
+            std::string(event_type(message.event)), to_json(message.event), outbox_microseconds(message.created_at),
+            outbox_microseconds(message.next_attempt_at));
     } catch (const pqxx::unique_violation&) {
         throw ConcurrencyError("outbox row " + message.id + " was stored by someone else meanwhile");
     }
@@ -55,8 +57,7 @@ inline std::vector<ports::OutboxMessage> outbox_messages(const pqxx::result& row
         message.version = row[C::version].as<std::int64_t>();
         message.position = row[C::position].as<std::int64_t>();
         message.id = outbox_id(message.sku, message.version, message.position);
-        message.type = row[C::type].as<std::string>();
-        message.payload = row[C::payload].as<std::string>();
+        message.event = event_from_json(row[C::type].as<std::string>(), row[C::payload].as<std::string>());
         message.created_at = outbox_time(row[C::created_at].as<std::int64_t>());
         message.attempts = row[C::attempts].as<int>();
         message.last_error = row[C::last_error].as<std::string>();
@@ -70,10 +71,26 @@ inline std::vector<ports::OutboxMessage> outbox_messages(const pqxx::result& row
     return messages;
 }
 
+/// Marks the rows of `ids` delivered at `at`, in one statement. An id that outbox_id did not make names no row.
+inline void write_marks(pqxx::transaction_base& tx, const std::vector<std::string>& ids, std::int64_t at) {
+    std::string values;
+    for (const std::string& id : ids) {
+        const auto key = parse_outbox_id(id);
+        if (!key) continue;
+        values += fmt::format("{}({},{},{})", values.empty() ? "" : ",", tx.quote(std::string(key->sku)), key->version,
+                              key->position);
+    }
+    if (values.empty()) return;
+    tx.exec(fmt::format("UPDATE outbox o SET delivered_at = {}, lease_owner = NULL, lease_until = NULL FROM (VALUES {}) "
+                        "AS d(sku, version_number, position) WHERE o.sku = d.sku AND o.version_number = "
+                        "d.version_number AND o.position = d.position AND o.delivered_at IS NULL",
+                        at, values));
+}
+
 }  // namespace detail
 
 /// The stored outbox, for relays. Each call takes a connection nobody else is using and runs one statement (its
-/// own transaction), but for mark_all_delivered, which runs one transaction for the lot. A claim skips the rows
+/// own transaction), after the one that writes the delivery marks held in memory, if any. A claim skips the rows
 /// another claim is taking, so relays in several threads or processes never claim one row at once. The Database
 /// must outlive it. Units of work write its rows, in the transaction of their commit.
 ///
@@ -85,6 +102,7 @@ public:
     explicit Outbox(Database& db) noexcept : db_(&db) {}
 
     std::vector<ports::OutboxMessage> undelivered(std::size_t limit) const {
+        flush_marks();
         return run("listing the outbox", [&](pqxx::transaction_base& tx) {
             return detail::outbox_messages(detail::run(tx, detail::sql::outbox_undelivered, bounded(limit)));
         });
@@ -92,6 +110,7 @@ public:
 
     std::vector<ports::OutboxMessage> claim(std::string_view owner, ports::OutboxTime now,
                                             ports::OutboxTime lease_until, std::size_t limit) {
+        flush_marks();
         return run("claiming outbox rows", [&](pqxx::transaction_base& tx) {
             return detail::outbox_messages(detail::run(tx, detail::sql::outbox_claim, std::string(owner),
                                                        outbox_microseconds(now), outbox_microseconds(lease_until),
@@ -99,28 +118,15 @@ public:
         });
     }
 
-    bool mark_delivered(std::string_view id, ports::OutboxTime now) {
-        const auto key = parse_outbox_id(id);
-        if (!key) return false;
-        return run("marking an outbox row delivered", [&](pqxx::transaction_base& tx) {
-            return delivered(tx, *key, now);
-        });
+    /// Held in memory and written in batches: once `marks_batch` are held, at the next claim, count or purge, or at
+    /// flush().
+    void mark_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
+        db_->marks_.add(ids, now);
+        if (db_->marks_.size() >= marks_batch) flush_marks();
     }
 
-    /// In one transaction: one commit for the lot.
-    std::size_t mark_all_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
-        auto lease = db_->lease();
-        return lease.guarded(db_->where(), "marking outbox rows delivered", [&] {
-            pqxx::work tx(lease.db());
-            std::size_t marked = 0;
-            for (const std::string& id : ids) {
-                const auto key = parse_outbox_id(id);
-                if (key && delivered(tx, *key, now)) ++marked;
-            }
-            tx.commit();
-            return marked;
-        });
-    }
+    /// Writes the marks held in memory, in one statement; nothing when there are none.
+    void flush() { flush_marks(); }
 
     bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
                         std::string_view error) {
@@ -143,6 +149,7 @@ public:
     }
 
     ports::OutboxBacklog backlog() const {
+        flush_marks();
         return run("reading the outbox's backlog", [&](pqxx::transaction_base& tx) {
             const auto rows = detail::run(tx, detail::sql::outbox_backlog);
             ports::OutboxBacklog backlog;
@@ -154,6 +161,7 @@ public:
 
     /// One DELETE, in a transaction of its own.
     std::size_t purge_delivered(ports::OutboxTime delivered_before) {
+        flush_marks();
         return run("purging delivered outbox rows", [&](pqxx::transaction_base& tx) {
             return static_cast<std::size_t>(
                 detail::run(tx, detail::sql::outbox_purge, outbox_microseconds(delivered_before)).affected_rows());
@@ -165,10 +173,15 @@ private:
         return static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));
     }
 
-    static bool delivered(pqxx::transaction_base& tx, const OutboxKey& key, ports::OutboxTime now) {
-        return detail::run(tx, detail::sql::outbox_delivered, std::string(key.sku), key.version, key.position,
-                           outbox_microseconds(now))
-                   .affected_rows() == 1;
+    static constexpr std::size_t marks_batch = 512;
+
+    void flush_marks() const {
+        if (db_->marks_.empty()) return;
+        allocation::detail::TakenMarks marks(db_->marks_);
+        run("writing delivery marks", [&](pqxx::transaction_base& tx) {
+            detail::write_marks(tx, marks.ids(), outbox_microseconds(marks.at()));
+        });
+        marks.done();
     }
 
     // One statement on a connection of its own, in its own transaction.

@@ -85,7 +85,7 @@ inline constexpr Sql view_select{"allocation_view_select",
                                  "SELECT sku, batchref FROM allocations_view WHERE orderid = $1 ORDER BY id"};
 inline constexpr Sql outbox_insert{"allocation_outbox_insert",
                                    "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
-                                   "next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)"};
+                                   "next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"};
 /// The stored version of product ?1 and the position of its next outbox row at that version.
 inline constexpr Sql outbox_next_position{
     "allocation_outbox_next_position",
@@ -102,15 +102,11 @@ inline constexpr Sql outbox_claim{
     "UPDATE outbox SET lease_owner = $1, lease_until = $3 WHERE seq IN (SELECT seq FROM outbox WHERE "
     "delivered_at IS NULL AND next_attempt_at <= $2 AND (lease_owner IS NULL OR lease_until <= $2) "
     "ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " ALLOCATION_POSTGRES_OUTBOX_COLUMNS};
-inline constexpr Sql outbox_delivered{
-    "allocation_outbox_delivered",
-    "UPDATE outbox SET delivered_at = $4, lease_owner = NULL, lease_until = NULL "
-    "WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL"};
 inline constexpr Sql outbox_failed{
     "allocation_outbox_failed",
     "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $5, last_error = $6, lease_owner = NULL, "
     "lease_until = NULL WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL "
-    "AND lease_owner = $4"};
+    "AND (lease_owner IS NULL OR lease_owner = $4)"};
 inline constexpr Sql outbox_release{
     "allocation_outbox_release",
     "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
@@ -137,7 +133,7 @@ inline constexpr const Sql* all[] = {
     &select_product,  &select_product_batches, &select_version,     &select_version_and_order, &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
     &update_batch,    &insert_line,        &delete_line,      &insert_waiting,       &delete_waiting,
     &view_add,        &view_remove,        &view_select,      &outbox_insert,        &outbox_next_position,
-    &outbox_undelivered, &outbox_claim,    &outbox_delivered, &outbox_failed,        &outbox_release,
+    &outbox_undelivered, &outbox_claim,    &outbox_failed,        &outbox_release,
     &outbox_backlog,  &outbox_purge,       &select_processed, &insert_processed,     &purge_processed,
     &select_schema_version};
 }  // namespace sql

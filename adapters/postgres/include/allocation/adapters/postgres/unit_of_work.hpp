@@ -79,6 +79,7 @@ public:
     ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
+        std::vector<ports::OutboxMessage> stored;
         if (has_work()) {
             lease_.guarded(db_.where(), "commit failed, nothing was written", [&] {
                 // A connection the server closed since the last lookup fails here, before BEGIN: libpqxx 6.4 leaks
@@ -87,13 +88,14 @@ public:
                     throw pqxx::broken_connection("the server closed the connection");
                 }
                 pqxx::work tx(lease_.db());
-                write(tx);
+                write(tx, stored);
                 tx.commit();
             });
         }
         products_.loaded_.committed(events_);
         view_.changes().clear();
         messages_.clear();
+        outbox_.insert(outbox_.end(), std::make_move_iterator(stored.begin()), std::make_move_iterator(stored.end()));
     }
 
     /// Nothing to undo in the database: a transaction lives only inside commit(), which aborts it on failure.
@@ -104,6 +106,7 @@ public:
     }
 
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return std::exchange(outbox_, {}); }
 
 private:
     // Whether the commit has anything to write: changed products, view rows, outbox rows, message ids.
@@ -112,14 +115,18 @@ private:
                allocation::detail::any_raises_outbound(products_.seen()) || !messages_.empty();
     }
 
-    void write(pqxx::transaction_base& tx) {
+    // The products' changes, the view's rows, the outbox rows (kept in `stored`) and the message ids.
+    void write(pqxx::transaction_base& tx, std::vector<ports::OutboxMessage>& stored) {
         for (auto* entry : products_.loaded_.tracked()) products_.write(tx, *entry);
         StoredRows rows{&tx};
         view_.changes().apply_to(rows);
         project_events(products_.seen(), rows);
         allocation::detail::store_outbox_rows(
             products_.loaded_.tracked(), [&](const std::string& sku) { return detail::outbox_next_position(tx, sku); },
-            [&](const ports::OutboxMessage& message) { detail::outbox_insert(tx, message); });
+            [&](ports::OutboxMessage message) {
+                detail::outbox_insert(tx, message);
+                stored.push_back(std::move(message));
+            });
         messages_.write(tx);
     }
 
@@ -129,6 +136,7 @@ private:
     View view_;
     ProcessedMessages messages_;
     std::vector<events::Event> events_;
+    std::vector<ports::OutboxMessage> outbox_;  // the rows its commits stored, not yet collected
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());

@@ -124,9 +124,14 @@ struct PublisherOptions {
     /// failure in a row, up to `max_retry_after`, and is reset by a success.
     std::chrono::milliseconds retry_after{1000};
     std::chrono::milliseconds max_retry_after{5000};
+    /// A message published on channel C is first appended to the stream `stream_prefix` + C, which keeps about
+    /// `stream_max_length` entries.
+    std::string stream_prefix = "allocation:";
+    std::size_t stream_max_length = 1000000;
 };
 
-/// Publishes each event as JSON with PUBLISH. The threads that publish share idle connections, made on demand; a
+/// Publishes each outbox message twice: appended to a stream (durable, for at-least-once consumers), then as the
+/// book's JSON with PUBLISH. The threads that publish share idle connections, made on demand; a
 /// thread uses one on its own, so nobody waits for another thread's connect or command. A down or silent broker
 /// therefore costs each publisher at most one attempt bounded by `timeout` (a connection found dead at once is
 /// replaced by one fresh attempt); after a failure, publishing fails at once until `retry_after` has passed.
@@ -136,19 +141,16 @@ public:
     explicit Publisher(Endpoint endpoint, PublisherOptions options = {})
         : endpoint_(std::move(endpoint)), options_(options), backoff_(options.retry_after) {}
 
-    void publish(std::string_view channel, const events::Event& event) { publish_json(channel, to_json(event)); }
-
-    /// PUBLISH of a payload already in JSON (an outbox row's, say).
-    void publish_json(std::string_view channel, std::string_view payload) {
+    /// Appends an entry with fields `id` (the message id) and `event` (the book's JSON) to the stream
+    /// `stream_prefix` + `channel` (XADD, MAXLEN ~ `stream_max_length`), then PUBLISHes the JSON on `channel`: the
+    /// durable one first. At-least-once consumers of the stream tell a repeated entry by its `id`.
+    void publish(std::string_view channel, const ports::OutboxMessage& message) {
+        const std::string payload = to_json(message.event);
+        const std::string stream = options_.stream_prefix + std::string(channel);
+        const std::string limit = std::to_string(options_.stream_max_length);
+        run({"XADD", stream, "MAXLEN", "~", limit, "*", "id", message.id, "event", payload},
+            "cannot append to Redis stream " + stream);
         run({"PUBLISH", channel, payload}, "cannot publish on Redis channel " + std::string(channel));
-    }
-
-    /// Appends an entry with fields `id` and `event` to `stream` (XADD), keeping about `max_length` entries
-    /// (MAXLEN ~). At-least-once consumers tell a repeated entry by its `id`.
-    void append(std::string_view stream, std::string_view id, std::string_view payload, std::size_t max_length) {
-        const std::string limit = std::to_string(max_length);
-        run({"XADD", stream, "MAXLEN", "~", limit, "*", "id", id, "event", payload},
-            "cannot append to Redis stream " + std::string(stream));
     }
 
     const Endpoint& endpoint() const noexcept { return endpoint_; }

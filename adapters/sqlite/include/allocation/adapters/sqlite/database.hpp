@@ -16,6 +16,7 @@
 #include "allocation/adapters/sqlite/options.hpp"
 #include "allocation/adapters/sqlite/pool.hpp"
 #include "allocation/domain/errors.hpp"
+#include "allocation/outbox.hpp"
 
 namespace allocation::sqlite {
 
@@ -78,6 +79,9 @@ private:
     // in SQLite's busy handler, which sleeps (1 ms, then 2, 5, 10 ...) however soon the lock is free again.
     // Other processes still meet in the busy handler.
     std::mutex writer_;
+    // Delivery marks (sqlite::Outbox::mark_delivered) waiting for the next write transaction, a commit's included,
+    // so that delivering costs the single writer no turn of its own.
+    allocation::detail::PendingMarks marks_;
 };
 
 }  // namespace allocation::sqlite

@@ -18,13 +18,6 @@ enum class Synchronous { normal, full };
 /// them slow them down (bench/bench_sqlite: rows NORMAL/bg and FULL/bg).
 enum class Checkpoint { automatic, background };
 
-/// Whether commits store the outbox's rows (allocation::leaves_the_process). `stored`: the events that leave the
-/// process are written with the change that raised them, for a relay over sqlite::Outbox to deliver at least
-/// once. `off`: they are not stored; for programs that run no relay (such as the CSV job, whose rows nobody would
-/// deliver) and to measure the outbox's cost. The bus still hands them to its publisher and notifier after the
-/// commit, at most once, as the book does.
-enum class OutboxRows { stored, off };
-
 struct Options {
     /// A file name, or ":memory:" for a private database that lives as long as its Database object.
     std::string path = "allocation.db";
@@ -33,7 +26,6 @@ struct Options {
     std::chrono::milliseconds busy_timeout{5000};
     /// Ignored for ":memory:", which has no log.
     Checkpoint checkpoint = Checkpoint::automatic;
-    OutboxRows outbox = OutboxRows::stored;
 };
 
 }  // namespace allocation::sqlite

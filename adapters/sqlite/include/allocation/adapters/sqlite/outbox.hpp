@@ -31,13 +31,15 @@ namespace detail {
 
 /// Stores one row, in the transaction of the commit that raised its event.
 inline void outbox_insert(Statements& st, const ports::OutboxMessage& message) {
+    const std::string type(event_type(message.event)), payload = to_json(message.event);
     Use query(st.outbox_insert);
     bind_text(st.outbox_insert, 1, message.sku);
     st.outbox_insert.bind(2, message.version);
     st.outbox_insert.bind(3, message.position);
-    bind_text(st.outbox_insert, 4, message.type);
-    bind_text(st.outbox_insert, 5, message.payload);
+    bind_text(st.outbox_insert, 4, type);
+    bind_text(st.outbox_insert, 5, payload);
     st.outbox_insert.bind(6, outbox_microseconds(message.created_at));
+    st.outbox_insert.bind(7, outbox_microseconds(message.next_attempt_at));
     query->exec();
 }
 
@@ -59,8 +61,7 @@ inline std::pair<std::int64_t, ports::OutboxMessage> read_outbox_row(SQLite::Sta
     message.version = query.getColumn(C::version).getInt64();
     message.position = query.getColumn(C::position).getInt64();
     message.id = outbox_id(message.sku, message.version, message.position);
-    message.type = query.getColumn(C::type).getString();
-    message.payload = query.getColumn(C::payload).getString();
+    message.event = event_from_json(query.getColumn(C::type).getString(), query.getColumn(C::payload).getString());
     message.created_at = outbox_time(query.getColumn(C::created_at).getInt64());
     message.attempts = query.getColumn(C::attempts).getInt();
     message.last_error = query.getColumn(C::last_error).getString();
@@ -86,16 +87,33 @@ inline void bind_outbox_key(SQLite::Statement& statement, const OutboxKey& key, 
     statement.bind(3, key.position);
 }
 
+/// Marks the rows of `ids` delivered at `at`, in the caller's write transaction. An id that outbox_id did not make
+/// names no row.
+inline void write_marks(Statements& st, const std::vector<std::string>& ids, std::int64_t at) {
+    for (const std::string& id : ids) {
+        const auto key = parse_outbox_id(id);
+        if (!key) continue;
+        const std::string sku(key->sku);
+        Use query(st.outbox_delivered);
+        bind_outbox_key(st.outbox_delivered, *key, sku);
+        st.outbox_delivered.bind(4, at);
+        query->exec();
+    }
+}
+
 }  // namespace detail
 
 /// The stored outbox, for relays. Each call takes a connection nobody else is using; claims run in a write
 /// transaction (BEGIN IMMEDIATE), so relays in several threads or processes on one file never claim one row at
-/// once. The Database must outlive it. Units of work write its rows, in the transaction of their commit.
+/// once. Delivery marks wait in memory for the next write transaction of the database (a unit of work's commit, a
+/// claim, a purge) or flush(): delivering takes no turn of the single writer of its own. The Database must outlive
+/// it. Units of work write its rows, in the transaction of their commit.
 class Outbox {
 public:
     explicit Outbox(Database& db) noexcept : db_(&db) {}
 
     std::vector<ports::OutboxMessage> undelivered(std::size_t limit) const {
+        flush_marks();
         return run("listing the outbox", [&](detail::Statements& st) {
             detail::Use query(st.outbox_undelivered);
             st.outbox_undelivered.bind(1, bounded(limit));
@@ -106,49 +124,21 @@ public:
     std::vector<ports::OutboxMessage> claim(std::string_view owner, ports::OutboxTime now,
                                             ports::OutboxTime lease_until, std::size_t limit) {
         const std::string owner_text(owner);
-        return write("claiming outbox rows", [&](detail::Lease& lease) {
-            auto& st = lease.statements();
-            detail::Transaction transaction(lease.connection().db, st.begin_write, st.commit);
-            std::vector<ports::OutboxMessage> claimed;
-            {
-                detail::Use query(st.outbox_claim);
-                detail::bind_text(st.outbox_claim, 1, owner_text);
-                st.outbox_claim.bind(2, outbox_microseconds(now));
-                st.outbox_claim.bind(3, outbox_microseconds(lease_until));
-                st.outbox_claim.bind(4, bounded(limit));
-                claimed = detail::read_outbox_rows(st.outbox_claim);
-            }
-            transaction.commit();
-            return claimed;
+        return write("claiming outbox rows", [&](detail::Statements& st) {
+            detail::Use query(st.outbox_claim);
+            detail::bind_text(st.outbox_claim, 1, owner_text);
+            st.outbox_claim.bind(2, outbox_microseconds(now));
+            st.outbox_claim.bind(3, outbox_microseconds(lease_until));
+            st.outbox_claim.bind(4, bounded(limit));
+            return detail::read_outbox_rows(st.outbox_claim);
         });
     }
 
-    bool mark_delivered(std::string_view id, ports::OutboxTime now) {
-        return update("marking an outbox row delivered", id, [&](detail::Statements& st) -> SQLite::Statement& {
-            st.outbox_delivered.bind(4, outbox_microseconds(now));
-            return st.outbox_delivered;
-        });
-    }
+    /// Held in memory until the database's next write transaction, or flush().
+    void mark_delivered(std::span<const std::string> ids, ports::OutboxTime now) { db_->marks_.add(ids, now); }
 
-    /// In one write transaction: one commit (and one sync) for the lot.
-    std::size_t mark_all_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
-        return write("marking outbox rows delivered", [&](detail::Lease& lease) {
-            auto& st = lease.statements();
-            detail::Transaction transaction(lease.connection().db, st.begin_write, st.commit);
-            std::size_t marked = 0;
-            for (const std::string& id : ids) {
-                const auto key = parse_outbox_id(id);
-                if (!key) continue;
-                const std::string sku(key->sku);
-                detail::Use query(st.outbox_delivered);
-                detail::bind_outbox_key(st.outbox_delivered, *key, sku);
-                st.outbox_delivered.bind(4, outbox_microseconds(now));
-                marked += query->exec() == 1 ? 1 : 0;
-            }
-            transaction.commit();
-            return marked;
-        });
-    }
+    /// Writes the marks held in memory, in a write transaction of its own; nothing when there are none.
+    void flush() { flush_marks(); }
 
     bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
                         std::string_view error) {
@@ -170,6 +160,7 @@ public:
     }
 
     ports::OutboxBacklog backlog() const {
+        flush_marks();
         return run("reading the outbox's backlog", [&](detail::Statements& st) {
             detail::Use query(st.outbox_backlog);
             query->executeStep();
@@ -181,10 +172,8 @@ public:
         });
     }
 
-    /// One DELETE, in a write transaction of its own.
     std::size_t purge_delivered(ports::OutboxTime delivered_before) {
-        return write("purging delivered outbox rows", [&](detail::Lease& lease) {
-            auto& st = lease.statements();
+        return write("purging delivered outbox rows", [&](detail::Statements& st) {
             detail::Use query(st.outbox_purge);
             st.outbox_purge.bind(1, outbox_microseconds(delivered_before));
             return static_cast<std::size_t>(query->exec());
@@ -206,17 +195,28 @@ private:
         }
     }
 
-    // Threads of this process take turns on the writer lock, as units of work do; other processes meet in
-    // SQLite's busy handler.
+    // One write transaction: the marks held in memory first, then `fn`. Threads of this process take turns on the
+    // writer lock, as units of work do; other processes meet in SQLite's busy handler.
     template <typename Fn>
-    auto write(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&, detail::Lease&> {
+    auto write(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::Statements&> {
         auto lease = db_->lease();
         std::lock_guard writer(db_->writer_);
         try {
-            return fn(lease);
+            auto& st = lease.statements();
+            detail::Transaction transaction(lease.connection().db, st.begin_write, st.commit);
+            allocation::detail::TakenMarks marks(db_->marks_);
+            detail::write_marks(st, marks.ids(), outbox_microseconds(marks.at()));
+            auto result = fn(st);
+            transaction.commit();
+            marks.done();
+            return result;
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(db_->options().path, doing, e.what()));
         }
+    }
+
+    void flush_marks() const {
+        if (!db_->marks_.empty()) write("writing delivery marks", [](detail::Statements&) { return 0; });
     }
 
     // Runs the statement `bind` returns for the row of `id` (its key bound as ?1..?3, `bind` binds the rest);
@@ -226,8 +226,8 @@ private:
         const auto key = parse_outbox_id(id);
         if (!key) return false;
         const std::string sku(key->sku);
-        return write(doing, [&](detail::Lease& lease) {
-            SQLite::Statement& statement = bind(lease.statements());
+        return write(doing, [&](detail::Statements& st) {
+            SQLite::Statement& statement = bind(st);
             detail::Use query(statement);
             detail::bind_outbox_key(statement, *key, sku);
             return query->exec() == 1;

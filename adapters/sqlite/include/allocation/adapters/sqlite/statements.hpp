@@ -123,7 +123,8 @@ struct OutboxNextPositionQuery {
     enum Column : int { version, position };
 };
 
-/// Changes to the undelivered row of outbox id (?1, ?2, ?3); `failed` and `release` only while ?4 leases it.
+/// Changes to the undelivered row of outbox id (?1, ?2, ?3); `release` only while ?4 leases it, `failed` also
+/// while nobody does (its committer delivers it).
 struct OutboxUpdates {
     static constexpr const char* delivered =
         "UPDATE outbox SET delivered_at = ?4, lease_owner = NULL, lease_until = NULL "
@@ -131,7 +132,7 @@ struct OutboxUpdates {
     static constexpr const char* failed =
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?5, last_error = ?6, lease_owner = NULL, "
         "lease_until = NULL WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL "
-        "AND lease_owner = ?4";
+        "AND (lease_owner IS NULL OR lease_owner = ?4)";
     static constexpr const char* release =
         "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
         "WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL AND lease_owner = ?4";
@@ -186,7 +187,7 @@ struct Statements {
           view_select(db, ViewQuery::sql),
           outbox_insert(db,
                         "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
-                        "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"),
+                        "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
           outbox_next_position(db, OutboxNextPositionQuery::sql),
           outbox_undelivered(db, OutboxUndeliveredQuery::sql),
           outbox_claim(db, OutboxClaimQuery::sql),

@@ -32,8 +32,8 @@ namespace allocation::sqlite {
 /// throws ConcurrencyError and nothing is written. Any other failure throws StorageError, also writing nothing.
 /// The read-model changes made through `allocations()`, and those the products' events call for (see
 /// allocation::project), are written in that same transaction, however the products were changed; so are the
-/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox;
-/// none with OutboxRows::off), and the message ids recorded through `messages()` (ports::RecordsProcessedMessages):
+/// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox), the
+/// delivery marks sqlite::Outbox holds in memory, and the message ids recorded through `messages()` (ports::RecordsProcessedMessages):
 /// an id committed meanwhile by another unit of work throws ConcurrencyError.
 class UnitOfWork {
     /// The stored view, read through this unit of work's connection.
@@ -79,36 +79,16 @@ public:
     ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
-        auto& st = lease_.statements();
+        std::vector<ports::OutboxMessage> stored;
         try {
-            if (has_work()) {
-                std::lock_guard writer(db_.writer_);
-                detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
-                for (auto* entry : products_.loaded_.tracked()) products_.write(*entry);
-                StoredRows rows{&st};
-                for (const auto& change : view_.changes().pending()) {
-                    if (change.is_add) {
-                        rows.add(change.orderid, change.sku, change.batchref);
-                    } else {
-                        rows.remove(change.orderid, change.sku);
-                    }
-                }
-                project_events(products_.seen(), rows);
-                if (stores_outbox()) {
-                    allocation::detail::store_outbox_rows(
-                        products_.loaded_.tracked(),
-                        [&](const std::string& sku) { return detail::outbox_next_position(st, sku); },
-                        [&](const ports::OutboxMessage& message) { detail::outbox_insert(st, message); });
-                }
-                messages_.write(st);
-                transaction.commit();
-            }
+            if (has_work()) write(stored);
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
         }
         products_.loaded_.committed(events_);
         view_.changes().clear();
         messages_.clear();
+        outbox_.insert(outbox_.end(), std::make_move_iterator(stored.begin()), std::make_move_iterator(stored.end()));
     }
 
     void rollback() noexcept {
@@ -119,14 +99,42 @@ public:
     }
 
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return std::exchange(outbox_, {}); }
 
 private:
-    bool stores_outbox() const noexcept { return db_.options().outbox != OutboxRows::off; }
-
     // Whether the commit has anything to write: changed products, view rows, outbox rows, message ids.
     bool has_work() noexcept {
         return products_.loaded_.has_work() || !view_.changes().empty() ||
-               (stores_outbox() && allocation::detail::any_raises_outbound(products_.seen())) || !messages_.empty();
+               allocation::detail::any_raises_outbound(products_.seen()) || !messages_.empty();
+    }
+
+    // One write transaction: the products' changes, the view's rows, the outbox rows (kept in `stored`), the
+    // message ids, and the delivery marks the database holds, which ride with it.
+    void write(std::vector<ports::OutboxMessage>& stored) {
+        auto& st = lease_.statements();
+        std::lock_guard writer(db_.writer_);
+        detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
+        for (auto* entry : products_.loaded_.tracked()) products_.write(*entry);
+        StoredRows rows{&st};
+        for (const auto& change : view_.changes().pending()) {
+            if (change.is_add) {
+                rows.add(change.orderid, change.sku, change.batchref);
+            } else {
+                rows.remove(change.orderid, change.sku);
+            }
+        }
+        project_events(products_.seen(), rows);
+        allocation::detail::store_outbox_rows(
+            products_.loaded_.tracked(), [&](const std::string& sku) { return detail::outbox_next_position(st, sku); },
+            [&](ports::OutboxMessage message) {
+                detail::outbox_insert(st, message);
+                stored.push_back(std::move(message));
+            });
+        messages_.write(st);
+        allocation::detail::TakenMarks marks(db_.marks_);
+        detail::write_marks(st, marks.ids(), outbox_microseconds(marks.at()));
+        transaction.commit();
+        marks.done();
     }
 
     Database& db_;
@@ -135,6 +143,7 @@ private:
     View view_;
     ProcessedMessages messages_;
     std::vector<events::Event> events_;
+    std::vector<ports::OutboxMessage> outbox_;  // the rows its commits stored, not yet collected
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
