@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/domain/commands.hpp"
+#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/json.hpp"
@@ -56,34 +58,63 @@ inline Endpoint parse_endpoint(std::string_view text) {
     return Endpoint{std::string(text.substr(0, colon)), port};
 }
 
-/// A message that is not what its channel expects; the consumer logs and skips it.
-class MalformedMessage : public Error {
-public:
-    using Error::Error;
-};
+/// A message that is not what its channel expects; the consumers log it and skip it, or set it aside.
+using MalformedMessage = allocation::MalformedMessage;
 
 /// The book's JSON for an event (allocation::to_json, shared with the outbox's payloads).
 using allocation::to_json;
 
-/// Reads {"batchref": "...", "qty": N} (0 cancels the batch) into a ChangeBatchQuantity. Throws MalformedMessage
-/// naming the field.
+/// Reads the channel's JSON, {"batchref": "...", "qty": N} (0 cancels the batch), into a ChangeBatchQuantity without
+/// a message id: this transport only extracts the raw values, allocation::decode_change_batch_quantity applies the
+/// rules. Throws MalformedMessage naming the field.
 inline commands::ChangeBatchQuantity parse_change_batch_quantity(std::string_view payload) {
-    nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw MalformedMessage("message is not valid JSON");
     if (!j.is_object()) throw MalformedMessage("message must be a JSON object");
-    auto batchref = j.find("batchref");
-    if (batchref == j.end()) throw MalformedMessage("missing field 'batchref'");
-    if (!batchref->is_string() || batchref->get_ref<const std::string&>().empty()) {
-        throw MalformedMessage("field 'batchref' must be a non-empty string");
+    auto raw = [&j](const char* name) -> RawField {
+        auto it = j.find(name);
+        if (it == j.end()) return MissingField{};
+        if (it->is_string()) return std::string_view(it->get_ref<const std::string&>());
+        if (it->is_number_unsigned()) return it->get<std::uint64_t>();
+        if (it->is_number_integer()) return it->get<std::int64_t>();
+        if (it->is_number_float()) return it->get<double>();
+        return OtherValue{it->type_name()};
+    };
+    return decode_change_batch_quantity({raw("batchref"), raw("qty")});
+}
+
+/// True for a failure that trying the same message again cannot cure: an allocation::Error of the message itself
+/// (malformed, invalid, an unknown batch), not the storage's (StorageError) nor a lost race (ConcurrencyError).
+/// Anything else may pass.
+inline bool never_succeeds(const std::exception& error) noexcept {
+    if (dynamic_cast<const StorageError*>(&error) != nullptr) return false;
+    if (dynamic_cast<const ConcurrencyError*>(&error) != nullptr) return false;
+    return dynamic_cast<const Error*>(&error) != nullptr;
+}
+
+/// Where the consumers hand each ChangeBatchQuantity: the bus (bus.handle), whose handlers::change_batch_quantity
+/// applies a message id once, recording it in the unit of work that commits the change.
+using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+
+/// What became of a change_batch_quantity message: applied (or known and acknowledged), rejected (it can never
+/// succeed: malformed, an unknown batch), or failed for now (the storage, a lost race), with the reason.
+struct Applied {
+    enum class Outcome { applied, rejected, failed };
+    Outcome outcome = Outcome::applied;
+    std::string reason{};
+};
+
+/// The one path by which a change_batch_quantity message from Redis is applied, whichever transport carried it:
+/// `decode()` (the transport's extraction, then allocation::decode_change_batch_quantity), then `handler`. The
+/// transports differ only in what they do with the outcome.
+template <typename Decode>
+Applied apply_change_batch_quantity(const Handler& handler, Decode&& decode) {
+    try {
+        handler(std::forward<Decode>(decode)());
+        return {};
+    } catch (const std::exception& error) {
+        return {never_succeeds(error) ? Applied::Outcome::rejected : Applied::Outcome::failed, error.what()};
     }
-    auto qty = j.find("qty");
-    if (qty == j.end()) throw MalformedMessage("missing field 'qty'");
-    if (!qty->is_number_integer()) throw MalformedMessage("field 'qty' must be an integer");
-    const bool in_range = qty->is_number_unsigned()
-                              ? quantity_in_range(qty->get<std::uint64_t>(), min_changed_quantity)
-                              : quantity_in_range(qty->get<std::int64_t>(), min_changed_quantity);
-    if (!in_range) throw MalformedMessage("field 'qty' " + quantity_range(min_changed_quantity) + ", got " + qty->dump());
-    return commands::ChangeBatchQuantity{batchref->get<std::string>(), qty->get<int>()};
 }
 
 /// Receives one human-readable line about the adapter's connection and the messages it skipped.
@@ -334,7 +365,7 @@ struct ConsumerOptions {
 /// refused connection is logged and retried with exponential backoff until `stop()` (or destruction).
 class Consumer {
 public:
-    using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+    using Handler = redis::Handler;
 
     Consumer(Endpoint endpoint, Handler handler, Log log, ConsumerOptions options = {})
         : endpoint_(std::move(endpoint)), handler_(std::move(handler)), options_(std::move(options)),
@@ -393,10 +424,11 @@ private:
         }
         if (kind != "message" || reply->element[2]->type != REDIS_REPLY_STRING) return;
         std::string_view payload(reply->element[2]->str, reply->element[2]->len);
-        try {
-            handler_(parse_change_batch_quantity(payload));
-        } catch (const std::exception& error) {
-            loop_.say("redis: skipped message on " + options_.channel + " (" + error.what() + "): " +
+        // At most once: whatever stops a message (its content or the storage), nothing keeps it for a retry.
+        const Applied applied =
+            apply_change_batch_quantity(handler_, [payload] { return parse_change_batch_quantity(payload); });
+        if (applied.outcome != Applied::Outcome::applied) {
+            loop_.say("redis: skipped message on " + options_.channel + " (" + applied.reason + "): " +
                 std::string(payload.substr(0, 200)));
         }
     }

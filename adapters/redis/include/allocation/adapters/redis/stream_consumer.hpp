@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -13,7 +12,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -22,8 +20,8 @@
 
 #include "allocation/adapters/redis/redis.hpp"
 #include "allocation/domain/commands.hpp"
+#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/errors.hpp"
-#include "allocation/domain/rules.hpp"
 
 namespace allocation::redis {
 
@@ -39,35 +37,19 @@ struct StreamEntry {
     }
 };
 
-/// Reads an entry of allocation:change_batch_quantity: fields `batchref` and `qty` (a decimal integer, 0 cancels
-/// the batch), and optionally `id`, the message id; without it the message id is "<stream>:<entry id>". Throws
+/// Reads an entry of allocation:change_batch_quantity: fields `batchref`, `qty` (a decimal integer, 0 cancels the
+/// batch) and optionally `id`, the message id; without it the message id is "<stream>:<entry id>". This transport
+/// only extracts the raw values, allocation::decode_change_batch_quantity applies the rules. Throws
 /// MalformedMessage naming the field.
 inline commands::ChangeBatchQuantity parse_change_batch_quantity(const StreamEntry& entry, std::string_view stream) {
     const std::string* batchref = entry.field("batchref");
-    if (batchref == nullptr) throw MalformedMessage("missing field 'batchref'");
-    if (batchref->empty()) throw MalformedMessage("field 'batchref' must not be empty");
-    const std::string* qty_text = entry.field("qty");
-    if (qty_text == nullptr) throw MalformedMessage("missing field 'qty'");
-    std::int64_t qty = 0;
-    auto [end, ec] = std::from_chars(qty_text->data(), qty_text->data() + qty_text->size(), qty);
-    if (ec == std::errc::result_out_of_range || (ec == std::errc{} && !quantity_in_range(qty, min_changed_quantity))) {
-        throw MalformedMessage("field 'qty' " + quantity_range(min_changed_quantity) + ", got " + *qty_text);
-    }
-    if (ec != std::errc{} || end != qty_text->data() + qty_text->size()) {
-        throw MalformedMessage("field 'qty' must be an integer, got '" + qty_text->substr(0, 40) + "'");
-    }
+    const std::string* qty = entry.field("qty");
     const std::string* id = entry.field("id");
-    std::string message_id = id != nullptr && !id->empty() ? *id : std::string(stream) + ":" + entry.id;
-    return commands::ChangeBatchQuantity{*batchref, static_cast<int>(qty), std::move(message_id)};
-}
-
-/// True for a failure that trying the same message again cannot cure: an allocation::Error of the message itself
-/// (malformed, invalid, an unknown batch), not the storage's (StorageError) nor a lost race (ConcurrencyError).
-/// Anything else may pass.
-inline bool never_succeeds(const std::exception& error) noexcept {
-    if (dynamic_cast<const StorageError*>(&error) != nullptr) return false;
-    if (dynamic_cast<const ConcurrencyError*>(&error) != nullptr) return false;
-    return dynamic_cast<const Error*>(&error) != nullptr;
+    ChangeBatchQuantityMessage message{batchref != nullptr ? RawField(std::string_view(*batchref)) : MissingField{},
+                                       qty != nullptr ? RawField(DecimalText{*qty}) : MissingField{}};
+    if (id != nullptr) message.id = *id;
+    message.transport_id = std::string(stream) + ":" + entry.id;
+    return decode_change_batch_quantity(message);
 }
 
 struct StreamConsumerOptions {
@@ -161,7 +143,7 @@ inline std::vector<StreamEntry> entries_of(const redisReply* reply) {
 /// - A lost or refused connection is logged and retried with exponential backoff until `stop()`.
 class StreamConsumer {
 public:
-    using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+    using Handler = redis::Handler;
 
     StreamConsumer(Endpoint endpoint, std::string name, Handler handler, Log log, StreamConsumerOptions options = {})
         : endpoint_(std::move(endpoint)), name_(std::move(name)), handler_(std::move(handler)),
@@ -252,21 +234,20 @@ private:
         if (entry.deleted) {
             loop_.say("redis stream: entry " + entry.id + " of " + options_.stream + " was trimmed before it was handled");
         } else {
-            try {
-                handler_(parse_change_batch_quantity(entry, options_.stream));
-            } catch (const std::exception& error) {
-                if (never_succeeds(error)) {
-                    dead_letter(context, entry, error.what());
-                } else if (const std::int64_t deliveries = delivery_count(context, entry.id);
-                           deliveries < options_.max_deliveries) {
+            const Applied applied = apply_change_batch_quantity(
+                handler_, [&] { return parse_change_batch_quantity(entry, options_.stream); });
+            if (applied.outcome == Applied::Outcome::rejected) {
+                dead_letter(context, entry, applied.reason);
+            } else if (applied.outcome == Applied::Outcome::failed) {
+                const std::int64_t deliveries = delivery_count(context, entry.id);
+                if (deliveries < options_.max_deliveries) {
                     loop_.say("redis stream: entry " + entry.id + " failed, will retry (delivery " +
                               std::to_string(deliveries) + " of " + std::to_string(options_.max_deliveries) +
-                              "): " + error.what());
+                              "): " + applied.reason);
                     return false;
-                } else {
-                    dead_letter(context, entry, "failed on each of " + std::to_string(deliveries) +
-                                                    " deliveries, the last time: " + error.what());
                 }
+                dead_letter(context, entry, "failed on each of " + std::to_string(deliveries) +
+                                                " deliveries, the last time: " + applied.reason);
             }
         }
         detail::checked(detail::command(context, {"XACK", options_.stream, options_.group, entry.id}),
