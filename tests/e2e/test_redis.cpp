@@ -180,7 +180,7 @@ TEST_CASE("publishers do not queue behind a broker that hangs: each waits at mos
     using namespace std::chrono;
     SilentBroker broker;
     const auto timeout = 250ms;
-    allocation::redis::Publisher publisher({"127.0.0.1", broker.port()}, {.timeout = timeout, .retry_after = 10s});
+    allocation::redis::Publisher publisher({"127.0.0.1", broker.port()}, {.timeout = timeout, .backoff = {.first = 10s}});
 
     constexpr int threads = 8;
     std::vector<milliseconds> took(threads);
@@ -213,7 +213,7 @@ TEST_CASE("publishers do not queue behind a broker that hangs: each waits at mos
 TEST_CASE("the publisher survives losing Redis and publishes again once it is back", "[e2e][redis]") {
     using namespace std::chrono;
     RedisServer redis;
-    allocation::redis::Publisher publisher({"127.0.0.1", redis.port()}, {.timeout = 500ms, .retry_after = 200ms});
+    allocation::redis::Publisher publisher({"127.0.0.1", redis.port()}, {.timeout = 500ms, .backoff = {.first = 200ms, .cap = 1s}});
     {
         Listener events(redis.port(), "line_allocated");
         publisher.publish("line_allocated", allocated);

@@ -4,18 +4,17 @@
 
 #include <poll.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <initializer_list>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -33,6 +32,7 @@
 #include "allocation/domain/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/publisher.hpp"
+#include "allocation/service_layer/background.hpp"
 
 namespace allocation::redis {
 
@@ -151,21 +151,20 @@ inline Context connect(const Endpoint& endpoint, std::chrono::milliseconds timeo
 struct PublisherOptions {
     /// Limit on connecting and on each command.
     std::chrono::milliseconds timeout{1000};
-    /// After a failure, publishing fails at once (without waiting for Redis) for this long; the wait doubles on each
-    /// failure in a row, up to `max_retry_after`, and is reset by a success.
-    std::chrono::milliseconds retry_after{1000};
-    std::chrono::milliseconds max_retry_after{5000};
+    /// After a failure, publishing fails at once (without waiting for Redis) for `backoff.delay(failures in a row)`:
+    /// 1 s doubling up to 5 s, with jitter; a success starts again from the first.
+    Backoff backoff{.first = std::chrono::seconds(1), .cap = std::chrono::seconds(5)};
 };
 
 /// Publishes each event as JSON with PUBLISH. The threads that publish share idle connections, made on demand; a
 /// thread uses one on its own, so nobody waits for another thread's connect or command. A down or silent broker
 /// therefore costs each publisher at most one attempt bounded by `timeout` (a connection found dead at once is
-/// replaced by one fresh attempt); after a failure, publishing fails at once until `retry_after` has passed.
+/// replaced by one fresh attempt); after a failure, publishing fails at once until the backoff has passed.
 /// A failure throws StorageError; the bus reports it and the committed change stays committed.
 class Publisher {
 public:
     explicit Publisher(Endpoint endpoint, PublisherOptions options = {})
-        : endpoint_(std::move(endpoint)), options_(options), backoff_(options.retry_after) {}
+        : endpoint_(std::move(endpoint)), options_(options) {}
 
     void publish(std::string_view channel, const events::Event& event) { publish_json(channel, to_json(event)); }
 
@@ -247,7 +246,7 @@ private:
 
     void give_back(detail::Context context) {
         std::lock_guard lock(mutex_);
-        backoff_ = options_.retry_after;
+        failures_ = 0;
         idle_.push_back(std::move(context));
     }
 
@@ -256,8 +255,7 @@ private:
     void failed() {
         std::vector<detail::Context> dropped;
         std::lock_guard lock(mutex_);
-        next_attempt_ = std::chrono::steady_clock::now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, std::max(options_.max_retry_after, options_.retry_after));
+        next_attempt_ = std::chrono::steady_clock::now() + options_.backoff.delay(++failures_);
         dropped.swap(idle_);
     }
 
@@ -266,50 +264,39 @@ private:
     std::mutex mutex_;  // guards what follows; never held across a call to Redis
     std::vector<detail::Context> idle_;
     std::chrono::steady_clock::time_point next_attempt_{};
-    std::chrono::milliseconds backoff_;
+    int failures_ = 0;  // in a row
 };
 
 static_assert(ports::diagnose_event_publisher<Publisher>());
 
 namespace detail {
 
-/// The thread a consumer runs: `session()` is one connection's life, which returns (or throws) why it ended, or
-/// returns once stopping() is true. Between sessions it logs why and waits, with a backoff that doubles up to
-/// `max_backoff` and starts again from `initial_backoff` after a session that got as far as setting `connected`.
-/// stop() ends a wait at once and joins the thread.
+/// The thread a consumer runs: `session(stop)` is one connection's life, which returns (or throws) why it ended, or
+/// returns once `stop` is requested. Between sessions it logs why and waits `backoff.delay(failures in a row)`,
+/// counted again from the first after a session that got as far as setting `connected`. stop() ends a wait at once
+/// and joins the thread.
 class ConsumerLoop {
 public:
-    ConsumerLoop(std::string name, const Endpoint& endpoint, Log log, std::chrono::milliseconds initial_backoff,
-                 std::chrono::milliseconds max_backoff)
+    using Session = std::function<std::string(std::stop_token)>;
+
+    ConsumerLoop(std::string name, const Endpoint& endpoint, Log log, Backoff backoff)
         : name_(std::move(name)), where_(endpoint.host + ":" + std::to_string(endpoint.port)), log_(std::move(log)),
-          initial_backoff_(initial_backoff), max_backoff_(max_backoff) {}
+          backoff_(backoff) {}
     ConsumerLoop(const ConsumerLoop&) = delete;
     ConsumerLoop& operator=(const ConsumerLoop&) = delete;
     ~ConsumerLoop() { stop(); }
 
-    void start(std::function<std::string()> session) {
-        thread_ = std::thread([this, session = std::move(session)] { run(session); });
+    void start(Session session) {
+        thread_ = std::jthread([this, session = std::move(session)](std::stop_token stop) { run(stop, session); });
     }
 
     void stop() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
+        thread_.request_stop();
         if (thread_.joinable()) thread_.join();
     }
 
-    bool stopping() {
-        std::lock_guard lock(mutex_);
-        return stopping_;
-    }
-
-    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
-    bool wait(std::chrono::milliseconds delay) {
-        std::unique_lock lock(mutex_);
-        return !wake_.wait_for(lock, delay, [this] { return stopping_; });
-    }
+    /// Sleeps for `delay` unless a stop is requested first; false when it was.
+    bool wait(std::stop_token stop, std::chrono::microseconds delay) { return wakeup_.wait_for(stop, delay); }
 
     void say(std::string_view line) const noexcept {
         try {
@@ -322,31 +309,29 @@ public:
     std::atomic<bool> connected{false};
 
 private:
-    void run(const std::function<std::string()>& session) noexcept {
-        auto backoff = initial_backoff_;
-        while (!stopping()) {
+    void run(std::stop_token stop, const Session& session) noexcept {
+        int failures = 0;  // sessions in a row that never connected
+        while (!stop.stop_requested()) {
             std::string failure;
             try {
-                failure = session();
+                failure = session(stop);
             } catch (const std::exception& error) {
                 failure = error.what();
             }
-            const bool was_connected = connected.exchange(false);
-            if (stopping()) break;
-            if (was_connected) backoff = initial_backoff_;
-            say(name_ + ": " + failure + "; retrying " + where_ + " in " + std::to_string(backoff.count()) + " ms");
-            if (!wait(backoff)) break;
-            backoff = std::min(backoff * 2, max_backoff_);
+            if (connected.exchange(false)) failures = 0;
+            if (stop.stop_requested()) break;
+            const auto delay = backoff_.delay(++failures);
+            say(name_ + ": " + failure + "; retrying " + where_ + " in " +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) + " ms");
+            if (!wait(stop, delay)) break;
         }
     }
 
     std::string name_, where_;
     Log log_;
-    std::chrono::milliseconds initial_backoff_, max_backoff_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    Backoff backoff_;
+    Wakeup wakeup_;
+    std::jthread thread_;  // last: it uses everything above
 };
 
 }  // namespace detail
@@ -355,9 +340,8 @@ struct ConsumerOptions {
     std::string channel = "change_batch_quantity";
     /// Limit on connecting and on writing the subscription.
     std::chrono::milliseconds timeout{1000};
-    /// The wait before the first reconnection; it doubles on each failure up to `max_backoff`.
-    std::chrono::milliseconds initial_backoff{100};
-    std::chrono::milliseconds max_backoff{5000};
+    /// The wait before a reconnection: 100 ms doubling on each failure in a row up to 5 s, with jitter.
+    Backoff backoff{.first = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)};
 };
 
 /// Subscribes to a channel on its own thread and hands every message, parsed as a ChangeBatchQuantity, to
@@ -369,8 +353,8 @@ public:
 
     Consumer(Endpoint endpoint, Handler handler, Log log, ConsumerOptions options = {})
         : endpoint_(std::move(endpoint)), handler_(std::move(handler)), options_(std::move(options)),
-          loop_("redis", endpoint_, std::move(log), options_.initial_backoff, options_.max_backoff) {
-        loop_.start([this] { return consume(); });
+          loop_("redis", endpoint_, std::move(log), options_.backoff) {
+        loop_.start([this](std::stop_token stop) { return consume(stop); });
     }
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
@@ -385,7 +369,7 @@ public:
 private:
     // One connection's life: subscribes, then handles messages until the connection fails (returns why) or
     // stop() is called (returns empty).
-    std::string consume() {
+    std::string consume(std::stop_token stop) {
         detail::Context context = detail::connect(endpoint_, options_.timeout);
         if (redisAppendCommand(context.get(), "SUBSCRIBE %b", options_.channel.data(), options_.channel.size()) !=
             REDIS_OK) {
@@ -396,7 +380,7 @@ private:
                 return std::string("cannot subscribe: ") + context->errstr;
             }
         }
-        while (!loop_.stopping()) {
+        while (!stop.stop_requested()) {
             void* raw = nullptr;
             if (redisReaderGetReply(context->reader, &raw) != REDIS_OK) return "protocol error from Redis";
             if (raw != nullptr) {

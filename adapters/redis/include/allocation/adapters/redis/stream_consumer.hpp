@@ -4,15 +4,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <stop_token>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -67,9 +65,9 @@ struct StreamConsumerOptions {
     std::chrono::milliseconds claim_idle{60000};
     /// ... checked this often.
     std::chrono::milliseconds claim_every{5000};
-    /// The wait after a lost connection or a temporary failure; it doubles on each in a row up to `max_backoff`.
-    std::chrono::milliseconds initial_backoff{100};
-    std::chrono::milliseconds max_backoff{5000};
+    /// The wait after a lost connection or a temporary failure: 100 ms doubling on each in a row up to 5 s, with
+    /// jitter.
+    Backoff backoff{.first = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)};
     /// Deliveries an entry gets at most, as Redis counts them (XPENDING): each read that returns it, also the
     /// re-read of the entries behind one that failed. An entry whose delivery number `max_deliveries` fails with
     /// a temporary error goes to `dead_letter` too, with the count and the last error, and is acknowledged. At
@@ -147,9 +145,8 @@ public:
 
     StreamConsumer(Endpoint endpoint, std::string name, Handler handler, Log log, StreamConsumerOptions options = {})
         : endpoint_(std::move(endpoint)), name_(std::move(name)), handler_(std::move(handler)),
-          options_(std::move(options)), retry_backoff_(options_.initial_backoff),
-          loop_("redis stream", endpoint_, std::move(log), options_.initial_backoff, options_.max_backoff) {
-        loop_.start([this] { return consume(); });
+          options_(std::move(options)), loop_("redis stream", endpoint_, std::move(log), options_.backoff) {
+        loop_.start([this](std::stop_token stop) { return consume(stop); });
     }
     StreamConsumer(const StreamConsumer&) = delete;
     StreamConsumer& operator=(const StreamConsumer&) = delete;
@@ -163,7 +160,7 @@ public:
 
 private:
     // One connection's life: reads and handles entries until stop() (returns empty) or a failure (throws).
-    std::string consume() {
+    std::string consume(std::stop_token stop) {
         detail::Context context = detail::connect(endpoint_, options_.timeout + options_.block);
         create_group(context.get());
         loop_.connected = true;
@@ -171,7 +168,7 @@ private:
         std::string cursor = "0";  // our own pending entries first
         auto next_claim = std::chrono::steady_clock::now();
         bool retrying = false;
-        while (!loop_.stopping()) {
+        while (!stop.stop_requested()) {
             if (std::chrono::steady_clock::now() >= next_claim) {
                 if (claim(context.get())) cursor = "0";
                 next_claim = std::chrono::steady_clock::now() + options_.claim_every;
@@ -184,8 +181,7 @@ private:
             } else if (!handle_all(context.get(), entries)) {
                 cursor = "0";  // the entry that failed, and those after it, again first
                 retrying = true;
-                if (!loop_.wait(retry_backoff_)) break;
-                retry_backoff_ = std::min(retry_backoff_ * 2, options_.max_backoff);
+                if (!loop_.wait(stop, options_.backoff.delay(++retry_failures_))) break;
             }
         }
         return {};
@@ -225,7 +221,7 @@ private:
     bool handle_all(redisContext* context, const std::vector<StreamEntry>& entries) {
         for (const auto& entry : entries) {
             if (!handle(context, entry)) return false;
-            retry_backoff_ = options_.initial_backoff;
+            retry_failures_ = 0;
         }
         return true;
     }
@@ -278,7 +274,7 @@ private:
     std::string name_;
     Handler handler_;
     StreamConsumerOptions options_;
-    std::chrono::milliseconds retry_backoff_;
+    int retry_failures_ = 0;  // temporary failures in a row, of the entry ahead
     std::string claim_start_ = "0-0";
     detail::ConsumerLoop loop_;  // last: its thread uses everything above
 };
