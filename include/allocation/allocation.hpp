@@ -3,6 +3,7 @@
 
 #include "allocation/bootstrap.hpp"
 #include "allocation/domain/commands.hpp"
+#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/format.hpp"

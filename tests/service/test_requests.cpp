@@ -4,7 +4,9 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/format.hpp"
 #include "catch.hpp"
 #include "requests.hpp"
@@ -235,4 +237,35 @@ TEST_CASE("any bytes decode to a command or a BadRequest, never another exceptio
         }
         CHECK_NOTHROW(parse_eta(body));
     }
+}
+
+TEST_CASE("a change_batch_quantity body reaches the one decoder, the Redis consumers' too, and answers with its "
+          "messages", "[requests][decoding]") {
+    const std::pair<const char*, ChangeBatchQuantityMessage> cases[] = {
+        {R"({"qty": 1})", {MissingField{}, std::int64_t{1}}},
+        {R"({"batchref": "", "qty": 1})", {std::string_view(""), std::int64_t{1}}},
+        {R"({"batchref": ["b1"], "qty": 1})", {OtherValue{"array"}, std::int64_t{1}}},
+        {R"({"batchref": "b\u007f", "qty": 1})", {std::string_view("b\x7f"), std::int64_t{1}}},
+        {R"({"batchref": "b1"})", {std::string_view("b1"), MissingField{}}},
+        {R"({"batchref": "b1", "qty": "1"})", {std::string_view("b1"), std::string_view("1")}},
+        {R"({"batchref": "b1", "qty": true})", {std::string_view("b1"), OtherValue{"boolean"}}},
+        {R"({"batchref": "b1", "qty": 1.5})", {std::string_view("b1"), 1.5}},
+        {R"({"batchref": "b1", "qty": -1})", {std::string_view("b1"), std::int64_t{-1}}},
+        {R"({"batchref": "b1", "qty": 2e9})", {std::string_view("b1"), 2e9}},
+        {R"({"batchref": "b1", "qty": 18446744073709551615})", {std::string_view("b1"), std::uint64_t{18446744073709551615u}}},
+    };
+    for (const auto& [body, raw] : cases) {
+        INFO(body);
+        std::string decoder_says;
+        try {
+            decode_change_batch_quantity(raw);
+        } catch (const MalformedMessage& error) {
+            decoder_says = error.what();
+        }
+        REQUIRE_FALSE(decoder_says.empty());
+        CHECK_THROWS_WITH(parse_change_batch_quantity(parse_body(body)), decoder_says);
+        CHECK_THROWS_AS(parse_change_batch_quantity(parse_body(body)), BadRequest);
+    }
+    CHECK(parse_change_batch_quantity(parse_body(R"({"batchref": "b1", "qty": 5})")) ==
+          commands::ChangeBatchQuantity{"b1", 5});  // no message id: applied on every request
 }

@@ -59,6 +59,13 @@ public:
     using Error::Error;
 };
 
+/// A message or request that is not what its channel expects (a missing field, a quantity that is not an integer):
+/// however often it is tried again, it can never succeed.
+class MalformedMessage : public Error {
+public:
+    using Error::Error;
+};
+
 /// Someone else changed the product between our read and our commit; nothing was written.
 /// The message bus retries the message with a fresh unit of work.
 class ConcurrencyError : public Error {

@@ -55,6 +55,14 @@ public:
         condition_.notify_all();
     }
 
+    /// Waits for wake() or a stop request, however long that takes; false when a stop was requested.
+    bool wait(std::stop_token stop) {
+        std::unique_lock lock(mutex_);
+        condition_.wait(lock, stop, [this] { return woken_; });
+        woken_ = false;
+        return !stop.stop_requested();
+    }
+
     /// Waits for `wait`, wake() or a stop request, whichever comes first; false when a stop was requested.
     template <typename Rep, typename Period>
     bool wait_for(std::stop_token stop, std::chrono::duration<Rep, Period> wait) {

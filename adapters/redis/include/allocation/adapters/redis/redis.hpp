@@ -4,17 +4,17 @@
 
 #include <poll.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <chrono>
-#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <initializer_list>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -26,11 +26,13 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/domain/commands.hpp"
+#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/publisher.hpp"
+#include "allocation/service_layer/background.hpp"
 
 namespace allocation::redis {
 
@@ -56,34 +58,63 @@ inline Endpoint parse_endpoint(std::string_view text) {
     return Endpoint{std::string(text.substr(0, colon)), port};
 }
 
-/// A message that is not what its channel expects; the consumer logs and skips it.
-class MalformedMessage : public Error {
-public:
-    using Error::Error;
-};
+/// A message that is not what its channel expects; the consumers log it and skip it, or set it aside.
+using MalformedMessage = allocation::MalformedMessage;
 
 /// The book's JSON for an event (allocation::to_json, shared with the outbox's payloads).
 using allocation::to_json;
 
-/// Reads {"batchref": "...", "qty": N} (0 cancels the batch) into a ChangeBatchQuantity. Throws MalformedMessage
-/// naming the field.
+/// Reads the channel's JSON, {"batchref": "...", "qty": N} (0 cancels the batch), into a ChangeBatchQuantity without
+/// a message id: this transport only extracts the raw values, allocation::decode_change_batch_quantity applies the
+/// rules. Throws MalformedMessage naming the field.
 inline commands::ChangeBatchQuantity parse_change_batch_quantity(std::string_view payload) {
-    nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw MalformedMessage("message is not valid JSON");
     if (!j.is_object()) throw MalformedMessage("message must be a JSON object");
-    auto batchref = j.find("batchref");
-    if (batchref == j.end()) throw MalformedMessage("missing field 'batchref'");
-    if (!batchref->is_string() || batchref->get_ref<const std::string&>().empty()) {
-        throw MalformedMessage("field 'batchref' must be a non-empty string");
+    auto raw = [&j](const char* name) -> RawField {
+        auto it = j.find(name);
+        if (it == j.end()) return MissingField{};
+        if (it->is_string()) return std::string_view(it->get_ref<const std::string&>());
+        if (it->is_number_unsigned()) return it->get<std::uint64_t>();
+        if (it->is_number_integer()) return it->get<std::int64_t>();
+        if (it->is_number_float()) return it->get<double>();
+        return OtherValue{it->type_name()};
+    };
+    return decode_change_batch_quantity({raw("batchref"), raw("qty")});
+}
+
+/// True for a failure that trying the same message again cannot cure: an allocation::Error of the message itself
+/// (malformed, invalid, an unknown batch), not the storage's (StorageError) nor a lost race (ConcurrencyError).
+/// Anything else may pass.
+inline bool never_succeeds(const std::exception& error) noexcept {
+    if (dynamic_cast<const StorageError*>(&error) != nullptr) return false;
+    if (dynamic_cast<const ConcurrencyError*>(&error) != nullptr) return false;
+    return dynamic_cast<const Error*>(&error) != nullptr;
+}
+
+/// Where the consumers hand each ChangeBatchQuantity: the bus (bus.handle), whose handlers::change_batch_quantity
+/// applies a message id once, recording it in the unit of work that commits the change.
+using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+
+/// What became of a change_batch_quantity message: applied (or known and acknowledged), rejected (it can never
+/// succeed: malformed, an unknown batch), or failed for now (the storage, a lost race), with the reason.
+struct Applied {
+    enum class Outcome { applied, rejected, failed };
+    Outcome outcome = Outcome::applied;
+    std::string reason{};
+};
+
+/// The one path by which a change_batch_quantity message from Redis is applied, whichever transport carried it:
+/// `decode()` (the transport's extraction, then allocation::decode_change_batch_quantity), then `handler`. The
+/// transports differ only in what they do with the outcome.
+template <typename Decode>
+Applied apply_change_batch_quantity(const Handler& handler, Decode&& decode) {
+    try {
+        handler(std::forward<Decode>(decode)());
+        return {};
+    } catch (const std::exception& error) {
+        return {never_succeeds(error) ? Applied::Outcome::rejected : Applied::Outcome::failed, error.what()};
     }
-    auto qty = j.find("qty");
-    if (qty == j.end()) throw MalformedMessage("missing field 'qty'");
-    if (!qty->is_number_integer()) throw MalformedMessage("field 'qty' must be an integer");
-    const bool in_range = qty->is_number_unsigned()
-                              ? quantity_in_range(qty->get<std::uint64_t>(), min_changed_quantity)
-                              : quantity_in_range(qty->get<std::int64_t>(), min_changed_quantity);
-    if (!in_range) throw MalformedMessage("field 'qty' " + quantity_range(min_changed_quantity) + ", got " + qty->dump());
-    return commands::ChangeBatchQuantity{batchref->get<std::string>(), qty->get<int>()};
 }
 
 /// Receives one human-readable line about the adapter's connection and the messages it skipped.
@@ -120,10 +151,9 @@ inline Context connect(const Endpoint& endpoint, std::chrono::milliseconds timeo
 struct PublisherOptions {
     /// Limit on connecting and on each command.
     std::chrono::milliseconds timeout{1000};
-    /// After a failure, publishing fails at once (without waiting for Redis) for this long; the wait doubles on each
-    /// failure in a row, up to `max_retry_after`, and is reset by a success.
-    std::chrono::milliseconds retry_after{1000};
-    std::chrono::milliseconds max_retry_after{5000};
+    /// After a failure, publishing fails at once (without waiting for Redis) for `backoff.delay(failures in a row)`:
+    /// 1 s doubling up to 5 s, with jitter; a success starts again from the first.
+    Backoff backoff{.first = std::chrono::seconds(1), .cap = std::chrono::seconds(5)};
     /// A message published on channel C is first appended to the stream `stream_prefix` + C, which keeps about
     /// `stream_max_length` entries.
     std::string stream_prefix = "allocation:";
@@ -134,12 +164,12 @@ struct PublisherOptions {
 /// book's JSON with PUBLISH. The threads that publish share idle connections, made on demand; a
 /// thread uses one on its own, so nobody waits for another thread's connect or command. A down or silent broker
 /// therefore costs each publisher at most one attempt bounded by `timeout` (a connection found dead at once is
-/// replaced by one fresh attempt); after a failure, publishing fails at once until `retry_after` has passed.
+/// replaced by one fresh attempt); after a failure, publishing fails at once until the backoff has passed.
 /// A failure throws StorageError; the bus reports it and the committed change stays committed.
 class Publisher {
 public:
     explicit Publisher(Endpoint endpoint, PublisherOptions options = {})
-        : endpoint_(std::move(endpoint)), options_(options), backoff_(options.retry_after) {}
+        : endpoint_(std::move(endpoint)), options_(options) {}
 
     /// Appends an entry with fields `id` (the message id) and `event` (the book's JSON) to the stream
     /// `stream_prefix` + `channel` (XADD, MAXLEN ~ `stream_max_length`), then PUBLISHes the JSON on `channel`: the
@@ -218,7 +248,7 @@ private:
 
     void give_back(detail::Context context) {
         std::lock_guard lock(mutex_);
-        backoff_ = options_.retry_after;
+        failures_ = 0;
         idle_.push_back(std::move(context));
     }
 
@@ -227,8 +257,7 @@ private:
     void failed() {
         std::vector<detail::Context> dropped;
         std::lock_guard lock(mutex_);
-        next_attempt_ = std::chrono::steady_clock::now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, std::max(options_.max_retry_after, options_.retry_after));
+        next_attempt_ = std::chrono::steady_clock::now() + options_.backoff.delay(++failures_);
         dropped.swap(idle_);
     }
 
@@ -237,50 +266,39 @@ private:
     std::mutex mutex_;  // guards what follows; never held across a call to Redis
     std::vector<detail::Context> idle_;
     std::chrono::steady_clock::time_point next_attempt_{};
-    std::chrono::milliseconds backoff_;
+    int failures_ = 0;  // in a row
 };
 
 static_assert(ports::diagnose_event_publisher<Publisher>());
 
 namespace detail {
 
-/// The thread a consumer runs: `session()` is one connection's life, which returns (or throws) why it ended, or
-/// returns once stopping() is true. Between sessions it logs why and waits, with a backoff that doubles up to
-/// `max_backoff` and starts again from `initial_backoff` after a session that got as far as setting `connected`.
-/// stop() ends a wait at once and joins the thread.
+/// The thread a consumer runs: `session(stop)` is one connection's life, which returns (or throws) why it ended, or
+/// returns once `stop` is requested. Between sessions it logs why and waits `backoff.delay(failures in a row)`,
+/// counted again from the first after a session that got as far as setting `connected`. stop() ends a wait at once
+/// and joins the thread.
 class ConsumerLoop {
 public:
-    ConsumerLoop(std::string name, const Endpoint& endpoint, Log log, std::chrono::milliseconds initial_backoff,
-                 std::chrono::milliseconds max_backoff)
+    using Session = std::function<std::string(std::stop_token)>;
+
+    ConsumerLoop(std::string name, const Endpoint& endpoint, Log log, Backoff backoff)
         : name_(std::move(name)), where_(endpoint.host + ":" + std::to_string(endpoint.port)), log_(std::move(log)),
-          initial_backoff_(initial_backoff), max_backoff_(max_backoff) {}
+          backoff_(backoff) {}
     ConsumerLoop(const ConsumerLoop&) = delete;
     ConsumerLoop& operator=(const ConsumerLoop&) = delete;
     ~ConsumerLoop() { stop(); }
 
-    void start(std::function<std::string()> session) {
-        thread_ = std::thread([this, session = std::move(session)] { run(session); });
+    void start(Session session) {
+        thread_ = std::jthread([this, session = std::move(session)](std::stop_token stop) { run(stop, session); });
     }
 
     void stop() noexcept {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
+        thread_.request_stop();
         if (thread_.joinable()) thread_.join();
     }
 
-    bool stopping() {
-        std::lock_guard lock(mutex_);
-        return stopping_;
-    }
-
-    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
-    bool wait(std::chrono::milliseconds delay) {
-        std::unique_lock lock(mutex_);
-        return !wake_.wait_for(lock, delay, [this] { return stopping_; });
-    }
+    /// Sleeps for `delay` unless a stop is requested first; false when it was.
+    bool wait(std::stop_token stop, std::chrono::microseconds delay) { return wakeup_.wait_for(stop, delay); }
 
     void say(std::string_view line) const noexcept {
         try {
@@ -293,31 +311,29 @@ public:
     std::atomic<bool> connected{false};
 
 private:
-    void run(const std::function<std::string()>& session) noexcept {
-        auto backoff = initial_backoff_;
-        while (!stopping()) {
+    void run(std::stop_token stop, const Session& session) noexcept {
+        int failures = 0;  // sessions in a row that never connected
+        while (!stop.stop_requested()) {
             std::string failure;
             try {
-                failure = session();
+                failure = session(stop);
             } catch (const std::exception& error) {
                 failure = error.what();
             }
-            const bool was_connected = connected.exchange(false);
-            if (stopping()) break;
-            if (was_connected) backoff = initial_backoff_;
-            say(name_ + ": " + failure + "; retrying " + where_ + " in " + std::to_string(backoff.count()) + " ms");
-            if (!wait(backoff)) break;
-            backoff = std::min(backoff * 2, max_backoff_);
+            if (connected.exchange(false)) failures = 0;
+            if (stop.stop_requested()) break;
+            const auto delay = backoff_.delay(++failures);
+            say(name_ + ": " + failure + "; retrying " + where_ + " in " +
+                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) + " ms");
+            if (!wait(stop, delay)) break;
         }
     }
 
     std::string name_, where_;
     Log log_;
-    std::chrono::milliseconds initial_backoff_, max_backoff_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    Backoff backoff_;
+    Wakeup wakeup_;
+    std::jthread thread_;  // last: it uses everything above
 };
 
 }  // namespace detail
@@ -326,9 +342,8 @@ struct ConsumerOptions {
     std::string channel = "change_batch_quantity";
     /// Limit on connecting and on writing the subscription.
     std::chrono::milliseconds timeout{1000};
-    /// The wait before the first reconnection; it doubles on each failure up to `max_backoff`.
-    std::chrono::milliseconds initial_backoff{100};
-    std::chrono::milliseconds max_backoff{5000};
+    /// The wait before a reconnection: 100 ms doubling on each failure in a row up to 5 s, with jitter.
+    Backoff backoff{.first = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)};
 };
 
 /// Subscribes to a channel on its own thread and hands every message, parsed as a ChangeBatchQuantity, to
@@ -336,12 +351,12 @@ struct ConsumerOptions {
 /// refused connection is logged and retried with exponential backoff until `stop()` (or destruction).
 class Consumer {
 public:
-    using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+    using Handler = redis::Handler;
 
     Consumer(Endpoint endpoint, Handler handler, Log log, ConsumerOptions options = {})
         : endpoint_(std::move(endpoint)), handler_(std::move(handler)), options_(std::move(options)),
-          loop_("redis", endpoint_, std::move(log), options_.initial_backoff, options_.max_backoff) {
-        loop_.start([this] { return consume(); });
+          loop_("redis", endpoint_, std::move(log), options_.backoff) {
+        loop_.start([this](std::stop_token stop) { return consume(stop); });
     }
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
@@ -356,7 +371,7 @@ public:
 private:
     // One connection's life: subscribes, then handles messages until the connection fails (returns why) or
     // stop() is called (returns empty).
-    std::string consume() {
+    std::string consume(std::stop_token stop) {
         detail::Context context = detail::connect(endpoint_, options_.timeout);
         if (redisAppendCommand(context.get(), "SUBSCRIBE %b", options_.channel.data(), options_.channel.size()) !=
             REDIS_OK) {
@@ -367,7 +382,7 @@ private:
                 return std::string("cannot subscribe: ") + context->errstr;
             }
         }
-        while (!loop_.stopping()) {
+        while (!stop.stop_requested()) {
             void* raw = nullptr;
             if (redisReaderGetReply(context->reader, &raw) != REDIS_OK) return "protocol error from Redis";
             if (raw != nullptr) {
@@ -395,10 +410,11 @@ private:
         }
         if (kind != "message" || reply->element[2]->type != REDIS_REPLY_STRING) return;
         std::string_view payload(reply->element[2]->str, reply->element[2]->len);
-        try {
-            handler_(parse_change_batch_quantity(payload));
-        } catch (const std::exception& error) {
-            loop_.say("redis: skipped message on " + options_.channel + " (" + error.what() + "): " +
+        // At most once: whatever stops a message (its content or the storage), nothing keeps it for a retry.
+        const Applied applied =
+            apply_change_batch_quantity(handler_, [payload] { return parse_change_batch_quantity(payload); });
+        if (applied.outcome != Applied::Outcome::applied) {
+            loop_.say("redis: skipped message on " + options_.channel + " (" + applied.reason + "): " +
                 std::string(payload.substr(0, 200)));
         }
     }

@@ -3,18 +3,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <stop_token>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -22,8 +18,8 @@
 
 #include "allocation/adapters/redis/redis.hpp"
 #include "allocation/domain/commands.hpp"
+#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/errors.hpp"
-#include "allocation/domain/rules.hpp"
 
 namespace allocation::redis {
 
@@ -39,35 +35,19 @@ struct StreamEntry {
     }
 };
 
-/// Reads an entry of allocation:change_batch_quantity: fields `batchref` and `qty` (a decimal integer, 0 cancels
-/// the batch), and optionally `id`, the message id; without it the message id is "<stream>:<entry id>". Throws
+/// Reads an entry of allocation:change_batch_quantity: fields `batchref`, `qty` (a decimal integer, 0 cancels the
+/// batch) and optionally `id`, the message id; without it the message id is "<stream>:<entry id>". This transport
+/// only extracts the raw values, allocation::decode_change_batch_quantity applies the rules. Throws
 /// MalformedMessage naming the field.
 inline commands::ChangeBatchQuantity parse_change_batch_quantity(const StreamEntry& entry, std::string_view stream) {
     const std::string* batchref = entry.field("batchref");
-    if (batchref == nullptr) throw MalformedMessage("missing field 'batchref'");
-    if (batchref->empty()) throw MalformedMessage("field 'batchref' must not be empty");
-    const std::string* qty_text = entry.field("qty");
-    if (qty_text == nullptr) throw MalformedMessage("missing field 'qty'");
-    std::int64_t qty = 0;
-    auto [end, ec] = std::from_chars(qty_text->data(), qty_text->data() + qty_text->size(), qty);
-    if (ec == std::errc::result_out_of_range || (ec == std::errc{} && !quantity_in_range(qty, min_changed_quantity))) {
-        throw MalformedMessage("field 'qty' " + quantity_range(min_changed_quantity) + ", got " + *qty_text);
-    }
-    if (ec != std::errc{} || end != qty_text->data() + qty_text->size()) {
-        throw MalformedMessage("field 'qty' must be an integer, got '" + qty_text->substr(0, 40) + "'");
-    }
+    const std::string* qty = entry.field("qty");
     const std::string* id = entry.field("id");
-    std::string message_id = id != nullptr && !id->empty() ? *id : std::string(stream) + ":" + entry.id;
-    return commands::ChangeBatchQuantity{*batchref, static_cast<int>(qty), std::move(message_id)};
-}
-
-/// True for a failure that trying the same message again cannot cure: an allocation::Error of the message itself
-/// (malformed, invalid, an unknown batch), not the storage's (StorageError) nor a lost race (ConcurrencyError).
-/// Anything else may pass.
-inline bool never_succeeds(const std::exception& error) noexcept {
-    if (dynamic_cast<const StorageError*>(&error) != nullptr) return false;
-    if (dynamic_cast<const ConcurrencyError*>(&error) != nullptr) return false;
-    return dynamic_cast<const Error*>(&error) != nullptr;
+    ChangeBatchQuantityMessage message{batchref != nullptr ? RawField(std::string_view(*batchref)) : MissingField{},
+                                       qty != nullptr ? RawField(DecimalText{*qty}) : MissingField{}};
+    if (id != nullptr) message.id = *id;
+    message.transport_id = std::string(stream) + ":" + entry.id;
+    return decode_change_batch_quantity(message);
 }
 
 struct StreamConsumerOptions {
@@ -85,9 +65,9 @@ struct StreamConsumerOptions {
     std::chrono::milliseconds claim_idle{60000};
     /// ... checked this often.
     std::chrono::milliseconds claim_every{5000};
-    /// The wait after a lost connection or a temporary failure; it doubles on each in a row up to `max_backoff`.
-    std::chrono::milliseconds initial_backoff{100};
-    std::chrono::milliseconds max_backoff{5000};
+    /// The wait after a lost connection or a temporary failure: 100 ms doubling on each in a row up to 5 s, with
+    /// jitter.
+    Backoff backoff{.first = std::chrono::milliseconds(100), .cap = std::chrono::seconds(5)};
     /// Deliveries an entry gets at most, as Redis counts them (XPENDING): each read that returns it, also the
     /// re-read of the entries behind one that failed. An entry whose delivery number `max_deliveries` fails with
     /// a temporary error goes to `dead_letter` too, with the count and the last error, and is acknowledged. At
@@ -161,13 +141,12 @@ inline std::vector<StreamEntry> entries_of(const redisReply* reply) {
 /// - A lost or refused connection is logged and retried with exponential backoff until `stop()`.
 class StreamConsumer {
 public:
-    using Handler = std::function<void(const commands::ChangeBatchQuantity&)>;
+    using Handler = redis::Handler;
 
     StreamConsumer(Endpoint endpoint, std::string name, Handler handler, Log log, StreamConsumerOptions options = {})
         : endpoint_(std::move(endpoint)), name_(std::move(name)), handler_(std::move(handler)),
-          options_(std::move(options)), retry_backoff_(options_.initial_backoff),
-          loop_("redis stream", endpoint_, std::move(log), options_.initial_backoff, options_.max_backoff) {
-        loop_.start([this] { return consume(); });
+          options_(std::move(options)), loop_("redis stream", endpoint_, std::move(log), options_.backoff) {
+        loop_.start([this](std::stop_token stop) { return consume(stop); });
     }
     StreamConsumer(const StreamConsumer&) = delete;
     StreamConsumer& operator=(const StreamConsumer&) = delete;
@@ -181,7 +160,7 @@ public:
 
 private:
     // One connection's life: reads and handles entries until stop() (returns empty) or a failure (throws).
-    std::string consume() {
+    std::string consume(std::stop_token stop) {
         detail::Context context = detail::connect(endpoint_, options_.timeout + options_.block);
         create_group(context.get());
         loop_.connected = true;
@@ -189,7 +168,7 @@ private:
         std::string cursor = "0";  // our own pending entries first
         auto next_claim = std::chrono::steady_clock::now();
         bool retrying = false;
-        while (!loop_.stopping()) {
+        while (!stop.stop_requested()) {
             if (std::chrono::steady_clock::now() >= next_claim) {
                 if (claim(context.get())) cursor = "0";
                 next_claim = std::chrono::steady_clock::now() + options_.claim_every;
@@ -202,8 +181,7 @@ private:
             } else if (!handle_all(context.get(), entries)) {
                 cursor = "0";  // the entry that failed, and those after it, again first
                 retrying = true;
-                if (!loop_.wait(retry_backoff_)) break;
-                retry_backoff_ = std::min(retry_backoff_ * 2, options_.max_backoff);
+                if (!loop_.wait(stop, options_.backoff.delay(++retry_failures_))) break;
             }
         }
         return {};
@@ -243,7 +221,7 @@ private:
     bool handle_all(redisContext* context, const std::vector<StreamEntry>& entries) {
         for (const auto& entry : entries) {
             if (!handle(context, entry)) return false;
-            retry_backoff_ = options_.initial_backoff;
+            retry_failures_ = 0;
         }
         return true;
     }
@@ -252,21 +230,20 @@ private:
         if (entry.deleted) {
             loop_.say("redis stream: entry " + entry.id + " of " + options_.stream + " was trimmed before it was handled");
         } else {
-            try {
-                handler_(parse_change_batch_quantity(entry, options_.stream));
-            } catch (const std::exception& error) {
-                if (never_succeeds(error)) {
-                    dead_letter(context, entry, error.what());
-                } else if (const std::int64_t deliveries = delivery_count(context, entry.id);
-                           deliveries < options_.max_deliveries) {
+            const Applied applied = apply_change_batch_quantity(
+                handler_, [&] { return parse_change_batch_quantity(entry, options_.stream); });
+            if (applied.outcome == Applied::Outcome::rejected) {
+                dead_letter(context, entry, applied.reason);
+            } else if (applied.outcome == Applied::Outcome::failed) {
+                const std::int64_t deliveries = delivery_count(context, entry.id);
+                if (deliveries < options_.max_deliveries) {
                     loop_.say("redis stream: entry " + entry.id + " failed, will retry (delivery " +
                               std::to_string(deliveries) + " of " + std::to_string(options_.max_deliveries) +
-                              "): " + error.what());
+                              "): " + applied.reason);
                     return false;
-                } else {
-                    dead_letter(context, entry, "failed on each of " + std::to_string(deliveries) +
-                                                    " deliveries, the last time: " + error.what());
                 }
+                dead_letter(context, entry, "failed on each of " + std::to_string(deliveries) +
+                                                " deliveries, the last time: " + applied.reason);
             }
         }
         detail::checked(detail::command(context, {"XACK", options_.stream, options_.group, entry.id}),
@@ -297,7 +274,7 @@ private:
     std::string name_;
     Handler handler_;
     StreamConsumerOptions options_;
-    std::chrono::milliseconds retry_backoff_;
+    int retry_failures_ = 0;  // temporary failures in a row, of the entry ahead
     std::string claim_start_ = "0-0";
     detail::ConsumerLoop loop_;  // last: its thread uses everything above
 };

@@ -3,15 +3,15 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include <SQLiteCpp/Database.h>
 #include <sqlite3.h>
 
 #include "allocation/adapters/sqlite/options.hpp"
+#include "allocation/service_layer/background.hpp"
 
 namespace allocation::sqlite::detail {
 
@@ -28,18 +28,11 @@ public:
     explicit Checkpointer(const Options& options)
         : db_(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX) {
         db_.exec(options.synchronous == Synchronous::full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-        thread_ = std::thread([this] { run(); });
+        thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
     }
     Checkpointer(const Checkpointer&) = delete;
     Checkpointer& operator=(const Checkpointer&) = delete;
-    ~Checkpointer() {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_one();
-        thread_.join();
-    }
+    ~Checkpointer() = default;  // thread_, the last member, stops and joins first
 
     /// Installs the commit hook on a connection; the Checkpointer must outlive it.
     void watch(sqlite3* connection) noexcept { sqlite3_wal_hook(connection, &on_commit, this); }
@@ -57,35 +50,28 @@ private:
         return SQLITE_OK;
     }
 
-    // Called on every commit past request_pages: takes the lock only when no checkpoint is asked for yet.
-    void request() {
+    // Called on every commit past request_pages: wakes the thread (which takes a lock) only when no checkpoint is
+    // asked for yet.
+    void request() noexcept {
         if (pending_.exchange(true, std::memory_order_acq_rel)) return;
-        { std::lock_guard lock(mutex_); }
-        wake_.notify_one();
+        wakeup_.wake();
     }
 
-    void run() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            wake_.wait(lock, [&] { return stopping_ || pending_.load(std::memory_order_acquire); });
-            if (stopping_) return;
+    void run(std::stop_token stop) {
+        while (wakeup_.wait(stop)) {
             pending_.store(false, std::memory_order_release);
-            lock.unlock();
             // SQLITE_BUSY (another checkpoint is running) and errors leave the log for the next request or
             // the backstop; nothing a checkpoint does can lose a committed transaction.
             sqlite3_wal_checkpoint_v2(db_.getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
             completed_.fetch_add(1, std::memory_order_relaxed);
-            lock.lock();
         }
     }
 
     SQLite::Database db_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
     std::atomic<bool> pending_{false};
-    bool stopping_ = false;
     std::atomic<std::uint64_t> completed_{0};
-    std::thread thread_;
+    Wakeup wakeup_;
+    std::jthread thread_;  // last: it uses everything above, and is stopped and joined before it goes
 };
 
 }  // namespace allocation::sqlite::detail
