@@ -18,11 +18,11 @@
 
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/allocation.hpp"
+#include "allocation/adapters/http/metrics.hpp"
+#include "allocation/adapters/http/routes.hpp"
+#include "allocation/adapters/http/server.hpp"
 #include "delivery.hpp"
-#include "http_server.hpp"
 #include "logging.hpp"
-#include "metrics.hpp"
-#include "routes.hpp"
 
 #if ALLOCATION_SERVER_WITH_SQLITE
 #include "allocation/adapters/sqlite/sqlite.hpp"
@@ -39,6 +39,8 @@ namespace {
 
 using namespace allocation;
 using namespace allocation::service;
+using http::Metrics;
+using http::Response;
 
 struct Options {
     std::string db = "./allocation.db";
@@ -58,10 +60,10 @@ struct Options {
     double claim_idle = 60;
     std::int64_t max_deliveries = 10;  // redis::StreamConsumerOptions's
     double retention = 7 * 86400;
-    std::size_t max_connections = ServerLimits{}.max_connections;
-    std::size_t queue_limit = ServerLimits{}.queue_limit;
-    std::size_t header_limit = ServerLimits{}.header_bytes;
-    std::size_t body_limit = ServerLimits{}.body_bytes;
+    std::size_t max_connections = http::Limits{}.max_connections;
+    std::size_t queue_limit = http::Limits{}.queue_limit;
+    std::size_t header_limit = http::Limits{}.header_bytes;
+    std::size_t body_limit = http::Limits{}.body_bytes;
     double request_timeout = 10, idle_timeout = 5, write_timeout = 10, drain_timeout = 10;
 };
 
@@ -157,6 +159,9 @@ void add_options(CLI::App& app, Options& o) {
     add_limit_options(app, o);
 }
 
+/// The HTTP adapter's lines go to the service's log (logging.hpp), the request lines buffered.
+http::Log service_log() { return {log_line, log_request}; }
+
 std::chrono::milliseconds millis(double seconds) {
     return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
@@ -166,14 +171,15 @@ std::chrono::milliseconds millis(double seconds) {
 /// command waiting on its connection's round trips, so several keep the database busy.
 std::size_t default_threads(const Options& o) { return o.postgres.empty() ? 1 : 4; }
 
-ServerOptions server_options(const Options& o) {
-    ServerOptions s;
+http::ServerOptions server_options(const Options& o) {
+    http::ServerOptions s;
     s.host = o.host;
     s.port = static_cast<unsigned short>(o.port);
     s.io_threads = o.io_threads;
     s.workers = o.threads;
     s.limits = {o.header_limit, o.body_limit, millis(o.request_timeout), millis(o.idle_timeout),
                 millis(o.write_timeout),  o.max_connections, o.queue_limit, millis(o.drain_timeout)};
+    s.log = service_log();
     return s;
 }
 
@@ -233,7 +239,7 @@ Response readiness(CheckStorage& check_storage, const Outbox& outbox, RedisState
     }
     if (auto stream = stream_state()) body["redis_stream"] = *stream;
     if (status != 200) body["status"] = "unavailable";
-    return {status, to_text(body), "ready"};
+    return {status, http::to_text(body), "ready"};
 }
 
 #if ALLOCATION_SERVER_WITH_REDIS
@@ -269,7 +275,7 @@ std::function<void()> purge_older_than(std::chrono::milliseconds retention, Outb
 /// The bus itself notifies and publishes nothing: its commits store what must leave in the outbox, and the
 /// relay delivers it (delivery.hpp). With --outbox off, nothing is stored, no relay runs, and the bus delivers.
 template <typename Factory, typename View, typename Outbox, typename CheckStorage>
-int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory uow_factory, View& view,
+int serve(http::Server& server, Metrics& metrics, const Options& options, Factory uow_factory, View& view,
           Outbox& outbox, CheckStorage check_storage, std::string_view storage) {
     const DeliveryOptions delivery_options{options.redis, options.smtp, options.stream_max_length};
     const bool with_outbox = options.outbox == "on";
@@ -306,8 +312,8 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
     auto redis_state = []() -> std::optional<std::string> { return std::nullopt; };
     auto stream_state = redis_state;
 #endif
-    Routes routes(bus, view, uow_factory, metrics);
-    server.serve({[&routes](const Request& request) { return routes.handle(request); },
+    http::Routes routes(bus, view, uow_factory, metrics, service_log());
+    server.serve({[&routes](const http::Request& request) { return routes.handle(request); },
                   [&] { return readiness(check_storage, outbox, redis_state, stream_state); }, &decltype(routes)::answers_inline});
     print_banner(options, server.port(), storage);
     server.wait();
@@ -323,7 +329,7 @@ int serve(HttpServer& server, Metrics& metrics, const Options& options, Factory 
 #if ALLOCATION_SERVER_WITH_POSTGRES
 /// Serves on the PostgreSQL database at --postgres. Connecting and migrating happen here, before the server
 /// answers /ready; a database that cannot be reached ends the program with a message naming it.
-int run_on_postgres(HttpServer& server, Metrics& metrics, const Options& options) {
+int run_on_postgres(http::Server& server, Metrics& metrics, const Options& options) {
     postgres::Database database(postgres::Options{.uri = options.postgres});
     postgres::AllocationsView view(database);
     postgres::Outbox outbox(database);
@@ -332,7 +338,7 @@ int run_on_postgres(HttpServer& server, Metrics& metrics, const Options& options
 }
 #endif
 
-int run(HttpServer& server, Metrics& metrics, const Options& options) {
+int run(http::Server& server, Metrics& metrics, const Options& options) {
     if (options.memory) {
         if (options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --memory");
         memory::Store store;
@@ -375,7 +381,7 @@ int main(int argc, char** argv) {
 
     ::signal(SIGPIPE, SIG_IGN);  // a client or broker that hangs up must not kill the server
     Metrics metrics;
-    std::optional<HttpServer> server;
+    std::optional<http::Server> server;
     try {
         server.emplace(server_options(options), metrics);
     } catch (const std::exception& error) {

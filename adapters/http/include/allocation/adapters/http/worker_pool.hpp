@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace allocation::service {
+namespace allocation::http {
 
 /// Runs submitted tasks on `threads` threads. At most `queue_limit` tasks wait for a thread: beyond that,
 /// `try_submit` refuses, so that a burst costs a quick refusal instead of unbounded memory and latency.
@@ -75,4 +75,4 @@ private:
     std::vector<std::thread> workers_;
 };
 
-}  // namespace allocation::service
+}  // namespace allocation::http

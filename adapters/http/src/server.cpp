@@ -1,6 +1,6 @@
 // The HTTP server over Boost.Beast and Asio: one Session per connection, every read and write with a
 // deadline, the application's handlers on the worker pool, and the answers written back asynchronously.
-#include "http_server.hpp"
+#include "allocation/adapters/http/server.hpp"
 
 #include <algorithm>
 #include <array>
@@ -18,14 +18,13 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
-#include "logging.hpp"
-#include "worker_pool.hpp"
+#include "allocation/adapters/http/worker_pool.hpp"
 
-namespace allocation::service {
+namespace allocation::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace beast_http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
@@ -67,7 +66,7 @@ class Session;
 
 }  // namespace
 
-struct HttpServer::Impl {
+struct Server::Impl {
     Impl(ServerOptions opts, Metrics& m)
         : options(std::move(opts)), metrics(m), control(asio::make_strand(ioc)), acceptor(control),
           signals(control, SIGINT, SIGTERM), drain_timer(control),
@@ -110,7 +109,7 @@ namespace {
 /// a deadline on each step. Pipelined requests are read from the buffer in turn, so they are answered in order.
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(HttpServer::Impl& server, tcp::socket socket)
+    Session(Server::Impl& server, tcp::socket socket)
         : server_(server), limits_(server.options.limits), socket_(std::move(socket)),
           timer_(socket_.get_executor()), buffer_(limits_.header_bytes + 16 * 1024) {
         error_code ec;
@@ -173,7 +172,7 @@ private:
         parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
         parser_->body_limit(limits_.body_bytes);
         arm(limits_.request_timeout, Deadline::request);
-        http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
+        beast_http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
             self->on_head(ec);
         });
     }
@@ -182,10 +181,10 @@ private:
         if (ec) return on_read_error(ec);
         state_ = State::reading_body;
         auto& req = parser_->get();
-        if (req.count(http::field::content_encoding) > 0) {
+        if (req.count(beast_http::field::content_encoding) > 0) {
             return refuse(415, "Content-Encoding is not supported: send the body as plain JSON");
         }
-        if (beast::iequals(req[http::field::expect], "100-continue")) {
+        if (beast::iequals(req[beast_http::field::expect], "100-continue")) {
             static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
             return asio::async_write(socket_, asio::buffer(go_on.data(), go_on.size()),
                                      [self = shared_from_this()](error_code write_ec, std::size_t) {
@@ -197,7 +196,7 @@ private:
     }
 
     void read_body() {
-        http::async_read(socket_, buffer_, *parser_,
+        beast_http::async_read(socket_, buffer_, *parser_,
                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_request(ec); });
     }
 
@@ -208,14 +207,14 @@ private:
         if (expired == Deadline::request) {
             return refuse(408, "The request did not arrive within " + seconds_text(limits_.request_timeout));
         }
-        if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        if (ec == beast_http::error::header_limit || ec == beast_http::error::buffer_overflow) {
             return refuse(431, fmt::format("The request line and headers are larger than {} bytes", limits_.header_bytes));
         }
-        if (ec == http::error::body_limit) {
+        if (ec == beast_http::error::body_limit) {
             return refuse(413, fmt::format("The body is larger than {} bytes", limits_.body_bytes));
         }
         const bool nothing_read = state_ == State::reading_head && buffer_.size() == 0 && !parser_->got_some();
-        if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        if (ec == beast_http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
             ec == asio::error::operation_aborted || nothing_read) {
             return close();  // the client went away (or the server is closing it): nobody to answer
         }
@@ -256,10 +255,10 @@ private:
             return respond({503, message_body("The service is starting; try again"), "other", {}, 1});
         }
         if (!ready_route && app->answers_inline && app->answers_inline(request)) {
-            return respond(guarded([&] { return app->handle(request); }));
+            return respond(guarded(server_.options.log, [&] { return app->handle(request); }));
         }
         auto task = [self = shared_from_this(), app, ready_route, request = std::move(request)]() {
-            Response response = guarded([&] { return ready_route ? app->ready() : app->handle(request); });
+            Response response = guarded(self->server_.options.log, [&] { return ready_route ? app->ready() : app->handle(request); });
             asio::post(self->socket_.get_executor(),
                        [self, response = std::move(response)]() mutable { self->respond(std::move(response)); });
         };
@@ -270,13 +269,13 @@ private:
 
     // The application must not throw; if it does anyway, the client gets a 500 and the log says why.
     template <typename Fn>
-    static Response guarded(Fn&& fn) noexcept {
+    static Response guarded(const Log& log, Fn&& fn) noexcept {
         try {
             return fn();
         } catch (const std::exception& error) {
-            log_line(fmt::format("internal error: {}", error.what()));
+            log.line(fmt::format("internal error: {}", error.what()));
         } catch (...) {
-            log_line("internal error: an unknown exception");
+            log.line("internal error: an unknown exception");
         }
         return {500, message_body("Internal error")};
     }
@@ -303,16 +302,16 @@ private:
         res_ = {};
         res_.version(11);
         res_.result(static_cast<unsigned>(response.status));
-        res_.set(http::field::content_type, response.content_type);
+        res_.set(beast_http::field::content_type, response.content_type);
         res_.set("X-Request-Id", request_id_);
-        if (response.retry_after_seconds > 0) res_.set(http::field::retry_after, std::to_string(response.retry_after_seconds));
+        if (response.retry_after_seconds > 0) res_.set(beast_http::field::retry_after, std::to_string(response.retry_after_seconds));
         closing_ = closing_ || !keep_alive_ || server_.is_draining.load();
         res_.keep_alive(!closing_);
         res_.body() = std::move(response.body);
         res_.prepare_payload();
         route_ = response.route;
         arm(limits_.write_timeout, Deadline::write);
-        http::async_write(socket_, res_, [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+        beast_http::async_write(socket_, res_, [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
     }
 
     void on_write(error_code ec) {
@@ -344,7 +343,7 @@ private:
     void log() {
         const auto elapsed = Clock::now() - received_;
         server_.metrics.request(route_, static_cast<int>(res_.result_int()), elapsed);
-        log_request(fmt::format("{} {} {} {} {:.3f}ms id={}", client_, escape_for_log(method_), escape_for_log(target_),
+        server_.options.log.request(fmt::format("{} {} {} {} {:.3f}ms id={}", client_, escape_for_log(method_), escape_for_log(target_),
                              res_.result_int(), std::chrono::duration<double, std::milli>(elapsed).count(),
                              request_id_));
     }
@@ -381,13 +380,13 @@ private:
         socket_.cancel(ignored);
     }
 
-    HttpServer::Impl& server_;
-    const ServerLimits& limits_;
+    Server::Impl& server_;
+    const Limits& limits_;
     tcp::socket socket_;
     asio::steady_timer timer_;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::string_body>> parser_;
-    http::response<http::string_body> res_;
+    std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
+    beast_http::response<beast_http::string_body> res_;
     std::array<char, 4096> scratch_{};
     std::size_t discarded_ = 0;
     State state_ = State::idle;
@@ -405,7 +404,7 @@ private:
 
 }  // namespace
 
-void HttpServer::Impl::bind() {
+void Server::Impl::bind() {
     error_code ec;
     const auto address = asio::ip::make_address(options.host, ec);
     if (ec) throw ServerError(fmt::format("cannot listen on {}: not an IP address", options.host));
@@ -423,7 +422,7 @@ void HttpServer::Impl::bind() {
     bound_port = acceptor.local_endpoint(ec).port();
 }
 
-void HttpServer::Impl::start() {
+void Server::Impl::start() {
     watch_signals();
     accept();
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options.io_threads); ++i) {
@@ -431,12 +430,12 @@ void HttpServer::Impl::start() {
     }
 }
 
-void HttpServer::Impl::accept() {
+void Server::Impl::accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
         if (!acceptor.is_open() || ec == asio::error::operation_aborted) return;
         if (ec) {
             // Out of file descriptors, most likely: say so, and try again shortly instead of spinning.
-            log_line(fmt::format("accept failed: {}", ec.message()));
+            options.log.line(fmt::format("accept failed: {}", ec.message()));
             auto retry = std::make_shared<asio::steady_timer>(control, std::chrono::milliseconds(100));
             retry->async_wait([this, retry](error_code) { accept(); });
             return;
@@ -451,7 +450,7 @@ void HttpServer::Impl::accept() {
 }
 
 // Over the connection cap: a short answer written without waiting (it fits any socket buffer), then close.
-void HttpServer::Impl::refuse_connection(tcp::socket socket) {
+void Server::Impl::refuse_connection(tcp::socket socket) {
     static const std::string answer = [] {
         std::string body = message_body("Too many open connections; try again");
         return fmt::format("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
@@ -463,16 +462,16 @@ void HttpServer::Impl::refuse_connection(tcp::socket socket) {
     socket.write_some(asio::buffer(answer), ec);
     socket.shutdown(tcp::socket::shutdown_send, ec);
     metrics.request("other", 503, {});
-    log_line(fmt::format("refused a connection: {} connections are open (--max-connections)",
+    options.log.line(fmt::format("refused a connection: {} connections are open (--max-connections)",
                          options.limits.max_connections));
 }
 
-void HttpServer::Impl::watch_signals() {
+void Server::Impl::watch_signals() {
     signals.async_wait([this](error_code ec, int signal) {
         if (ec) return;
         const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
         if (is_draining.load()) {
-            log_line(fmt::format("{} received again: exiting now", name));
+            options.log.line(fmt::format("{} received again: exiting now", name));
             std::_Exit(128 + signal);
         }
         begin_drain(fmt::format("{} received", name));
@@ -480,9 +479,9 @@ void HttpServer::Impl::watch_signals() {
     });
 }
 
-void HttpServer::Impl::begin_drain(std::string_view why) {
+void Server::Impl::begin_drain(std::string_view why) {
     if (is_draining.exchange(true)) return;
-    log_line(fmt::format("{}: draining (at most {}; a second signal exits at once)", why,
+    options.log.line(fmt::format("{}: draining (at most {}; a second signal exits at once)", why,
                          seconds_text(options.limits.drain_timeout)));
     error_code ignored;
     acceptor.close(ignored);
@@ -494,7 +493,7 @@ void HttpServer::Impl::begin_drain(std::string_view why) {
             std::lock_guard lock(sessions_mutex);
             open = sessions.size();
         }
-        log_line(fmt::format("drain deadline passed: closing {} connections", open));
+        options.log.line(fmt::format("drain deadline passed: closing {} connections", open));
         ioc.stop();  // the sockets close as their sessions are destroyed
     });
     std::vector<std::shared_ptr<Session>> open;
@@ -508,7 +507,7 @@ void HttpServer::Impl::begin_drain(std::string_view why) {
     if (open.empty()) finish();
 }
 
-void HttpServer::Impl::finish() {
+void Server::Impl::finish() {
     if (stopped.load()) return;  // sessions destroyed with the io_context have nobody to tell
     asio::post(control, [this] {
         drain_timer.cancel();
@@ -516,12 +515,12 @@ void HttpServer::Impl::finish() {
     });
 }
 
-void HttpServer::Impl::add(Session* session, const std::shared_ptr<Session>& shared) {
+void Server::Impl::add(Session* session, const std::shared_ptr<Session>& shared) {
     std::lock_guard lock(sessions_mutex);
     sessions.emplace(session, shared);
 }
 
-void HttpServer::Impl::remove(Session* session) {
+void Server::Impl::remove(Session* session) {
     bool last = false;
     {
         std::lock_guard lock(sessions_mutex);
@@ -531,30 +530,30 @@ void HttpServer::Impl::remove(Session* session) {
     if (last && is_draining.load()) finish();
 }
 
-HttpServer::HttpServer(ServerOptions options, Metrics& metrics)
+Server::Server(ServerOptions options, Metrics& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), metrics)) {
     impl_->bind();
     impl_->start();
 }
 
-HttpServer::~HttpServer() {
+Server::~Server() {
     shutdown();
     wait();
 }
 
-unsigned short HttpServer::port() const noexcept { return impl_->bound_port; }
+unsigned short Server::port() const noexcept { return impl_->bound_port; }
 
-void HttpServer::serve(Application app) {
+void Server::serve(Application app) {
     impl_->app_storage.emplace(std::move(app));
     impl_->app.store(&*impl_->app_storage, std::memory_order_release);
 }
 
-void HttpServer::shutdown() {
+void Server::shutdown() {
     if (impl_->stopped.load()) return;
     asio::post(impl_->control, [impl = impl_.get()] { impl->begin_drain("shutting down"); });
 }
 
-void HttpServer::wait() {
+void Server::wait() {
     for (auto& thread : impl_->io_threads) {
         if (thread.joinable()) thread.join();
     }
@@ -562,6 +561,6 @@ void HttpServer::wait() {
     impl_->pool.stop();
 }
 
-bool HttpServer::draining() const noexcept { return impl_->is_draining.load(); }
+bool Server::draining() const noexcept { return impl_->is_draining.load(); }
 
-}  // namespace allocation::service
+}  // namespace allocation::http

@@ -10,9 +10,10 @@
 #include <string>
 #include <string_view>
 
-#include "metrics.hpp"
+#include "allocation/adapters/http/log.hpp"
+#include "allocation/adapters/http/metrics.hpp"
 
-namespace allocation::service {
+namespace allocation::http {
 
 /// One request as the application sees it; the server has already checked every limit.
 struct Request {
@@ -42,7 +43,7 @@ struct Application {
     std::function<bool(const Request&)> answers_inline;
 };
 
-struct ServerLimits {
+struct Limits {
     std::size_t header_bytes = 8 * 1024;            // request line and headers; 431 beyond
     std::size_t body_bytes = 64 * 1024;             // however framed; 413 beyond, the rest unread
     std::chrono::milliseconds request_timeout{10'000};  // a whole request, from its first byte; 408 beyond
@@ -58,7 +59,8 @@ struct ServerOptions {
     unsigned short port = 5005;
     std::size_t io_threads = 1;
     std::size_t workers = 4;
-    ServerLimits limits;
+    Limits limits;
+    Log log;
 };
 
 /// The server's own errors at start (the address cannot be bound), with a message naming the address.
@@ -72,12 +74,12 @@ public:
 /// the application, and drains on SIGINT or SIGTERM: it stops accepting, /ready answers 503, requests in flight
 /// finish, idle connections close, and `wait()` returns within the drain deadline. A second signal exits the
 /// process at once (status 128 + the signal).
-class HttpServer {
+class Server {
 public:
-    HttpServer(ServerOptions options, Metrics& metrics);
-    HttpServer(const HttpServer&) = delete;
-    HttpServer& operator=(const HttpServer&) = delete;
-    ~HttpServer();
+    Server(ServerOptions options, Metrics& metrics);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server();
 
     /// The port it listens on (useful with port 0).
     unsigned short port() const noexcept;
@@ -96,11 +98,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// Escapes every byte that is not printable ASCII as \xHH (and the backslash itself), so that text from a
-/// request can never start a line of the log or forge a field.
-std::string escape_for_log(std::string_view text);
-
-/// `candidate` when it is a sane request id (1 to 128 of A-Z a-z 0-9 and - _ . : /), a fresh random id otherwise.
-std::string request_id_from(std::string_view candidate);
-
-}  // namespace allocation::service
+}  // namespace allocation::http

@@ -1,5 +1,5 @@
 // Validation of request bodies: each rule names the field it is about.
-#include "requests.hpp"
+#include "allocation/adapters/http/requests.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include "allocation/domain/format.hpp"
 
-namespace allocation::service {
+namespace allocation::http {
 
 namespace {
 
@@ -194,4 +194,4 @@ commands::ChangeBatchQuantity parse_change_batch_quantity(const nlohmann::json& 
     return cmd;
 }
 
-}  // namespace allocation::service
+}  // namespace allocation::http

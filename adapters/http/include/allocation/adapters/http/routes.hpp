@@ -11,13 +11,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "allocation/adapters/http/log.hpp"
+#include "allocation/adapters/http/metrics.hpp"
+#include "allocation/adapters/http/requests.hpp"
+#include "allocation/adapters/http/server.hpp"
 #include "allocation/allocation.hpp"
-#include "http_server.hpp"
-#include "logging.hpp"
-#include "metrics.hpp"
-#include "requests.hpp"
 
-namespace allocation::service {
+namespace allocation::http {
 
 /// Decodes %XX escapes in a URL path; nothing when an escape is malformed. '+' stays '+' (it means a space
 /// only in query strings).
@@ -61,8 +61,8 @@ inline Response message_response(int status, std::string_view message, std::stri
 template <typename Bus, ports::AllocationsView View, ports::UnitOfWorkFactory Factory>
 class Routes {
 public:
-    Routes(Bus& bus, const View& view, Factory& uow_factory, Metrics& metrics)
-        : bus_(bus), view_(view), uow_factory_(uow_factory), metrics_(metrics) {}
+    Routes(Bus& bus, const View& view, Factory& uow_factory, Metrics& metrics, Log log = {})
+        : bus_(bus), view_(view), uow_factory_(uow_factory), metrics_(metrics), log_(std::move(log)) {}
 
     /// A read of the allocations view: it never waits for the writer, so the server answers it on its I/O thread.
     static bool answers_inline(const Request& request) {
@@ -188,7 +188,7 @@ private:
     /// Runs one route; every failure becomes a JSON answer with a message. Input the service rejects is a 4xx
     /// ("rejected"); a 5xx only ever means the service itself failed ("failed"), and is logged.
     template <typename Fn>
-    static Response guarded(std::string_view route, Fn&& fn, std::string_view* outcome = nullptr) {
+    Response guarded(std::string_view route, Fn&& fn, std::string_view* outcome = nullptr) const {
         auto fail = [&](int status, std::string_view message) {
             if (outcome != nullptr) *outcome = status >= 500 ? "failed" : "rejected";
             return detail::message_response(status, message, route);
@@ -202,12 +202,12 @@ private:
         } catch (const ConcurrencyError& e) {
             return fail(409, std::string(e.what()) + "; try again");
         } catch (const StorageError& e) {
-            log_line(fmt::format("storage error: {}", e.what()));
+            log_.line(fmt::format("storage error: {}", e.what()));
             return fail(503, "Storage unavailable");
         } catch (const Error& e) {  // InvalidSku, UnknownBatch, InvalidQuantity: the caller's input
             return fail(400, e.what());
         } catch (const std::exception& e) {
-            log_line(fmt::format("internal error: {}", e.what()));
+            log_.line(fmt::format("internal error: {}", e.what()));
             return fail(500, "Internal error");
         }
     }
@@ -226,6 +226,7 @@ private:
     const View& view_;
     Factory& uow_factory_;
     Metrics& metrics_;
+    Log log_;
 };
 
-}  // namespace allocation::service
+}  // namespace allocation::http
