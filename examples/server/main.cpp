@@ -313,8 +313,7 @@ int serve(http::Server& server, Metrics& metrics, const Options& options, Factor
     auto stream_state = redis_state;
 #endif
     http::Routes routes(bus, view, uow_factory, metrics, service_log());
-    server.serve({[&routes](const http::Request& request) { return routes.handle(request); },
-                  [&] { return readiness(check_storage, outbox, redis_state, stream_state); }, &decltype(routes)::answers_inline});
+    server.serve({routes.table(), [&] { return readiness(check_storage, outbox, redis_state, stream_state); }});
     print_banner(options, server.port(), storage);
     server.wait();
 #if ALLOCATION_SERVER_WITH_REDIS

@@ -1,5 +1,5 @@
-// The service's HTTP/1.1 server: asynchronous I/O with a deadline on every connection, the application's
-// handlers on a bounded worker pool, and an explicit limit for everything a client can make it hold.
+// The HTTP/1.1 server: asynchronous I/O with a deadline on every connection, routes on a bounded worker pool, an
+// explicit limit for everything a client can make it hold, and /health, /ready and /metrics for operators.
 #pragma once
 
 #include <chrono>
@@ -8,39 +8,19 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <string_view>
+#include <vector>
 
 #include "allocation/adapters/http/log.hpp"
 #include "allocation/adapters/http/metrics.hpp"
+#include "allocation/adapters/http/router.hpp"
 
 namespace allocation::http {
 
-/// One request as the application sees it; the server has already checked every limit.
-struct Request {
-    std::string method;  // "GET", "POST", ...
-    std::string target;  // as sent: "/allocations/a%2Fb?x=1"
-    std::string body;
-    std::string request_id;
-};
-
-/// The application's answer. `route` names the route for the metrics and must have static storage.
-struct Response {
-    int status = 200;
-    std::string body;
-    std::string_view route = "other";
-    std::string_view content_type = "application/json";
-    int retry_after_seconds = 0;  // sent as Retry-After when > 0
-};
-
-/// What the server asks of the application. Both run on a worker thread and must not throw.
+/// What an application serves: its routes, and the answer to GET /ready once it serves.
 struct Application {
-    std::function<Response(const Request&)> handle;
-    /// The answer to GET /ready while serving (not starting or draining): 200 when every dependency answers.
-    std::function<Response()> ready;
-    /// True for a request that `handle` answers without waiting for any lock held across I/O (a read of the view:
-    /// SQLite's WAL readers never wait for the writer). Those are answered on the I/O thread, which is cheaper than
-    /// two hand-offs to a worker and back; everything else runs on a worker. May be empty: nothing is inline.
-    std::function<bool(const Request&)> answers_inline;
+    std::vector<Route> routes;
+    /// Runs on a worker, must not throw: 200 when every dependency answers. Empty: always 200 {"status":"ready"}.
+    std::function<Response()> ready = {};
 };
 
 struct Limits {
@@ -56,11 +36,11 @@ struct Limits {
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
-    unsigned short port = 5005;
+    unsigned short port = 5005;  // 0: any free port (port() says which)
     std::size_t io_threads = 1;
     std::size_t workers = 4;
-    Limits limits;
-    Log log;
+    Limits limits = {};
+    Log log = {};
 };
 
 /// The server's own errors at start (the address cannot be bound), with a message naming the address.
@@ -70,7 +50,7 @@ public:
 };
 
 /// Binds in the constructor (no SO_REUSEPORT: a port in use is an error, never a shared port), serves
-/// /health and /metrics itself from the first moment, answers 503 to everything else until `serve()` hands it
+/// /health and /metrics from the first moment, answers 503 to everything else until `serve()` hands it
 /// the application, and drains on SIGINT or SIGTERM: it stops accepting, /ready answers 503, requests in flight
 /// finish, idle connections close, and `wait()` returns within the drain deadline. A second signal exits the
 /// process at once (status 128 + the signal).
@@ -83,7 +63,7 @@ public:
 
     /// The port it listens on (useful with port 0).
     unsigned short port() const noexcept;
-    /// From now on requests go to `app`. Thread-safe; call once.
+    /// From now on requests go to `app`'s routes, after the server's own. Thread-safe; call once.
     void serve(Application app);
     /// Begins the drain, as SIGTERM does.
     void shutdown();
@@ -92,7 +72,7 @@ public:
     /// True once a drain has begun.
     bool draining() const noexcept;
 
-    struct Impl;  // the implementation's, in http_server.cpp
+    struct Impl;  // the implementation's, in server.cpp
 
 private:
     std::unique_ptr<Impl> impl_;
