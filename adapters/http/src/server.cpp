@@ -70,7 +70,7 @@ void Server::Impl::refuse_connection(tcp::socket socket) {
     socket.shutdown(tcp::socket::shutdown_send, ec);
     metrics.request("other", 503, {});
     options.log.line(fmt::format("refused a connection: {} connections are open (--max-connections)",
-                         options.limits.max_connections));
+                                 options.limits.max_connections));
 }
 
 void Server::Impl::watch_signals() {
@@ -90,7 +90,7 @@ void Server::Impl::begin_drain(std::string_view why) {
     if (is_draining.exchange(true)) return;
     publish_routes();  // /ready says draining from now on
     options.log.line(fmt::format("{}: draining (at most {}; a second signal exits at once)", why,
-                         seconds_text(options.limits.drain_timeout)));
+                                 seconds_text(options.limits.drain_timeout)));
     error_code ignored;
     acceptor.close(ignored);
     drain_timer.expires_after(options.limits.drain_timeout);
