@@ -79,6 +79,28 @@ bool allocates_over_http(allocation::memory::Store& store) {
 }
 #endif
 
+#ifdef CONSUMER_HAS_CSV
+// The CSV adapter links and works: a fresh directory, one allocation written to its allocations.csv.
+template <typename Notifier, typename Publisher>
+bool allocates_on_csv(Notifier& notifier, Publisher& publisher) {
+    using namespace allocation;
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("allocation-consumer-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    bool written = false;
+    {
+        csv::Directory files(csv::Options{.directory = dir, .create = true});
+        auto csv_bus = bootstrap(csv::UnitOfWorkFactory(files), notifier, publisher);
+        csv_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+        written = csv_bus.handle(commands::Allocate{"o1", "LAMP", 3}) == "b1" &&
+                  csv::read_allocations(dir / "allocations.csv").size() == 1;
+    }
+    fs::remove_all(dir);
+    return written;
+}
+#endif
+
 int main() {
     using namespace allocation;
     memory::Store store;
@@ -100,22 +122,7 @@ int main() {
     }
 #endif
 #ifdef CONSUMER_HAS_CSV
-    {  // the CSV adapter links and works: a fresh directory, one allocation written to its allocations.csv
-        namespace fs = std::filesystem;
-        const fs::path dir = fs::temp_directory_path() / ("allocation-consumer-" + std::to_string(::getpid()));
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-        bool written = false;
-        {
-            csv::Directory files(csv::Options{.directory = dir, .create = true});
-            auto csv_bus = bootstrap(csv::UnitOfWorkFactory(files), notifier, publisher);
-            csv_bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
-            written = csv_bus.handle(commands::Allocate{"o1", "LAMP", 3}) == "b1" &&
-                      csv::read_allocations(dir / "allocations.csv").size() == 1;
-        }
-        fs::remove_all(dir);
-        if (!written) return 1;
-    }
+    if (!allocates_on_csv(notifier, publisher)) return 1;
 #endif
 #ifdef CONSUMER_HAS_HTTP
     if (!allocates_over_http(store)) return 1;
