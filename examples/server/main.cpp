@@ -98,7 +98,9 @@ http::ServerOptions server_options(const Options& o) {
 /// --memory: the storage every build has.
 Part memory_part() {
     return {"memory", {}, [](const Options& options) { return options.memory; }, [](Service& service) {
-                if (service.options.outbox == "off") throw Error("--outbox off is for the SQLite database, not --memory");
+                if (service.options.outbox == "off") {
+                    throw Error("--outbox off is for the SQLite database, not --memory");
+                }
                 memory::Store store;
                 return serve(service, memory::UnitOfWorkFactory(store), store.allocations(), store.outbox(), [] {},
                              "in memory");

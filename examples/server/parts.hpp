@@ -38,7 +38,8 @@ struct Part {
     std::function<int(Service&)> serve = {};
     /// Components that feed the bus from outside (the Redis consumers): started after the delivery, before the
     /// HTTP adapter serves, and stopped before the delivery.
-    std::function<void(Components&, const Options&, unsigned short port, ChangeBatchQuantityHandler)> add_consumers = {};
+    using AddConsumers = void(Components&, const Options&, unsigned short port, ChangeBatchQuantityHandler);
+    std::function<AddConsumers> add_consumers = {};
 };
 
 /// The optional parts of this build, in the order CMakeLists.txt lists them (parts.cpp, generated there).

@@ -48,7 +48,9 @@ std::string exchange(unsigned short port, const std::string& request) {
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
         ::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
         char chunk[4096];
-        for (ssize_t n; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) answer.append(chunk, static_cast<std::size_t>(n));
+        for (ssize_t n; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) {
+            answer.append(chunk, static_cast<std::size_t>(n));
+        }
     }
     ::close(fd);
     return answer;

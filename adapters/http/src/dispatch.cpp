@@ -55,7 +55,9 @@ void Server::Impl::dispatch(Request request, const std::shared_ptr<Session>& ses
     const RouteTable& table = *routes.load(std::memory_order_acquire);
     const Route* route = table.router.route(request);
     if (route == nullptr) {
-        if (!table.serving) return session->respond({503, message_body("The service is starting; try again"), "other", {}, 1});
+        if (!table.serving) {
+            return session->respond({503, message_body("The service is starting; try again"), "other", {}, 1});
+        }
         return session->respond(table.router.unmatched(request));
     }
     if (route->runs == Runs::on_io_thread) return session->respond(guarded(*route, request));

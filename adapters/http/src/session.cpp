@@ -29,7 +29,9 @@ void Exchange::record(Metrics& metrics, const Log& log, unsigned status) const {
 }
 
 std::optional<Refusal> refusal_for(error_code ec, bool request_expired, bool nothing_read, const Limits& limits) {
-    if (request_expired) return Refusal{408, "The request did not arrive within " + seconds_text(limits.request_timeout)};
+    if (request_expired) {
+        return Refusal{408, "The request did not arrive within " + seconds_text(limits.request_timeout)};
+    }
     if (ec == beast_http::error::header_limit || ec == beast_http::error::buffer_overflow) {
         return Refusal{431, fmt::format("The request line and headers are larger than {} bytes", limits.header_bytes)};
     }
@@ -82,11 +84,12 @@ void Session::wait_for_request() {
     state_ = State::idle;
     if (buffer_.size() > 0) return read_head();  // a pipelined request is already here
     stream_.expires_after(limits_.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(scratch_.size()), [self = shared_from_this()](error_code ec, std::size_t n) {
+    auto on_first_bytes = [self = shared_from_this()](error_code ec, std::size_t n) {
         self->buffer_.commit(n);
         if (ec || self->state_ == State::closed) return self->close();
         self->read_head();
-    });
+    };
+    stream_.async_read_some(buffer_.prepare(scratch_.size()), std::move(on_first_bytes));
 }
 
 void Session::read_head() {
