@@ -31,8 +31,8 @@ if(ALLOCATION_WITH_SQLITE)
   allocation_find_or_fetch(SQLiteCpp SQLiteCpp https://github.com/SRombauts/SQLiteCpp.git 3.3.1)
 endif()
 
-# JSON for the Redis adapter's messages and the HTTP service.
-if(ALLOCATION_WITH_REDIS OR ALLOCATION_BUILD_EXAMPLES)
+# JSON for the Redis adapter's messages and the HTTP adapter.
+if(ALLOCATION_WITH_REDIS OR ALLOCATION_WITH_HTTP OR ALLOCATION_BUILD_EXAMPLES)
   allocation_find_or_fetch(nlohmann_json nlohmann_json::nlohmann_json https://github.com/nlohmann/json.git v3.11.3)
 endif()
 
@@ -88,8 +88,8 @@ if(ALLOCATION_WITH_POSTGRES AND NOT TARGET allocation_pqxx)
   endif()
 endif()
 
-# The example programs: Boost.Beast and Boost.Asio (header-only) for the HTTP server, CLI11 for the flags.
-if(ALLOCATION_BUILD_EXAMPLES AND NOT TARGET allocation_boost)
+# Boost.Beast and Boost.Asio (header-only) for the HTTP adapter, and CLI11 for the example programs' flags.
+if((ALLOCATION_WITH_HTTP OR ALLOCATION_BUILD_EXAMPLES) AND NOT TARGET allocation_boost)
   find_package(Boost 1.74 CONFIG QUIET)
   add_library(allocation_boost INTERFACE IMPORTED)
   if(TARGET Boost::headers)
@@ -101,5 +101,7 @@ if(ALLOCATION_BUILD_EXAMPLES AND NOT TARGET allocation_boost)
     FetchContent_MakeAvailable(Boost)
     target_link_libraries(allocation_boost INTERFACE Boost::asio Boost::beast)
   endif()
+endif()
+if(ALLOCATION_BUILD_EXAMPLES)
   allocation_find_or_fetch(CLI11 CLI11::CLI11 https://github.com/CLIUtils/CLI11.git v2.4.1)
 endif()

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <iterator>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "allocation/ports/notifications.hpp"
+#include "allocation/service_layer/background.hpp"
 
 namespace allocation::service {
 
@@ -35,12 +36,10 @@ public:
     Log(const Log&) = delete;
     Log& operator=(const Log&) = delete;
     ~Log() {
-        {
-            std::lock_guard lock(buffer_mutex_);
-            stopping_ = true;
+        if (flusher_.joinable()) {
+            flusher_.request_stop();
+            flusher_.join();
         }
-        wake_.notify_one();
-        if (flusher_.joinable()) flusher_.join();
         flush();
     }
 
@@ -50,7 +49,7 @@ public:
             std::lock_guard lock(buffer_mutex_);
             append_stamped(buffer_, text);
             waiting = buffer_.size();
-            if (!now && !flusher_.joinable()) flusher_ = std::thread([this] { run(); });
+            if (!now && !flusher_.joinable()) flusher_ = std::jthread([this](std::stop_token stop) { run(stop); });
         }
         if (now || waiting >= flush_bytes) flush();
     }
@@ -76,23 +75,16 @@ private:
                        fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms, text);
     }
 
-    void run() {
-        std::unique_lock lock(buffer_mutex_);
-        while (!stopping_) {
-            wake_.wait_for(lock, flush_interval);
-            if (buffer_.empty()) continue;
-            lock.unlock();
-            flush();
-            lock.lock();
-        }
+    // Writes out what waits every flush_interval until it is asked to stop; the destructor writes the rest.
+    void run(std::stop_token stop) {
+        while (interval_.wait_for(stop, flush_interval)) flush();
     }
 
     std::mutex output_mutex_;
     std::mutex buffer_mutex_;
-    std::condition_variable wake_;
     std::string buffer_;
-    bool stopping_ = false;
-    std::thread flusher_;
+    Wakeup interval_;  // nobody wakes it: only the stop request cuts a wait short
+    std::jthread flusher_;
 };
 
 /// Writes one line to the log now.

@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/domain/format.hpp"
-#include "requests.hpp"
+#include "allocation/adapters/http/requests.hpp"
 
 namespace {
 
-using allocation::service::BadRequest;
+using allocation::http::BadRequest;
 using nlohmann::json;
 
 void require(bool condition) {
@@ -61,14 +61,14 @@ bool reference_accepts(std::string_view text) {
 }
 
 void fuzz_eta(std::string_view text) {
-    auto date = allocation::service::parse_eta(text);
+    auto date = allocation::http::parse_eta(text);
     if (date) check_eta(text, *date);
     if (text.size() <= 64) require(date.has_value() == reference_accepts(text));  // std::regex recurses per byte
     if (text.size() == 10) require(date == allocation::parse_date(text));
     // The same text as a body's eta: the decoder agrees with parse_eta.
     json body{{"ref", "r"}, {"sku", "s"}, {"qty", 1}, {"eta", std::string(text)}};
     try {
-        auto cmd = allocation::service::parse_create_batch(body);
+        auto cmd = allocation::http::parse_create_batch(body);
         require(cmd.eta.has_value() && cmd.eta == date);
     } catch (const BadRequest& e) {
         check_rejection(e);
@@ -88,24 +88,24 @@ void decode(const json& body, Decode decode_fn, Check check) {
 void fuzz_body(std::string_view bytes) {
     json body;
     try {
-        body = allocation::service::parse_body(bytes);
+        body = allocation::http::parse_body(bytes);
     } catch (const BadRequest& e) {
         check_rejection(e);
         return;
     }
     require(body.is_object());
-    decode(body, allocation::service::parse_allocate, [&](const allocation::commands::Allocate& cmd) {
+    decode(body, allocation::http::parse_allocate, [&](const allocation::commands::Allocate& cmd) {
         check_id(cmd.orderid, body, "orderid");
         check_id(cmd.sku, body, "sku");
         check_qty(cmd.qty, body);
     });
-    decode(body, allocation::service::parse_create_batch, [&](const allocation::commands::CreateBatch& cmd) {
+    decode(body, allocation::http::parse_create_batch, [&](const allocation::commands::CreateBatch& cmd) {
         check_id(cmd.ref, body, "ref");
         check_id(cmd.sku, body, "sku");
         check_qty(cmd.qty, body);
         if (cmd.eta) check_eta(body.at("eta").get_ref<const std::string&>(), *cmd.eta);
     });
-    decode(body, allocation::service::parse_change_batch_quantity,
+    decode(body, allocation::http::parse_change_batch_quantity,
            [&](const allocation::commands::ChangeBatchQuantity& cmd) {
                check_id(cmd.ref, body, "batchref");
                check_qty(cmd.qty, body, 0);

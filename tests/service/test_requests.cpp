@@ -1,4 +1,4 @@
-// Request decoding (examples/server/requests.hpp): JSON bodies to commands, and every failure a BadRequest that
+// Request decoding (allocation/adapters/http/requests.hpp): JSON bodies to commands, and every failure a BadRequest that
 // names the field.
 #include <limits>
 #include <random>
@@ -9,10 +9,10 @@
 #include "allocation/domain/decoding.hpp"
 #include "allocation/domain/format.hpp"
 #include "catch.hpp"
-#include "requests.hpp"
+#include "allocation/adapters/http/requests.hpp"
 
 using namespace allocation;
-using namespace allocation::service;
+using namespace allocation::http;
 using nlohmann::json;
 
 namespace {

@@ -11,7 +11,7 @@
 #include "allocation/domain/commands.hpp"
 #include "allocation/domain/model.hpp"
 
-namespace allocation::service {
+namespace allocation::http {
 
 /// A request the server will not act on; `status` is the 4xx to answer with.
 class BadRequest : public std::runtime_error {
@@ -43,4 +43,4 @@ commands::ChangeBatchQuantity parse_change_batch_quantity(const nlohmann::json& 
 /// JSON text that never throws on text that is not valid UTF-8 (it is replaced).
 std::string to_text(const nlohmann::json& value);
 
-}  // namespace allocation::service
+}  // namespace allocation::http

@@ -1,5 +1,5 @@
-// The HTTP API's routes: the book's Flask app as a function from a request to a response, over a message bus
-// and the read model. No sockets here: the server hands requests in, and the tests call it directly.
+// The HTTP API's routes: the book's Flask app as a table of routes over any message bus and read model. No
+// sockets here: a Server serves the table, and anything else may call its handlers directly.
 #pragma once
 
 #include <exception>
@@ -7,42 +7,18 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "allocation/adapters/http/log.hpp"
+#include "allocation/adapters/http/metrics.hpp"
+#include "allocation/adapters/http/requests.hpp"
+#include "allocation/adapters/http/router.hpp"
 #include "allocation/allocation.hpp"
-#include "http_server.hpp"
-#include "logging.hpp"
-#include "metrics.hpp"
-#include "requests.hpp"
 
-namespace allocation::service {
-
-/// Decodes %XX escapes in a URL path; nothing when an escape is malformed. '+' stays '+' (it means a space
-/// only in query strings).
-inline std::optional<std::string> percent_decode(std::string_view text) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out.push_back(text[i]);
-            continue;
-        }
-        if (i + 2 >= text.size()) return std::nullopt;
-        const int high = hex(text[i + 1]), low = hex(text[i + 2]);
-        if (high < 0 || low < 0) return std::nullopt;
-        out.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
-    }
-    return out;
-}
+namespace allocation::http {
 
 namespace detail {
 
@@ -56,57 +32,39 @@ inline Response message_response(int status, std::string_view message, std::stri
 
 }  // namespace detail
 
-/// The routes of the service. `bus`, `view`, `uow_factory` and `metrics` must outlive it; `handle` may be
-/// called from several threads at once (the bus, the view and the factory allow it).
+/// The book's HTTP API over any bus: `Bus` is whatever `bootstrap` composed (or anything whose `handle` takes the
+/// three commands, the Allocate one answering the batch reference or nothing). `bus`, `view`, `uow_factory` and
+/// `metrics` must outlive it; its routes may run on several threads at once (the bus, the view and the factory
+/// allow it).
 template <typename Bus, ports::AllocationsView View, ports::UnitOfWorkFactory Factory>
 class Routes {
+    using Handler = Response (Routes::*)(std::string_view) const;
+
 public:
-    Routes(Bus& bus, const View& view, Factory& uow_factory, Metrics& metrics)
-        : bus_(bus), view_(view), uow_factory_(uow_factory), metrics_(metrics) {}
+    Routes(Bus& bus, const View& view, Factory& uow_factory, Metrics& metrics, Log log = {})
+        : bus_(bus), view_(view), uow_factory_(uow_factory), metrics_(metrics), log_(std::move(log)) {}
 
-    /// A read of the allocations view: it never waits for the writer, so the server answers it on its I/O thread.
-    static bool answers_inline(const Request& request) {
-        return request.method == "GET" && std::string_view(request.target).starts_with(query_routes[0].path_or_prefix);
-    }
-
-    Response handle(const Request& request) const {
-        const std::string_view target = request.target;
-        const auto path = percent_decode(target.substr(0, target.find('?')));
-        if (!path) return detail::message_response(400, "Malformed percent-encoding in the URL path", "other");
-        const std::string_view method = request.method;
-        if (auto route = command_route(*path)) {
-            if (method != "POST") return not_allowed(method, *path, "POST");
-            return (this->*route->handler)(request.body);
-        }
-        for (const auto& [prefix, handler, name] : query_routes) {
-            if (path->size() > prefix.size() && path->starts_with(prefix)) {
-                if (method != "GET") return not_allowed(method, *path, "GET");
-                return (this->*handler)(path->substr(prefix.size()));
-            }
-        }
-        return detail::message_response(404, fmt::format("No route for {} {}", method, *path), "other");
+    /// The book's routes, to hand to a Server (Application::routes). They refer to this object, which must outlive
+    /// them. A read of the allocations view never waits for the writer: it is answered on the I/O thread.
+    std::vector<Route> table() const {
+        auto command = [this](std::string path, std::string_view name, Handler handler) {
+            return Route{"POST", std::move(path), name, Runs::on_worker,
+                         [this, handler](const Request& request) { return (this->*handler)(request.body); }};
+        };
+        auto query = [this](std::string prefix, std::string_view name, Runs runs, Handler handler) {
+            const std::size_t skip = prefix.size();
+            return Route{"GET", std::move(prefix), name, runs, [this, handler, skip](const Request& request) {
+                             return (this->*handler)(std::string_view(request.path).substr(skip));
+                         }};
+        };
+        return {command("/add_batch", "add_batch", &Routes::add_batch),
+                command("/allocate", "allocate", &Routes::allocate),
+                command("/change_batch_quantity", "change_batch_quantity", &Routes::change_batch_quantity),
+                query("/allocations/", "allocations", Runs::on_io_thread, &Routes::allocations),
+                query("/products/", "products", Runs::on_worker, &Routes::product)};
     }
 
 private:
-    using Handler = Response (Routes::*)(std::string_view) const;
-    struct Route {
-        std::string_view path_or_prefix;
-        Handler handler;
-        std::string_view name;
-    };
-
-    static std::optional<Route> command_route(std::string_view path) {
-        for (const auto& route : command_routes) {
-            if (route.path_or_prefix == path) return route;
-        }
-        return std::nullopt;
-    }
-
-    static Response not_allowed(std::string_view method, std::string_view path, std::string_view allowed) {
-        return detail::message_response(405, fmt::format("{} {} is not allowed; use {}", method, path, allowed),
-                                        "other");
-    }
-
     Response add_batch(std::string_view body) const {
         return run_command("CreateBatch", "add_batch", [&] {
             auto cmd = parse_create_batch(parse_body(body));
@@ -188,7 +146,7 @@ private:
     /// Runs one route; every failure becomes a JSON answer with a message. Input the service rejects is a 4xx
     /// ("rejected"); a 5xx only ever means the service itself failed ("failed"), and is logged.
     template <typename Fn>
-    static Response guarded(std::string_view route, Fn&& fn, std::string_view* outcome = nullptr) {
+    Response guarded(std::string_view route, Fn&& fn, std::string_view* outcome = nullptr) const {
         auto fail = [&](int status, std::string_view message) {
             if (outcome != nullptr) *outcome = status >= 500 ? "failed" : "rejected";
             return detail::message_response(status, message, route);
@@ -202,30 +160,21 @@ private:
         } catch (const ConcurrencyError& e) {
             return fail(409, std::string(e.what()) + "; try again");
         } catch (const StorageError& e) {
-            log_line(fmt::format("storage error: {}", e.what()));
+            log_.line(fmt::format("storage error: {}", e.what()));
             return fail(503, "Storage unavailable");
         } catch (const Error& e) {  // InvalidSku, UnknownBatch, InvalidQuantity: the caller's input
             return fail(400, e.what());
         } catch (const std::exception& e) {
-            log_line(fmt::format("internal error: {}", e.what()));
+            log_.line(fmt::format("internal error: {}", e.what()));
             return fail(500, "Internal error");
         }
     }
-
-    static constexpr Route command_routes[] = {
-        {"/add_batch", &Routes::add_batch, "add_batch"},
-        {"/allocate", &Routes::allocate, "allocate"},
-        {"/change_batch_quantity", &Routes::change_batch_quantity, "change_batch_quantity"},
-    };
-    static constexpr Route query_routes[] = {
-        {"/allocations/", &Routes::allocations, "allocations"},
-        {"/products/", &Routes::product, "products"},
-    };
 
     Bus& bus_;
     const View& view_;
     Factory& uow_factory_;
     Metrics& metrics_;
+    Log log_;
 };
 
-}  // namespace allocation::service
+}  // namespace allocation::http

@@ -1,5 +1,5 @@
 // Validation of request bodies: each rule names the field it is about.
-#include "requests.hpp"
+#include "allocation/adapters/http/requests.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include "allocation/domain/decoding.hpp"
 #include "allocation/domain/format.hpp"
 
-namespace allocation::service {
+namespace allocation::http {
 
 namespace {
 
@@ -207,4 +207,4 @@ commands::ChangeBatchQuantity parse_change_batch_quantity(const nlohmann::json& 
     }
 }
 
-}  // namespace allocation::service
+}  // namespace allocation::http

@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-namespace allocation::service {
+namespace allocation::http {
 
 /// Counts what the service did. Every member may be called from any thread.
 class Metrics {
@@ -148,4 +148,4 @@ private:
     Backlog backlog_;
 };
 
-}  // namespace allocation::service
+}  // namespace allocation::http

@@ -6,10 +6,11 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
-namespace allocation::service {
+namespace allocation::http {
 
 /// Runs submitted tasks on `threads` threads. At most `queue_limit` tasks wait for a thread: beyond that,
 /// `try_submit` refuses, so that a burst costs a quick refusal instead of unbounded memory and latency.
@@ -17,7 +18,7 @@ class WorkerPool {
 public:
     WorkerPool(std::size_t threads, std::size_t queue_limit) : queue_limit_(queue_limit) {
         workers_.reserve(threads);
-        for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+        for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this](std::stop_token stop) { work(stop); });
     }
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
@@ -44,22 +45,22 @@ public:
     void stop() noexcept {
         {
             std::lock_guard lock(mutex_);
-            stopping_ = true;
+            stopping_ = true;  // no task is queued from now on
         }
-        ready_.notify_all();
+        for (auto& worker : workers_) worker.request_stop();
         for (auto& worker : workers_) {
             if (worker.joinable()) worker.join();
         }
     }
 
 private:
-    void work() {
+    // A stop request ends the wait, but a thread leaves only once the queue is empty: what was accepted runs.
+    void work(std::stop_token stop) {
         for (;;) {
             std::function<void()> task;
             {
                 std::unique_lock lock(mutex_);
-                ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-                if (queue_.empty()) return;  // stopping, and nothing left
+                if (!ready_.wait(lock, stop, [this] { return !queue_.empty(); })) return;  // stopped, nothing left
                 task = std::move(queue_.front());
                 queue_.pop_front();
             }
@@ -69,10 +70,10 @@ private:
 
     const std::size_t queue_limit_;
     mutable std::mutex mutex_;
-    std::condition_variable ready_;
+    std::condition_variable_any ready_;
     std::deque<std::function<void()>> queue_;
     bool stopping_ = false;
-    std::vector<std::thread> workers_;
+    std::vector<std::jthread> workers_;
 };
 
-}  // namespace allocation::service
+}  // namespace allocation::http
