@@ -1,99 +1,60 @@
 // What leaves the service: the outbox's rows, handed right after each commit to the book's outbound handlers (Redis:
 // the stream allocation:line_allocated, then the channel line_allocated; the notifier: email with --smtp, the log
-// otherwise), and delivered at least once by the relay's thread when that failed.
+// otherwise), and delivered at least once by the relay's thread when that failed. Which senders exist is the
+// parts' business (part_redis.cpp, part_email.cpp); this file knows none of their adapters.
 #pragma once
 
-#include <charconv>
 #include <chrono>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "allocation/allocation.hpp"
-#include "allocation/service_layer/relay.hpp"
 #include "logging.hpp"
-
-#if ALLOCATION_SERVER_WITH_REDIS
-#include "allocation/adapters/redis/redis.hpp"
-#endif
-#if ALLOCATION_SERVER_WITH_EMAIL
-#include "allocation/adapters/email/smtp.hpp"
-#endif
 
 namespace allocation::service {
 
-struct DeliveryOptions {
-    std::string redis;  // HOST:PORT, or empty
-    std::string smtp;   // HOST:PORT, or empty
-    std::size_t stream_max_length = 1000000;
+/// Sends a notification (an email) or publishes an outbox message (to Redis); empty when not configured.
+using Send = std::function<void(std::string_view destination, std::string_view message)>;
+using Publish = std::function<void(std::string_view channel, const ports::OutboxMessage& message)>;
+
+/// The senders the options configured: the first one a part made, per kind.
+struct Senders {
+    Send notify;
+    Publish publish;
 };
 
-/// "HOST:PORT" as an smtp:// URL; throws allocation::Error naming what is wrong.
-inline std::string smtp_url(std::string_view address) {
-    const auto colon = address.rfind(':');
-    int port = 0;
-    const auto digits = colon == std::string_view::npos ? std::string_view{} : address.substr(colon + 1);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (colon == 0 || digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port < 1 ||
-        port > 65535) {
-        throw Error(fmt::format("--smtp must be HOST:PORT with a port from 1 to 65535, got '{}'", address));
-    }
-    return fmt::format("smtp://{}", address);
-}
-
-/// The book's notifier: email when the service has an SMTP server, a log line otherwise.
+/// The book's notifier: the configured sender (email with --smtp), a log line otherwise.
 class ServiceNotifier {
 public:
-    explicit ServiceNotifier(const DeliveryOptions& options) {
-        if (options.smtp.empty()) return;
-#if ALLOCATION_SERVER_WITH_EMAIL
-        smtp_.emplace(email::SmtpOptions{.url = smtp_url(options.smtp)});
-#else
-        throw Error("this build has no email support: --smtp cannot be used");
-#endif
-    }
+    explicit ServiceNotifier(Send send) : send_(std::move(send)) {}
     void send(std::string_view destination, std::string_view message) {
-#if ALLOCATION_SERVER_WITH_EMAIL
-        if (smtp_) return smtp_->send(destination, message);
-#endif
+        if (send_) return send_(destination, message);
         log_.send(destination, message);
     }
 
 private:
-#if ALLOCATION_SERVER_WITH_EMAIL
-    std::optional<email::SmtpNotifier> smtp_;
-#endif
+    Send send_;
     LogNotifier log_;
 };
 
-/// The book's publisher: Redis when the service has one (redis::Publisher: the stream, then the channel), nobody
-/// otherwise.
+/// The book's publisher: the configured one (Redis with --redis: the stream, then the channel), nobody otherwise.
 class ServicePublisher {
 public:
-    explicit ServicePublisher(const DeliveryOptions& options) {
-        if (options.redis.empty()) return;
-#if ALLOCATION_SERVER_WITH_REDIS
-        redis_.emplace(redis::parse_endpoint(options.redis),
-                       redis::PublisherOptions{.stream_max_length = options.stream_max_length});
-#else
-        throw Error("this build has no Redis support: --redis cannot be used");
-#endif
-    }
-    void publish([[maybe_unused]] std::string_view channel, [[maybe_unused]] const ports::OutboxMessage& message) {
-#if ALLOCATION_SERVER_WITH_REDIS
-        if (redis_) redis_->publish(channel, message);
-#endif
+    explicit ServicePublisher(Publish publish) : publish_(std::move(publish)) {}
+    void publish(std::string_view channel, const ports::OutboxMessage& message) {
+        if (publish_) publish_(channel, message);
     }
 
 private:
-#if ALLOCATION_SERVER_WITH_REDIS
-    std::optional<redis::Publisher> redis_;
-#endif
+    Publish publish_;
 };
+
+static_assert(ports::Notifier<ServiceNotifier> && ports::EventPublisher<ServicePublisher>);
 
 /// The service's Delivery: the relay over its outbox with the book's outbound handlers. The bus hands it each
 /// commit's rows at once; its thread delivers what failed, after the backoff. A failure is logged.
@@ -101,9 +62,9 @@ template <ports::Outbox O>
 class OutboundDelivery {
 public:
     /// `maintenance` runs on the relay's thread every `maintenance_every` (the purge).
-    OutboundDelivery(O& outbox, const DeliveryOptions& options, std::function<void()> maintenance = {},
-             std::chrono::milliseconds maintenance_every = std::chrono::hours(1))
-        : notifier_(options), publisher_(options),
+    OutboundDelivery(O& outbox, Senders senders, std::function<void()> maintenance = {},
+                     std::chrono::milliseconds maintenance_every = std::chrono::hours(1))
+        : notifier_(std::move(senders.notify)), publisher_(std::move(senders.publish)),
           relay_(outbox, handlers::Outbound(notifier_, publisher_), relay_options(std::move(maintenance), maintenance_every)) {}
 
     void deliver(std::vector<ports::OutboxMessage> rows) noexcept { relay_.deliver(std::move(rows)); }

@@ -27,7 +27,7 @@ struct Options {
     std::size_t io_threads = 1;
     std::string redis;
     std::string smtp;
-    std::size_t stream_max_length = DeliveryOptions{}.stream_max_length;
+    std::size_t stream_max_length = 1000000;
     std::string consumer_name;  // empty: allocation-server-<port>
     double claim_idle = 60;
     std::int64_t max_deliveries = 10;  // redis::StreamConsumerOptions's

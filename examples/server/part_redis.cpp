@@ -1,5 +1,5 @@
 // allocation-server's Redis part: its flags, and with --redis the consumers of change_batch_quantity (the
-// book's channel, and the stream through a consumer group), as components. Delivery to Redis is delivery.hpp's.
+// book's channel, and the stream through a consumer group), as components, and the outbound handlers' publisher.
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,10 +78,20 @@ void add_redis_consumers(Components& components, const Options& options, unsigne
     components.add(stream_consumer(options, port, std::move(handle)));
 }
 
+/// With --redis, the outbound handlers' publisher: the stream allocation:line_allocated, then the book's channel.
+Publish redis_publisher(const Options& options) {
+    if (options.redis.empty()) return {};
+    auto publisher = std::make_shared<redis::Publisher>(
+        redis::parse_endpoint(options.redis), redis::PublisherOptions{.stream_max_length = options.stream_max_length});
+    return [publisher](std::string_view channel, const ports::OutboxMessage& message) {
+        publisher->publish(channel, message);
+    };
+}
+
 }  // namespace
 
 Part redis_part() {
-    return {"redis", add_redis_options, {}, {}, add_redis_consumers};
+    return {"redis", add_redis_options, {}, {}, add_redis_consumers, {}, redis_publisher};
 }
 
 }  // namespace allocation::service

@@ -13,6 +13,7 @@
 #include "allocation/adapters/http/server.hpp"
 #include "allocation/domain/commands.hpp"
 #include "components.hpp"
+#include "delivery.hpp"
 #include "options.hpp"
 
 namespace allocation::service {
@@ -40,7 +41,21 @@ struct Part {
     /// HTTP adapter serves, and stopped before the delivery.
     using AddConsumers = void(Components&, const Options&, unsigned short port, ChangeBatchQuantityHandler);
     std::function<AddConsumers> add_consumers = {};
+    /// A sender of the outbound handlers, when the options configure one (--smtp, --redis): the notifier's or the
+    /// publisher's (delivery.hpp).
+    std::function<Send(const Options&)> notifier = {};
+    std::function<Publish(const Options&)> publisher = {};
 };
+
+/// The senders the parts make for these options.
+inline Senders senders(const std::vector<Part>& parts, const Options& options) {
+    Senders senders;
+    for (const Part& part : parts) {
+        if (!senders.notify && part.notifier) senders.notify = part.notifier(options);
+        if (!senders.publish && part.publisher) senders.publish = part.publisher(options);
+    }
+    return senders;
+}
 
 /// The optional parts of this build, in the order CMakeLists.txt lists them (parts.cpp, generated there).
 std::vector<Part> optional_parts();

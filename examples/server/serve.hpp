@@ -109,9 +109,8 @@ int serve(Service& service, Factory uow_factory, View& view, Outbox& outbox, Che
           std::string storage) {
     const Options& options = service.options;
     http::Metrics& metrics = service.metrics;
-    const DeliveryOptions delivery_options{options.redis, options.smtp, options.stream_max_length};
     const auto retention = millis(options.retention);
-    OutboundDelivery delivery(outbox, delivery_options, purge_older_than(retention, outbox, uow_factory),
+    OutboundDelivery delivery(outbox, senders(service.parts, options), purge_older_than(retention, outbox, uow_factory),
                               std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::milliseconds(10),
                                                                     std::chrono::hours(1)));
     auto bus = bootstrap(uow_factory, delivery, bus_options(metrics));
