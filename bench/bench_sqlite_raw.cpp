@@ -54,9 +54,8 @@ void mark_row_delivered(sqlite3* db, sqlite3_stmt* mark_delivered, sqlite3_int64
     run(db, mark_delivered, "mark outbox row delivered");
 }
 
-}  // namespace
-
-double allocations_per_second(const Settings& settings) {
+/// The database of one run: opened with the run's settings, its schema made and its one product and batch stored.
+sqlite3* open_seeded(const Settings& settings, sqlite3_int64& batch_id) {
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(settings.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
@@ -76,72 +75,94 @@ double allocations_per_second(const Settings& settings) {
                            "INSERT INTO batches (reference, sku, purchased_quantity) VALUES ('raw-batch', 'RAW', 1000000000)",
                            nullptr, nullptr, nullptr),
           "seed");
-    const sqlite3_int64 batch_id = sqlite3_last_insert_rowid(db);
+    batch_id = sqlite3_last_insert_rowid(db);
+    return db;
+}
 
-    sqlite3_stmt* begin = prepare(db, "BEGIN IMMEDIATE");
-    sqlite3_stmt* commit = prepare(db, "COMMIT");
-    sqlite3_stmt* read_version = prepare(db, "SELECT version_number FROM products WHERE sku = ?1");
-    sqlite3_stmt* insert_line = prepare(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)");
-    sqlite3_stmt* insert_allocation = prepare(db, "INSERT INTO allocations (orderline_id, batch_id, allocated_after) VALUES (?1, ?2, ?3)");
-    sqlite3_stmt* insert_view =
-        prepare(db, "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3)");
-    sqlite3_stmt* set_version =
-        prepare(db, "UPDATE products SET version_number = ?1 WHERE sku = ?2 AND version_number = ?3");
-    sqlite3_stmt* insert_outbox = prepare(db,
-        "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, next_attempt_at) "
-        "VALUES (?1, ?2, 0, 'Allocated', ?3, ?4, ?4)");
-    sqlite3_stmt* mark_delivered = prepare(db,
-        "UPDATE outbox SET delivered_at = ?3, lease_owner = NULL, lease_until = NULL "
-        "WHERE sku = ?1 AND version_number = ?2 AND position = 0 AND delivered_at IS NULL");
-
-    const auto start = std::chrono::steady_clock::now();
-    char orderid[32];
-    for (int i = 0; i < settings.allocations; ++i) {
-        const int length = std::snprintf(orderid, sizeof orderid, "order-%d", i);
-        run(db, begin, "BEGIN IMMEDIATE");
-
-        sqlite3_bind_text(read_version, 1, "RAW", 3, SQLITE_STATIC);
-        check(db, sqlite3_step(read_version), "read version");
-        const sqlite3_int64 version = sqlite3_column_int64(read_version, 0);
-        sqlite3_reset(read_version);
-
-        sqlite3_bind_text(insert_line, 1, orderid, length, SQLITE_STATIC);
-        sqlite3_bind_text(insert_line, 2, "RAW", 3, SQLITE_STATIC);
-        sqlite3_bind_int(insert_line, 3, 1);
-        run(db, insert_line, "insert line");
-        const sqlite3_int64 line_id = sqlite3_last_insert_rowid(db);
-
-        sqlite3_bind_int64(insert_allocation, 1, line_id);
-        sqlite3_bind_int64(insert_allocation, 2, batch_id);
-        sqlite3_bind_int(insert_allocation, 3, i + 1);  // the batch's allocated quantity with this line
-        run(db, insert_allocation, "insert allocation");
-
-        sqlite3_bind_text(insert_view, 1, orderid, length, SQLITE_STATIC);
-        sqlite3_bind_text(insert_view, 2, "RAW", 3, SQLITE_STATIC);
-        sqlite3_bind_text(insert_view, 3, "raw-batch", 9, SQLITE_STATIC);
-        run(db, insert_view, "insert view row");
-
-        sqlite3_bind_int64(set_version, 1, version + 1);
-        sqlite3_bind_text(set_version, 2, "RAW", 3, SQLITE_STATIC);
-        sqlite3_bind_int64(set_version, 3, version);
-        run(db, set_version, "compare-and-set version");
-        if (sqlite3_changes(db) != 1) throw std::runtime_error("lost the version race");
-
-        if (settings.outbox) {
-            insert_outbox_row(db, insert_outbox, orderid, version + 1);
-            mark_row_delivered(db, mark_delivered, version);
+/// Every statement of the transaction, prepared once.
+struct Statements {
+    explicit Statements(sqlite3* db)
+        : begin(prepare(db, "BEGIN IMMEDIATE")), commit(prepare(db, "COMMIT")),
+          read_version(prepare(db, "SELECT version_number FROM products WHERE sku = ?1")),
+          insert_line(prepare(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)")),
+          insert_allocation(prepare(db, "INSERT INTO allocations (orderline_id, batch_id, allocated_after) VALUES (?1, ?2, ?3)")),
+          insert_view(prepare(db, "INSERT INTO allocations_view (orderid, sku, batchref) VALUES (?1, ?2, ?3)")),
+          set_version(prepare(db, "UPDATE products SET version_number = ?1 WHERE sku = ?2 AND version_number = ?3")),
+          insert_outbox(prepare(db,
+              "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, next_attempt_at) "
+              "VALUES (?1, ?2, 0, 'Allocated', ?3, ?4, ?4)")),
+          mark_delivered(prepare(db,
+              "UPDATE outbox SET delivered_at = ?3, lease_owner = NULL, lease_until = NULL "
+              "WHERE sku = ?1 AND version_number = ?2 AND position = 0 AND delivered_at IS NULL")) {}
+    Statements(const Statements&) = delete;
+    Statements& operator=(const Statements&) = delete;
+    ~Statements() {
+        for (sqlite3_stmt* s : {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version,
+                                insert_outbox, mark_delivered}) {
+            sqlite3_finalize(s);
         }
-        run(db, commit, "COMMIT");
     }
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    sqlite3_stmt *begin, *commit, *read_version, *insert_line, *insert_allocation, *insert_view, *set_version,
+        *insert_outbox, *mark_delivered;
+};
 
-    for (sqlite3_stmt* s :
-         {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version, insert_outbox,
-          mark_delivered}) {
-        sqlite3_finalize(s);
+/// The `i`th allocation, of line `orderid`, in one transaction.
+void allocate(sqlite3* db, Statements& st, const Settings& settings, sqlite3_int64 batch_id, int i,
+              const char* orderid, int length) {
+    run(db, st.begin, "BEGIN IMMEDIATE");
+    sqlite3_bind_text(st.read_version, 1, "RAW", 3, SQLITE_STATIC);
+    check(db, sqlite3_step(st.read_version), "read version");
+    const sqlite3_int64 version = sqlite3_column_int64(st.read_version, 0);
+    sqlite3_reset(st.read_version);
+
+    sqlite3_bind_text(st.insert_line, 1, orderid, length, SQLITE_STATIC);
+    sqlite3_bind_text(st.insert_line, 2, "RAW", 3, SQLITE_STATIC);
+    sqlite3_bind_int(st.insert_line, 3, 1);
+    run(db, st.insert_line, "insert line");
+    const sqlite3_int64 line_id = sqlite3_last_insert_rowid(db);
+
+    sqlite3_bind_int64(st.insert_allocation, 1, line_id);
+    sqlite3_bind_int64(st.insert_allocation, 2, batch_id);
+    sqlite3_bind_int(st.insert_allocation, 3, i + 1);  // the batch's allocated quantity with this line
+    run(db, st.insert_allocation, "insert allocation");
+
+    sqlite3_bind_text(st.insert_view, 1, orderid, length, SQLITE_STATIC);
+    sqlite3_bind_text(st.insert_view, 2, "RAW", 3, SQLITE_STATIC);
+    sqlite3_bind_text(st.insert_view, 3, "raw-batch", 9, SQLITE_STATIC);
+    run(db, st.insert_view, "insert view row");
+
+    sqlite3_bind_int64(st.set_version, 1, version + 1);
+    sqlite3_bind_text(st.set_version, 2, "RAW", 3, SQLITE_STATIC);
+    sqlite3_bind_int64(st.set_version, 3, version);
+    run(db, st.set_version, "compare-and-set version");
+    if (sqlite3_changes(db) != 1) throw std::runtime_error("lost the version race");
+
+    if (settings.outbox) {
+        insert_outbox_row(db, st.insert_outbox, orderid, version + 1);
+        mark_row_delivered(db, st.mark_delivered, version);
+    }
+    run(db, st.commit, "COMMIT");
+}
+
+}  // namespace
+
+double allocations_per_second(const Settings& settings) {
+    sqlite3_int64 batch_id = 0;
+    sqlite3* db = open_seeded(settings, batch_id);
+    double per_second = 0;
+    {
+        Statements st(db);
+        const auto start = std::chrono::steady_clock::now();
+        char orderid[32];
+        for (int i = 0; i < settings.allocations; ++i) {
+            const int length = std::snprintf(orderid, sizeof orderid, "order-%d", i);
+            allocate(db, st, settings, batch_id, i, orderid, length);
+        }
+        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+        per_second = settings.allocations / elapsed.count();
     }
     sqlite3_close(db);
-    return settings.allocations / elapsed.count();
+    return per_second;
 }
 
 }  // namespace bench_raw
