@@ -110,10 +110,11 @@ public:
     void deliver(std::vector<ports::OutboxMessage> rows) noexcept {
         if (rows.empty()) return;
         std::vector<std::string> delivered;
+        delivered.reserve(rows.size());
         std::size_t failed = 0;
-        for (const auto& row : rows) {
+        for (auto& row : rows) {
             if (hand_over(row)) {
-                delivered.push_back(row.id);
+                delivered.push_back(std::move(row.id));  // the row is done with
             } else {
                 ++failed;
             }
