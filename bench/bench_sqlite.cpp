@@ -6,6 +6,7 @@
 // those two cost the floor itself (the floor without them, in the same run).
 //
 // usage: bench_sqlite [allocations per run (default 20000)] [allocations per WAL+FULL run (default 3000)]
+//        bench_sqlite floor full|normal N     (the floor alone, with and without the outbox: bench/http/outbox.sh)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -147,9 +148,27 @@ void print_outbox_cost(const char* name, const Samples& with, const std::vector<
                 100 * median(with.adapter_wall) / without);
 }
 
+/// `bench_sqlite floor full|normal N`: only the raw floor, with and without the outbox row and mark, alternately,
+/// 3 runs of N allocations each on fresh files; prints the medians by wall time, and a line `FLOOR with=.. without=..`
+/// for scripts (bench/http/outbox.sh).
+int floor_figure(const std::string& synchronous, int allocations) {
+    Scratch scratch;
+    const bool full = synchronous == "full";
+    std::vector<double> with, without;
+    for (int r = 0; r < 3; ++r) {
+        with.push_back(raw_run(scratch.fresh("raw"), full, true, allocations).wall);
+        without.push_back(raw_run(scratch.fresh("raw"), full, false, allocations).wall);
+    }
+    std::printf("raw SQLite, WAL+%s, %d allocations a run, median of 3: with the outbox row and mark %.0f/s, without "
+                "%.0f/s\nFLOOR with=%.0f without=%.0f\n", full ? "FULL" : "NORMAL", allocations, median(with),
+                median(without), median(with), median(without));
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 3 && std::string_view(argv[1]) == "floor") return floor_figure(argv[2], std::atoi(argv[3]));
     const int allocations = argc > 1 ? std::atoi(argv[1]) : 20000;
     const int full_allocations = argc > 2 ? std::atoi(argv[2]) : 3000;
     const int repeats = 3;
