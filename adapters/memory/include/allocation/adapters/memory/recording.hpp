@@ -4,6 +4,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "allocation/domain/events.hpp"
@@ -12,6 +13,26 @@
 #include "allocation/ports/publisher.hpp"
 
 namespace allocation::memory {
+
+namespace detail {
+/// What a recording adapter was given, in order; from any number of threads.
+template <typename T>
+class Record {
+public:
+    void add(T item) {
+        std::lock_guard lock(mutex_);
+        items_.push_back(std::move(item));
+    }
+    std::vector<T> items() const {
+        std::lock_guard lock(mutex_);
+        return items_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<T> items_;
+};
+}  // namespace detail
 
 struct SentMessage {
     std::string destination;
@@ -22,17 +43,12 @@ struct SentMessage {
 class RecordingNotifier {
 public:
     void send(std::string_view destination, std::string_view message) {
-        std::lock_guard lock(mutex_);
-        sent_.push_back({std::string(destination), std::string(message)});
+        sent_.add({std::string(destination), std::string(message)});
     }
-    std::vector<SentMessage> sent() const {
-        std::lock_guard lock(mutex_);
-        return sent_;
-    }
+    std::vector<SentMessage> sent() const { return sent_.items(); }
 
 private:
-    mutable std::mutex mutex_;
-    std::vector<SentMessage> sent_;
+    detail::Record<SentMessage> sent_;
 };
 
 static_assert(ports::diagnose_notifier<RecordingNotifier>());
@@ -48,17 +64,12 @@ struct PublishedEvent {
 class RecordingPublisher {
 public:
     void publish(std::string_view channel, const ports::OutboxMessage& message) {
-        std::lock_guard lock(mutex_);
-        published_.push_back({std::string(channel), message.event, message.id});
+        published_.add({std::string(channel), message.event, message.id});
     }
-    std::vector<PublishedEvent> published() const {
-        std::lock_guard lock(mutex_);
-        return published_;
-    }
+    std::vector<PublishedEvent> published() const { return published_.items(); }
 
 private:
-    mutable std::mutex mutex_;
-    std::vector<PublishedEvent> published_;
+    detail::Record<PublishedEvent> published_;
 };
 
 static_assert(ports::diagnose_event_publisher<RecordingPublisher>());
