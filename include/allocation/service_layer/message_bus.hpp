@@ -97,7 +97,7 @@ public:
     /// Handles any command; the result is the batch reference for a successful `Allocate`, nothing otherwise.
     std::optional<std::string> handle(const Message& message) {
         return std::visit(
-            [this](const auto& m) -> std::optional<std::string> {
+            [&](const auto& m) -> std::optional<std::string> {
                 if constexpr (std::is_same_v<std::decay_t<decltype(m)>, commands::Allocate>) {
                     return handle(m);
                 } else {
