@@ -2,7 +2,6 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -50,16 +49,33 @@ struct LineSlot {
 };
 }  // namespace detail
 
-namespace detail {
-/// Numbers every event raised in this process, in the order raised, so that the events of several products
-/// handed over by one commit can be put back in the order they happened.
-inline std::uint64_t next_event_number() noexcept {
-    static std::atomic<std::uint64_t> counter{0};
-    return counter.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace detail
-
 inline void mark_committed(std::span<Product* const> products, std::vector<events::Event>& out);
+
+/// Numbers the events that the products of one unit of work raise, in the order they raise them, so that a commit
+/// of several products hands their events over in that order. The unit of work owns it (its products are changed
+/// by its one thread) and gives it to every product it hands out: Product::number_events_from.
+class EventSequence {
+public:
+    std::uint64_t next() noexcept { return next_++; }
+
+private:
+    std::uint64_t next_ = 0;
+};
+
+namespace detail {
+/// The sequence a unit of work gave a product. A copy or a move of the product does not keep it: the product it
+/// makes was not handed out by that unit of work, which may end first.
+struct SequenceLink {
+    EventSequence* sequence = nullptr;
+    SequenceLink() = default;
+    SequenceLink(const SequenceLink&) noexcept {}
+    SequenceLink& operator=(const SequenceLink&) noexcept {
+        sequence = nullptr;
+        return *this;
+    }
+    ~SequenceLink() = default;
+};
+}  // namespace detail
 
 /// The aggregate: every batch of one SKU. All changes to batches go through it; each change bumps
 /// `version_number`, which adapters use for optimistic concurrency.
@@ -195,6 +211,11 @@ public:
     /// The version the product had when it was loaded or last committed.
     std::int64_t loaded_version() const noexcept { return loaded_version_; }
     bool changed() const noexcept { return !changes_.empty(); }
+
+    /// Numbers the events this product raises from now on from `sequence`, which must outlive their commit. A unit
+    /// of work calls it on every product it hands out, with its own sequence; until then a product numbers its
+    /// events itself, which orders them among its own events only.
+    void number_events_from(EventSequence& sequence) noexcept { sequence_.sequence = &sequence; }
 
     /// Accepts the changes as stored: hands the raised events over (appended to `out`) and starts a
     /// new change record from the current state. A commit of several products calls the free
@@ -421,7 +442,8 @@ private:
     // Appends an event for which reserve_events made room.
     void raise_reserved(events::Event&& event) noexcept {
         events_.push_back(std::move(event));
-        event_numbers_.push_back(detail::next_event_number());
+        EventSequence& sequence = sequence_.sequence != nullptr ? *sequence_.sequence : own_sequence_;
+        event_numbers_.push_back(sequence.next());
     }
     void raise(events::Event&& event) {
         reserve_events(1);
@@ -481,13 +503,16 @@ private:
     std::int64_t version_;
     std::int64_t loaded_version_;
     std::vector<events::Event> events_;
-    std::vector<std::uint64_t> event_numbers_;  // detail::next_event_number() of each event, in step with events_
+    std::vector<std::uint64_t> event_numbers_;  // each event's number in its sequence, in step with events_
+    detail::SequenceLink sequence_;             // the unit of work's, else own_sequence_
+    EventSequence own_sequence_;
     std::vector<changes::Change> changes_;
 };
 
 /// Accepts the changes of every product of one commit as stored (Product::mark_committed on each) and hands
-/// their events over, appended to `out`, oldest first across all the products: the order the UnitOfWork port
-/// promises, whichever order the products were seen in.
+/// their events over, appended to `out`, oldest first across all the products that number their events from one
+/// EventSequence (the unit of work's): the order the UnitOfWork port promises, whichever order the products were
+/// seen in.
 inline void mark_committed(std::span<Product* const> products, std::vector<events::Event>& out) {
     struct Raised {
         std::uint64_t number;
@@ -501,7 +526,8 @@ inline void mark_committed(std::span<Product* const> products, std::vector<event
                 raised.push_back({product->event_numbers_[i], &product->events_[i]});
             }
         }
-        std::sort(raised.begin(), raised.end(), [](const Raised& a, const Raised& b) { return a.number < b.number; });
+        std::stable_sort(raised.begin(), raised.end(),
+                         [](const Raised& a, const Raised& b) { return a.number < b.number; });
         out.reserve(out.size() + raised.size());
         for (const Raised& r : raised) out.push_back(std::move(*r.event));
         for (Product* product : products) product->events_.clear();
