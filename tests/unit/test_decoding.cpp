@@ -1,5 +1,5 @@
-// The one decoder of change_batch_quantity messages (serialisation/decoding.hpp): every rule and every message, over the raw
-// values a transport extracts.
+// The one decoder of change_batch_quantity messages (serialisation/decoding.hpp): every rule and every message, over
+// the raw values a transport extracts.
 #include <cstdint>
 #include <limits>
 #include <optional>
