@@ -1,13 +1,10 @@
-// Umbrella header: the domain, the ports, the service layer (bus and relay) and bootstrap.
+// Umbrella header: the domain, its serialisation, the ports, the service layer (bus and relay) and bootstrap.
 #pragma once
 
 #include "allocation/bootstrap.hpp"
 #include "allocation/domain/commands.hpp"
-#include "allocation/domain/decoding.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
-#include "allocation/domain/format.hpp"
-#include "allocation/domain/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/outbox.hpp"
 #include "allocation/ports/notifications.hpp"
@@ -17,6 +14,9 @@
 #include "allocation/ports/repository.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/ports/views.hpp"
+#include "allocation/serialisation/decoding.hpp"
+#include "allocation/serialisation/json.hpp"
+#include "allocation/serialisation/text.hpp"
 #include "allocation/service_layer/background.hpp"
 #include "allocation/service_layer/handlers.hpp"
 #include "allocation/service_layer/message_bus.hpp"

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "allocation/domain/format.hpp"
+#include "allocation/domain/rules.hpp"
 #include "allocation/adapters/http/requests.hpp"
 
 namespace {

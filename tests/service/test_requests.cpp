@@ -6,8 +6,8 @@
 #include <string_view>
 #include <utility>
 
-#include "allocation/domain/decoding.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/serialisation/decoding.hpp"
+#include "allocation/domain/rules.hpp"
 #include "catch.hpp"
 #include "allocation/adapters/http/requests.hpp"
 

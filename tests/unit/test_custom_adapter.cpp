@@ -42,10 +42,12 @@ public:
 private:
     allocation::Product& track(allocation::Product& product) {
         if (std::find(seen_.begin(), seen_.end(), &product) == seen_.end()) seen_.push_back(&product);
+        product.number_events_from(sequence_);  // so that a commit hands over all their events in the order raised
         return product;
     }
     std::map<std::string, allocation::Product, std::less<>> products_;
     std::vector<allocation::Product*> seen_;
+    allocation::EventSequence sequence_;
 };
 
 static_assert(allocation::ports::Repository<MapRepository>);

@@ -1,12 +1,12 @@
-// The one decoder of change_batch_quantity messages (domain/decoding.hpp): every rule and every message, over the raw
-// values a transport extracts.
+// The one decoder of change_batch_quantity messages (serialisation/decoding.hpp): every rule and every message, over
+// the raw values a transport extracts.
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "allocation/domain/decoding.hpp"
+#include "allocation/serialisation/decoding.hpp"
 #include "catch.hpp"
 
 using namespace allocation;

@@ -221,3 +221,49 @@ TEST_CASE("a deallocated line that waits keeps its order's place for the same sk
     CHECK_THROWS_AS(product.allocate(OrderLine{"o1", "LAMP", 8}), DuplicateLine);
     CHECK(product.batch("b1")->available_quantity() == 10);
 }
+
+TEST_CASE("one event sequence merges the events of several products in the order they were raised") {
+    EventSequence sequence;
+    Product lamp("LAMP", {Batch("lamp-b1", "LAMP", 10)});
+    Product sofa("SOFA", {Batch("sofa-b1", "SOFA", 10)});
+    lamp.number_events_from(sequence);
+    sofa.number_events_from(sequence);
+    sofa.allocate(OrderLine{"o1", "SOFA", 1});
+    lamp.allocate(OrderLine{"o1", "LAMP", 2});
+    sofa.allocate(OrderLine{"o2", "SOFA", 50});
+    lamp.allocate(OrderLine{"o3", "LAMP", 3});
+
+    std::vector<events::Event> committed;
+    Product* const products[] = {&lamp, &sofa};  // seen in another order than they raised
+    mark_committed(products, committed);
+    const std::vector<events::Event> expected = {
+        events::Allocated{"o1", "SOFA", 1, "sofa-b1"}, events::Allocated{"o1", "LAMP", 2, "lamp-b1"},
+        events::OutOfStock{"SOFA"}, events::Allocated{"o3", "LAMP", 3, "lamp-b1"}};
+    CHECK(committed == expected);
+    CHECK(lamp.events().empty());
+    CHECK(sofa.events().empty());
+}
+
+TEST_CASE("a product without a unit of work's sequence keeps its own events in the order raised") {
+    Product lamp("LAMP", {Batch("b1", "LAMP", 10)});
+    lamp.allocate(OrderLine{"o1", "LAMP", 2});
+    lamp.allocate(OrderLine{"o2", "LAMP", 50});
+    lamp.allocate(OrderLine{"o3", "LAMP", 3});
+    std::vector<events::Event> committed;
+    Product* const products[] = {&lamp};
+    mark_committed(products, committed);
+    const std::vector<events::Event> expected = {events::Allocated{"o1", "LAMP", 2, "b1"}, events::OutOfStock{"LAMP"},
+                                                 events::Allocated{"o3", "LAMP", 3, "b1"}};
+    CHECK(committed == expected);
+}
+
+TEST_CASE("a copy of a product does not keep the sequence of the unit of work that handed the original out") {
+    Product copy = [] {
+        EventSequence sequence;  // ends before the copy raises anything
+        Product lamp("LAMP", {Batch("b1", "LAMP", 10)});
+        lamp.number_events_from(sequence);
+        return Product(lamp);
+    }();
+    CHECK(copy.allocate(OrderLine{"o1", "LAMP", 2}) == "b1");
+    CHECK(copy.events().size() == 1);
+}

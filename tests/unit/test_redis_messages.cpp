@@ -1,5 +1,5 @@
 // The Redis transports of change_batch_quantity, without a Redis: the channel's JSON and the stream's fields reach the
-// one decoder (domain/decoding.hpp), and both take one path to the bus, which applies a message id once.
+// one decoder (serialisation/decoding.hpp), and both take one path to the bus, which applies a message id once.
 #include <functional>
 #include <string>
 #include <string_view>

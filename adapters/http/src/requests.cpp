@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "allocation/domain/decoding.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/serialisation/decoding.hpp"
+#include "allocation/domain/rules.hpp"
 
 namespace allocation::http {
 

@@ -193,6 +193,7 @@ private:
         entries_.push_back(std::move(entry));
         tracked_.push_back(entries_.back().get());
         seen_.push_back(&entries_.back()->product);
+        entries_.back()->product.number_events_from(sequence_);
         return entries_.back()->product;
     }
 
@@ -220,6 +221,7 @@ private:
         // the old state moves aside whole, its buffers with it, and stays alive until the unit of work ends.
         retired_.push_back(std::make_unique<Product>(std::move(entry.product)));
         entry.product = std::move(fresh->product);
+        entry.product.number_events_from(sequence_);
         entry.batch_ids = std::move(fresh->batch_ids);
         entry.orders = std::move(fresh->orders);
         entry.full_batches = std::move(fresh->full_batches);
@@ -231,6 +233,7 @@ private:
     std::vector<LoadedProduct*> tracked_;
     std::vector<Product*> seen_;
     std::vector<std::unique_ptr<Product>> retired_;  // what reload() replaced, alive for references to it
+    EventSequence sequence_;                          // numbers the events of every product handed out
 };
 
 /// Whether any of `products` raised, since its last commit, an event that leaves the process.

@@ -139,6 +139,29 @@ inline std::string date_text(const Date& date) {
 }
 }  // namespace detail
 
+/// "YYYY-MM-DD".
+inline std::string to_string(const Date& date) { return detail::date_text(date); }
+
+/// Parses a calendar date written "YYYY-MM-DD" (digits only); nothing when the text is not exactly that or
+/// not a date_in_range, the rule every eta the domain accepts keeps.
+inline std::optional<Date> parse_date(std::string_view text) {
+    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+    auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
+        int value = 0;
+        for (std::size_t i = pos; i < pos + len; ++i) {
+            if (text[i] < '0' || text[i] > '9') return std::nullopt;  // no sign, no space
+            value = value * 10 + (text[i] - '0');
+        }
+        return value;
+    };
+    auto y = number(0, 4), m = number(5, 2), d = number(8, 2);
+    if (!y || !m || !d) return std::nullopt;
+    Date date{std::chrono::year{*y}, std::chrono::month{static_cast<unsigned>(*m)},
+              std::chrono::day{static_cast<unsigned>(*d)}};
+    if (!date_in_range(date)) return std::nullopt;
+    return date;
+}
+
 /// Throws InvalidDate unless `eta` is empty (warehouse stock) or a date_in_range.
 inline void check_eta(const std::optional<Date>& eta) {
     if (eta && !date_in_range(*eta)) {

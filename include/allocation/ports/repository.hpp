@@ -11,7 +11,8 @@
 namespace allocation::ports {
 
 /// A repository hands out products and remembers every product it handed out ("seen"), so that its
-/// unit of work can store their changes and collect their events on commit.
+/// unit of work can store their changes and collect their events on commit. It gives every product it hands out
+/// one EventSequence of its own (Product::number_events_from), so that those events come back in the order raised.
 ///
 /// Lines may be loaded lazily (a database adapter need not read a product's whole history to allocate one
 /// more line), so each lookup states which lines it guarantees to have loaded; batch quantities are always

@@ -22,7 +22,7 @@
 #include "allocation/domain/commands.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/serialisation/text.hpp"
 #include "allocation/ports/outbox.hpp"
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/service_layer/background.hpp"

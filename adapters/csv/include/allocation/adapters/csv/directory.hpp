@@ -17,7 +17,7 @@
 #include "allocation/adapters/csv/rows.hpp"
 #include "allocation/adapters/memory/memory.hpp"
 #include "allocation/domain/errors.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/domain/rules.hpp"
 #include "allocation/domain/model.hpp"
 
 namespace allocation::csv {

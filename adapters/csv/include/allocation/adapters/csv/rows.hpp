@@ -13,7 +13,6 @@
 #include <fmt/format.h>
 
 #include "allocation/adapters/csv/parser.hpp"
-#include "allocation/domain/format.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/domain/rules.hpp"
 

@@ -53,6 +53,7 @@ private:
 
     Product& track(Product& product) {
         if (std::find(seen_.begin(), seen_.end(), &product) == seen_.end()) seen_.push_back(&product);
+        product.number_events_from(store_.event_sequence_);
         return product;
     }
 

@@ -91,6 +91,7 @@ private:
     // lock). Kept here, emptied at its end, so that their capacity serves the next one without a malloc.
     std::vector<Product*> seen_;
     std::vector<Product*> added_;
+    EventSequence event_sequence_;  // numbers the events of the products the units of work hand out, one at a time
     ViewChanges view_changes_;
 };
 

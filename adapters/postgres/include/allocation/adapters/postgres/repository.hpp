@@ -24,7 +24,7 @@
 #include "allocation/detail/loaded_products.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/domain/rules.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/repository.hpp"
 

@@ -26,10 +26,10 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/domain/commands.hpp"
-#include "allocation/domain/decoding.hpp"
+#include "allocation/serialisation/decoding.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
-#include "allocation/domain/json.hpp"
+#include "allocation/serialisation/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/publisher.hpp"
 #include "allocation/service_layer/background.hpp"

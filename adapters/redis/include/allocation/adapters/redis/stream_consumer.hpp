@@ -18,7 +18,7 @@
 
 #include "allocation/adapters/redis/redis.hpp"
 #include "allocation/domain/commands.hpp"
-#include "allocation/domain/decoding.hpp"
+#include "allocation/serialisation/decoding.hpp"
 #include "allocation/domain/errors.hpp"
 
 namespace allocation::redis {

@@ -22,7 +22,7 @@
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/domain/rules.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/repository.hpp"
 

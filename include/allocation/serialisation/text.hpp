@@ -1,4 +1,5 @@
-// Text forms of domain values: ISO dates, and fmt formatters for lines, commands and events.
+// Text forms of domain values for people: fmt formatters for lines, commands and events, as log and error lines
+// show them. Outside the domain, which only defines the values; shared by the service layer and every adapter.
 #pragma once
 
 #include <optional>
@@ -10,38 +11,12 @@
 
 #include "allocation/domain/commands.hpp"
 #include "allocation/domain/events.hpp"
-#include "allocation/domain/model.hpp"
+#include "allocation/domain/order_line.hpp"
+#include "allocation/domain/rules.hpp"
 
-namespace allocation {
-
-/// "YYYY-MM-DD".
-inline std::string to_string(const Date& date) { return detail::date_text(date); }
-
-/// Parses a calendar date written "YYYY-MM-DD" (digits only); nothing when the text is not exactly that or
-/// not a date_in_range, the rule every eta the domain accepts keeps.
-inline std::optional<Date> parse_date(std::string_view text) {
-    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-    auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
-        int value = 0;
-        for (std::size_t i = pos; i < pos + len; ++i) {
-            if (text[i] < '0' || text[i] > '9') return std::nullopt;  // no sign, no space
-            value = value * 10 + (text[i] - '0');
-        }
-        return value;
-    };
-    auto y = number(0, 4), m = number(5, 2), d = number(8, 2);
-    if (!y || !m || !d) return std::nullopt;
-    Date date{std::chrono::year{*y}, std::chrono::month{static_cast<unsigned>(*m)},
-              std::chrono::day{static_cast<unsigned>(*d)}};
-    if (!date_in_range(date)) return std::nullopt;
-    return date;
-}
-
-namespace detail {
+namespace allocation::detail {
 inline std::string eta_text(const std::optional<Date>& eta) { return eta ? to_string(*eta) : "warehouse"; }
-}  // namespace detail
-
-}  // namespace allocation
+}  // namespace allocation::detail
 
 template <>
 struct fmt::formatter<allocation::OrderLine> : fmt::formatter<std::string_view> {

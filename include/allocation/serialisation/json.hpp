@@ -1,5 +1,6 @@
 // The book's JSON for events: the one serialisation, used by the outbox's payloads and the Redis channels, and its
-// reader, for the payloads a storage gives back.
+// reader, for the payloads a storage gives back. A form for transports and storages, so it lives outside the
+// domain, once, beside the core that every adapter shares.
 #pragma once
 
 #include <charconv>

@@ -1,5 +1,7 @@
 // The one decoder of a message that carries a command from outside: each transport (an HTTP body, a Redis channel's
-// JSON, a Redis stream entry's fields) only extracts its raw values, and the rules and the error messages live here.
+// JSON, a Redis stream entry's fields) only extracts its raw values, and the checks and the error messages live here.
+// Input validation at the edge, not a rule of the domain: it asks the domain's rules (rules.hpp) and words the
+// refusal for the sender.
 #pragma once
 
 #include <charconv>
