@@ -35,7 +35,7 @@ public:
                                                 std::string("this program uses SQLite ") + sqlite3_libversion() +
                                                     "; the allocation schema needs SQLite 3.35.5 or newer"));
         }
-        auto first = detail::ConnectionPool::open_first(options_);
+        auto first = detail::open_first(options_);
         detail::migrate(first->db, options_.path);
         try {
             if (options_.checkpoint == Checkpoint::background && options_.path != ":memory:") {
@@ -45,7 +45,7 @@ public:
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(options_.path, "cannot configure the connection", e.what()));
         }
-        pool_.emplace(options_, checkpointer(), std::move(first));
+        pool_.emplace(detail::PoolPolicy{&options_, checkpointer()}, std::move(first));
     }
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
@@ -69,7 +69,7 @@ private:
     friend class AllocationsView;
     friend class Outbox;
 
-    detail::Lease lease() { return pool_->acquire(); }
+    detail::Lease lease() { return detail::Lease(pool_->acquire()); }
     detail::Checkpointer* checkpointer() noexcept { return checkpointer_ ? &*checkpointer_ : nullptr; }
 
     Options options_;
