@@ -19,6 +19,10 @@
 
 namespace allocation::postgres {
 
+namespace detail {
+struct ViewAccess;
+}  // namespace detail
+
 /// The allocation database: constructing it connects, checks the schema and brings it up to date (migrations in
 /// one transaction, under an advisory lock, so that several processes may start together on an empty database;
 /// the version lives in the table schema_version). A database that cannot be reached, or whose schema is newer
@@ -64,7 +68,7 @@ public:
 
 private:
     friend class UnitOfWork;
-    friend class AllocationsView;
+    friend struct detail::ViewAccess;
     friend class Outbox;
 
     detail::Lease lease() { return detail::Lease(pool_.acquire()); }

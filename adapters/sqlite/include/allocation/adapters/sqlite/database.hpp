@@ -20,6 +20,10 @@
 
 namespace allocation::sqlite {
 
+namespace detail {
+struct ViewAccess;
+}  // namespace detail
+
 /// The allocation database: opening it creates the file if needed, checks it, and brings its schema up to date
 /// (migrations run in order inside one transaction; the version lives in `PRAGMA user_version`).
 ///
@@ -66,7 +70,7 @@ public:
 
 private:
     friend class UnitOfWork;
-    friend class AllocationsView;
+    friend struct detail::ViewAccess;
     friend class Outbox;
 
     detail::Lease lease() { return detail::Lease(pool_->acquire()); }
