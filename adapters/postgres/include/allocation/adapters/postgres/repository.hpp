@@ -23,6 +23,7 @@
 #include "allocation/adapters/postgres/statements.hpp"
 #include "allocation/adapters/postgres/product_writes.hpp"
 #include "allocation/detail/loaded_products.hpp"
+#include "allocation/detail/sql_repository.hpp"
 #include "allocation/detail/write_changes.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
@@ -32,35 +33,22 @@
 
 namespace allocation::postgres {
 
-/// The lookups of the Repository port over the tables of migrations[0], by the rules of
-/// allocation::detail::LoadedProducts (the same as the SQLite adapter's): `get` loads the product, its batches
-/// with exact quantities and its waiting lines; `get_for_order` also every line of the order, `get_by_batchref`
-/// every line of the batch; a product kept by the connection's ProductCache is handed out again once its version
-/// proves it is still the stored one. Each read is one statement (detail::ProductQuery), so one snapshot, by
-/// indexes only, outside any write transaction: a loaded product is a state that existed, with its version, and
-/// the commit's compare-and-set on that version is what makes writing it back safe. Commits write exactly the
-/// products' recorded changes.
-class Repository {
+namespace detail {
+
+/// The products' tables of one unit of work's connection, for allocation::detail::SqlRepository.
+/// Each read is one statement (detail::ProductQuery), so one snapshot, by indexes only, outside any write
+/// transaction: a loaded product is a state that existed, with its version, and the commit's compare-and-set on
+/// that version is what makes writing it back safe. Commits write exactly the products' recorded changes.
+class ProductTables {
 public:
-    Repository(const Repository&) = delete;
-    Repository& operator=(const Repository&) = delete;
-
-    /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
-    /// commit throws ConcurrencyError.
-    Product& add(Product product) { return loaded_.add(std::move(product)); }
-    Product* get(std::string_view sku) { return loaded_.get(sku); }
-    Product* get_for_order(std::string_view sku, std::string_view orderid) { return loaded_.get_for_order(sku, orderid); }
-    Product* get_by_batchref(std::string_view reference) { return loaded_.get_by_batchref(reference); }
-    std::span<Product* const> seen() const noexcept { return loaded_.seen(); }
-
-private:
-    friend class UnitOfWork;
-    friend class allocation::detail::LoadedProducts<Repository>;
-
     using Entry = allocation::detail::LoadedProduct;
 
-    Repository(detail::Lease& lease, const std::string& where)
-        : lease_(lease), where_(where), loaded_(*this, lease.connection().cache) {}
+    ProductTables(Lease& lease, const std::string& where) noexcept : lease_(lease), where_(where) {}
+    ProductTables(const ProductTables&) = delete;
+    ProductTables& operator=(const ProductTables&) = delete;
+
+private:
+    friend class allocation::detail::LoadedProducts<ProductTables>;
 
     template <typename Fn>
     decltype(auto) guarded(std::string_view doing, Fn&& fn) {
@@ -151,6 +139,7 @@ private:
                 row[Q::purchased].as<Quantity>(), eta, row[Q::allocated].as<Quantity>(), {}};
     }
 
+public:
     // Writes exactly what the product's change record says (allocation::detail::write_changes). Under READ
     // COMMITTED the version's compare-and-set waits for a concurrent commit of the same product and then finds the
     // version moved: zero rows, ConcurrencyError.
@@ -159,11 +148,16 @@ private:
         allocation::detail::write_changes(writes, entry, scratch_);
     }
 
+private:
     detail::Lease& lease_;
     const std::string& where_;
-    allocation::detail::LoadedProducts<Repository> loaded_;
     allocation::detail::ChangeScratch scratch_;  // write()'s, reused
 };
+
+}  // namespace detail
+
+/// The Repository port over the adapter's tables: see allocation::detail::SqlRepository for the lookups' rules.
+using Repository = allocation::detail::SqlRepository<detail::ProductTables>;
 
 static_assert(ports::diagnose_repository<Repository>());
 

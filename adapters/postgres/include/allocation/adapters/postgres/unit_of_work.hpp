@@ -71,8 +71,8 @@ public:
     using View = PendingAllocationsView<StoredView>;
 
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_, db.where()), view_(StoredView{&lease_, &db.where()}),
-          messages_(lease_, db.where()), commit_(products_.loaded_, view_.changes(), messages_) {}
+        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.where()), view_(StoredView{&lease_, &db.where()}),
+          messages_(lease_, db.where()), commit_(products_.loaded(), view_.changes(), messages_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() { rollback(); }
@@ -105,7 +105,7 @@ public:
 
 private:
     void write_product(pqxx::transaction_base& tx, allocation::detail::LoadedProduct& entry) {
-        products_.write(tx, entry);
+        products_.tables().write(tx, entry);
     }
 
     Database& db_;
@@ -113,7 +113,7 @@ private:
     Repository products_;
     View view_;
     ProcessedMessages messages_;
-    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<Repository>, ProcessedMessages> commit_;
+    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<detail::ProductTables>, ProcessedMessages> commit_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());

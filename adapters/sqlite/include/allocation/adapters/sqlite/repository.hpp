@@ -19,6 +19,7 @@
 #include "allocation/adapters/sqlite/product_cache.hpp"
 #include "allocation/adapters/sqlite/product_writes.hpp"
 #include "allocation/detail/loaded_products.hpp"
+#include "allocation/detail/sql_repository.hpp"
 #include "allocation/detail/write_changes.hpp"
 #include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
@@ -30,47 +31,24 @@
 
 namespace allocation::sqlite {
 
-/// What each lookup loads at least, so that a command costs the same however long the product's history is:
-/// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines (a backlog, not history: a
-///   line waits only while no batch can take it);
-/// - `get_for_order(sku, orderid)`: the same plus every line of that order;
-/// - `get_by_batchref(reference)`: the same plus every line of that batch.
-/// A product may hold other lines too (those that earlier units of work on the connection loaded or allocated,
-/// still true at its version); `Batch::all_lines_loaded()` tells whether a batch holds all of its lines.
+namespace detail {
+
+/// The products' tables of one unit of work's connection, for allocation::detail::SqlRepository.
 /// Each lookup reads from one consistent snapshot, without holding the write lock; two lookups of one unit of
 /// work may see different moments. That is enough, because only a changed product is written, and its commit
 /// is a compare-and-set on the version that the lookup read together with everything else it loaded: see read().
-/// A product that an earlier unit of work on the same connection ended with is handed out again, without
-/// being read, when one statement shows that it is still the stored one (see ProductCache).
-///
-/// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
-/// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
-/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do). References
-/// into a product taken before its reload (a Batch&, a span of lines) stay valid until the unit of work ends,
-/// and show it as it was before: look up again what the reload loaded.
-class Repository {
+class ProductTables {
 public:
-    Repository(const Repository&) = delete;
-    Repository& operator=(const Repository&) = delete;
-
-    /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
-    /// commit throws ConcurrencyError.
-    Product& add(Product product) { return loaded_.add(std::move(product)); }
-    Product* get(std::string_view sku) { return loaded_.get(sku); }
-    Product* get_for_order(std::string_view sku, std::string_view orderid) { return loaded_.get_for_order(sku, orderid); }
-    Product* get_by_batchref(std::string_view reference) { return loaded_.get_by_batchref(reference); }
-    std::span<Product* const> seen() const noexcept { return loaded_.seen(); }
-
-private:
-    friend class UnitOfWork;
-    friend class allocation::detail::LoadedProducts<Repository>;
-
     using Entry = allocation::detail::LoadedProduct;
     using BatchRow = allocation::detail::BatchRow;
     using Loaded = allocation::detail::ProductRows;
 
-    Repository(detail::Lease& lease, const std::string& path)
-        : lease_(lease), path_(path), loaded_(*this, lease.connection().cache) {}
+    ProductTables(Lease& lease, const std::string& path) noexcept : lease_(lease), path_(path) {}
+    ProductTables(const ProductTables&) = delete;
+    ProductTables& operator=(const ProductTables&) = delete;
+
+private:
+    friend class allocation::detail::LoadedProducts<ProductTables>;
 
     template <typename Fn>
     auto guarded(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&> {
@@ -250,6 +228,7 @@ private:
         }
     }
 
+public:
     // Writes exactly what the product's change record says (allocation::detail::write_changes), inside the unit
     // of work's write transaction.
     void write(Entry& entry) {
@@ -257,11 +236,16 @@ private:
         allocation::detail::write_changes(writes, entry, scratch_);
     }
 
+private:
     detail::Lease& lease_;
     const std::string& path_;
-    allocation::detail::LoadedProducts<Repository> loaded_;
     allocation::detail::ChangeScratch scratch_;  // write()'s, reused
 };
+
+}  // namespace detail
+
+/// The Repository port over the adapter's tables: see allocation::detail::SqlRepository for the lookups' rules.
+using Repository = allocation::detail::SqlRepository<detail::ProductTables>;
 
 static_assert(ports::diagnose_repository<Repository>());
 

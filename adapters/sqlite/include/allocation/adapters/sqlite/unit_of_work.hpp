@@ -66,8 +66,8 @@ public:
     using View = PendingAllocationsView<StoredView>;
 
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}),
-          messages_(lease_, db.options().path, db.writer_), commit_(products_.loaded_, view_.changes(), messages_) {
+        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.options().path), view_(StoredView{&lease_}),
+          messages_(lease_, db.options().path, db.writer_), commit_(products_.loaded(), view_.changes(), messages_) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
@@ -104,7 +104,7 @@ public:
     std::vector<ports::OutboxMessage> collect_outbox() { return commit_.collect_outbox(); }
 
 private:
-    void write_product(allocation::detail::LoadedProduct& entry) { products_.write(entry); }
+    void write_product(allocation::detail::LoadedProduct& entry) { products_.tables().write(entry); }
 
     // One write transaction: what `write` stores (allocation::detail::write_commit), and the delivery marks the
     // database holds, which ride with it.
@@ -126,7 +126,7 @@ private:
     Repository products_;
     View view_;
     ProcessedMessages messages_;
-    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<Repository>, ProcessedMessages> commit_;
+    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<detail::ProductTables>, ProcessedMessages> commit_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
