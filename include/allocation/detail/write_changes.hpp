@@ -30,6 +30,13 @@ namespace allocation::detail {
 /// - `update_batch(batch, batch_id)`: the batch's row as the batch ends, once per changed batch;
 /// - `allocated_in_batch_row`: whether the batch row holds the allocated quantity, so that allocating and
 ///   deallocating change it too (otherwise only a new purchased quantity does).
+///
+/// The two schemas store a batch's allocated quantity differently, and the walk serves both. SQLite keeps it on the
+/// allocations (`allocated_after`, migrations[1]) because its single writer pays for every statement and page of a
+/// commit: an allocation then writes no batch row (docs/performance.md, "SQLite adapter"). PostgreSQL keeps the
+/// batch column, which its one-statement lookup reads without a subquery over the allocations; its way would save
+/// PostgreSQL the batch row's statement too, but takes a migration of stored databases and the newest-first rule
+/// on deleting lines that SQLite's `delete_line` enforces.
 template <typename W>
 concept ChangeWriter = requires(W& w, const Product& product, const Batch& batch, const OrderLine& line,
                                 std::int64_t id, Quantity quantity) {
