@@ -71,7 +71,8 @@ public:
     using View = PendingAllocationsView<StoredView>;
 
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.where()), view_(StoredView{&lease_, &db.where()}),
+        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.where()),
+          view_(StoredView{&lease_, &db.where()}),
           messages_(lease_, db.where()), commit_(products_.loaded(), view_.changes(), messages_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;

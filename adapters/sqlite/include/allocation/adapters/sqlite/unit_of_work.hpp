@@ -66,7 +66,8 @@ public:
     using View = PendingAllocationsView<StoredView>;
 
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.options().path), view_(StoredView{&lease_}),
+        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.options().path),
+          view_(StoredView{&lease_}),
           messages_(lease_, db.options().path, db.writer_), commit_(products_.loaded(), view_.changes(), messages_) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
@@ -90,7 +91,8 @@ public:
             try {
                 in_write_transaction(write);
             } catch (const SQLite::Exception& e) {
-                throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
+                throw StorageError(
+                    detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
             }
         });
     }
