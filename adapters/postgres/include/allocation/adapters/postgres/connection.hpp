@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <thread>
 
 #include <pqxx/pqxx>
 
@@ -72,8 +71,6 @@ struct Connection {
     pqxx::connection db;
     std::chrono::steady_clock::time_point planned_at = std::chrono::steady_clock::now();
     allocation::detail::ProductCache cache;  // the products its units of work ended with
-    std::thread::id last_user;
-    bool in_use = false;
     bool broken = false;  // set by whoever saw it fail; the pool then drops it
 };
 

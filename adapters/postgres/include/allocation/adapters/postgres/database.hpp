@@ -19,6 +19,10 @@
 
 namespace allocation::postgres {
 
+namespace detail {
+struct ViewAccess;
+}  // namespace detail
+
 /// The allocation database: constructing it connects, checks the schema and brings it up to date (migrations in
 /// one transaction, under an advisory lock, so that several processes may start together on an empty database;
 /// the version lives in the table schema_version). A database that cannot be reached, or whose schema is newer
@@ -31,10 +35,11 @@ namespace allocation::postgres {
 class Database {
 public:
     explicit Database(Options options)
-        : options_(std::move(options)), pool_(detail::connection_string(options_), detail::redacted(options_.uri)) {
+        : options_(std::move(options)),
+          pool_(detail::PoolPolicy{detail::connection_string(options_), detail::redacted(options_.uri)}) {
         // On a connection of its own, not one of the pool's: those prepare their statements as they open (libpqxx
         // 7 at once), which needs the tables the migrations create.
-        pqxx::connection connection = pool_.open_bare();
+        pqxx::connection connection = pool_.policy().open_bare();
         detail::translated(where(), "cannot create or upgrade the schema", [] {},
                            [&] { detail::migrate(connection, where()); });
     }
@@ -43,13 +48,13 @@ public:
 
     const Options& options() const noexcept { return options_; }
     /// The database's URI as messages name it: without its password.
-    const std::string& where() const noexcept { return pool_.where(); }
+    const std::string& where() const noexcept { return pool_.policy().where; }
 
     /// Asks the database one question (its schema version) on a connection nobody else is using, for readiness
     /// probes: throws StorageError, saying what, when the server does not answer or another program gave the
     /// database a newer schema.
     void check() {
-        auto lease = pool_.acquire();
+        detail::Lease lease(pool_.acquire());
         const int found = lease.guarded(where(), "cannot read the schema version", [&] {
             pqxx::nontransaction tx(lease.db());
             const auto rows = detail::run(tx, detail::sql::select_schema_version);
@@ -63,16 +68,16 @@ public:
 
 private:
     friend class UnitOfWork;
-    friend class AllocationsView;
+    friend struct detail::ViewAccess;
     friend class Outbox;
 
-    detail::Lease lease() { return pool_.acquire(); }
+    detail::Lease lease() { return detail::Lease(pool_.acquire()); }
 
     /// Runs `fn(tx)` on a connection nobody else is using, each statement its own transaction (for the views'
     /// and the outbox's single statements), translating failures as detail::translated does.
     template <typename Fn>
     auto one_statement(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-        auto lease = pool_.acquire();
+        detail::Lease lease(pool_.acquire());
         return lease.guarded(where(), doing, [&]() -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
             pqxx::nontransaction tx(lease.db());
             return fn(tx);

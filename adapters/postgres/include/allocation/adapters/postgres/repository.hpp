@@ -21,7 +21,10 @@
 #include "allocation/adapters/postgres/errors.hpp"
 #include "allocation/adapters/postgres/pool.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/adapters/postgres/product_writes.hpp"
 #include "allocation/detail/loaded_products.hpp"
+#include "allocation/detail/sql_repository.hpp"
+#include "allocation/detail/write_changes.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/rules.hpp"
@@ -30,35 +33,22 @@
 
 namespace allocation::postgres {
 
-/// The lookups of the Repository port over the tables of migrations[0], by the rules of
-/// allocation::detail::LoadedProducts (the same as the SQLite adapter's): `get` loads the product, its batches
-/// with exact quantities and its waiting lines; `get_for_order` also every line of the order, `get_by_batchref`
-/// every line of the batch; a product kept by the connection's ProductCache is handed out again once its version
-/// proves it is still the stored one. Each read is one statement (detail::ProductQuery), so one snapshot, by
-/// indexes only, outside any write transaction: a loaded product is a state that existed, with its version, and
-/// the commit's compare-and-set on that version is what makes writing it back safe. Commits write exactly the
-/// products' recorded changes.
-class Repository {
+namespace detail {
+
+/// The products' tables of one unit of work's connection, for allocation::detail::SqlRepository.
+/// Each read is one statement (detail::ProductQuery), so one snapshot, by indexes only, outside any write
+/// transaction: a loaded product is a state that existed, with its version, and the commit's compare-and-set on
+/// that version is what makes writing it back safe. Commits write exactly the products' recorded changes.
+class ProductTables {
 public:
-    Repository(const Repository&) = delete;
-    Repository& operator=(const Repository&) = delete;
-
-    /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
-    /// commit throws ConcurrencyError.
-    Product& add(Product product) { return loaded_.add(std::move(product)); }
-    Product* get(std::string_view sku) { return loaded_.get(sku); }
-    Product* get_for_order(std::string_view sku, std::string_view orderid) { return loaded_.get_for_order(sku, orderid); }
-    Product* get_by_batchref(std::string_view reference) { return loaded_.get_by_batchref(reference); }
-    std::span<Product* const> seen() const noexcept { return loaded_.seen(); }
-
-private:
-    friend class UnitOfWork;
-    friend class allocation::detail::LoadedProducts<Repository>;
-
     using Entry = allocation::detail::LoadedProduct;
 
-    Repository(detail::Lease& lease, const std::string& where)
-        : lease_(lease), where_(where), loaded_(*this, lease.connection().cache) {}
+    ProductTables(Lease& lease, const std::string& where) noexcept : lease_(lease), where_(where) {}
+    ProductTables(const ProductTables&) = delete;
+    ProductTables& operator=(const ProductTables&) = delete;
+
+private:
+    friend class allocation::detail::LoadedProducts<ProductTables>;
 
     template <typename Fn>
     decltype(auto) guarded(std::string_view doing, Fn&& fn) {
@@ -149,122 +139,25 @@ private:
                 row[Q::purchased].as<Quantity>(), eta, row[Q::allocated].as<Quantity>(), {}};
     }
 
-    // --- writing (inside the unit of work's transaction) -----------------------------------------------
-
-    static std::int64_t insert_batch(pqxx::transaction_base& tx, const Batch& batch) {
-        try {
-            const auto rows = detail::run(tx, detail::sql::insert_batch, batch.reference(), batch.sku(),
-                                          batch.purchased_quantity(),
-                                          batch.eta() ? allocation::to_string(*batch.eta()) : std::string(),
-                                          batch.allocated_quantity());
-            return rows[0][0].as<std::int64_t>();
-        } catch (const pqxx::unique_violation&) {
-            throw ConcurrencyError("Batch " + batch.reference() + " was stored by someone else meanwhile");
-        }
-    }
-
-    void insert_line(pqxx::transaction_base& tx, const OrderLine& line, std::int64_t batch_id) {
-        try {
-            detail::run(tx, detail::sql::insert_line, line.orderid, line.sku, line.qty, batch_id);
-        } catch (const pqxx::unique_violation& e) {
-            throw StorageError(detail::describe(
-                where_, "storing an allocation",
-                "line " + line.orderid + "/" + line.sku + "/" + std::to_string(line.qty) +
-                    " clashes with a stored line (" + e.what() +
-                    "); look the product up with get_for_order before allocating"));
-        }
-    }
-
-    void delete_line(pqxx::transaction_base& tx, const OrderLine& line, std::int64_t batch_id,
-                     const std::string& reference) {
-        if (detail::run(tx, detail::sql::delete_line, line.orderid, line.sku, line.qty, batch_id).affected_rows() != 1) {
-            throw StorageError(detail::describe(where_, "storing a deallocation",
-                                                "line " + line.orderid + " is not stored in batch " + reference));
-        }
-    }
-
-    static void insert_waiting(pqxx::transaction_base& tx, const OrderLine& line) {
-        detail::run(tx, detail::sql::insert_waiting, line.orderid, line.sku, line.qty);
-    }
-
-    void delete_waiting(pqxx::transaction_base& tx, const OrderLine& line) {
-        if (detail::run(tx, detail::sql::delete_waiting, line.orderid, line.sku, line.qty).affected_rows() != 1) {
-            throw StorageError(detail::describe(where_, "storing an allocation of a waiting line",
-                                                "line " + line.orderid + " is not stored as waiting"));
-        }
-    }
-
-    void insert_product(pqxx::transaction_base& tx, Entry& entry) {
-        const Product& product = entry.product;
-        try {
-            detail::run(tx, detail::sql::insert_product, product.sku(), product.version_number());
-        } catch (const pqxx::unique_violation&) {
-            throw ConcurrencyError("Product " + product.sku() + " was created by someone else meanwhile");
-        }
-        const auto batches = product.batches();
-        entry.pending_ids.assign(batches.size(), 0);
-        for (std::size_t slot = 0; slot < batches.size(); ++slot) {
-            entry.pending_ids[slot] = insert_batch(tx, batches[slot]);
-            for (const OrderLine& line : batches[slot].allocations()) insert_line(tx, line, entry.pending_ids[slot]);
-        }
-        for (const OrderLine& line : product.waiting()) insert_waiting(tx, line);
-    }
-
-    // Writes exactly what the product's change record says; the version compare-and-set comes first, so a lost
-    // race is detected before anything else is written. Under READ COMMITTED the UPDATE waits for a concurrent
-    // commit of the same product and then finds the version moved: zero rows, ConcurrencyError.
+public:
+    // Writes exactly what the product's change record says (allocation::detail::write_changes). Under READ
+    // COMMITTED the version's compare-and-set waits for a concurrent commit of the same product and then finds the
+    // version moved: zero rows, ConcurrencyError.
     void write(pqxx::transaction_base& tx, Entry& entry) {
-        if (!entry.stored) return insert_product(tx, entry);
-        entry.pending_ids = entry.batch_ids;
-        const Product& product = entry.product;
-        if (!product.changed()) return;
-        if (detail::run(tx, detail::sql::update_version, product.version_number(), product.sku(),
-                        product.loaded_version())
-                .affected_rows() != 1) {
-            throw ConcurrencyError("Product " + product.sku() + " was changed by someone else since version " +
-                                   std::to_string(product.loaded_version()) + " was read; nothing was written");
-        }
-        const auto batches = product.batches();
-        auto& ids = entry.pending_ids;
-        ids.resize(batches.size(), 0);
-        touched_.clear();
-        for (const changes::Change& change : product.changes()) {
-            std::visit(
-                [&](const auto& c) {
-                    using C = std::decay_t<decltype(c)>;
-                    if constexpr (std::is_same_v<C, changes::BatchAdded>) {
-                        ids[c.slot] = insert_batch(tx, batches[c.slot]);
-                    } else if constexpr (std::is_same_v<C, changes::LineAllocated>) {
-                        insert_line(tx, c.line, ids[c.slot]);
-                        touched_.push_back(c.slot);
-                    } else if constexpr (std::is_same_v<C, changes::LineDeallocated>) {
-                        delete_line(tx, c.line, ids[c.slot], batches[c.slot].reference());
-                        touched_.push_back(c.slot);
-                    } else if constexpr (std::is_same_v<C, changes::QuantityChanged>) {
-                        touched_.push_back(c.slot);
-                    } else if constexpr (std::is_same_v<C, changes::WaitingLineAdded>) {
-                        insert_waiting(tx, c.line);
-                    } else {
-                        static_assert(std::is_same_v<C, changes::WaitingLineRemoved>);
-                        delete_waiting(tx, c.line);
-                    }
-                },
-                change);
-        }
-        // Each batch whose quantities changed is written once, as it ends.
-        std::sort(touched_.begin(), touched_.end());
-        touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
-        for (std::uint32_t slot : touched_) {
-            detail::run(tx, detail::sql::update_batch, batches[slot].purchased_quantity(),
-                        batches[slot].allocated_quantity(), ids[slot]);
-        }
+        detail::ProductWrites writes{tx, where_};
+        allocation::detail::write_changes(writes, entry, scratch_);
     }
 
+private:
     detail::Lease& lease_;
     const std::string& where_;
-    allocation::detail::LoadedProducts<Repository> loaded_;
-    std::vector<std::uint32_t> touched_;  // write(): slots whose quantities changed
+    allocation::detail::ChangeScratch scratch_;  // write()'s, reused
 };
+
+}  // namespace detail
+
+/// The Repository port over the adapter's tables: see allocation::detail::SqlRepository for the lookups' rules.
+using Repository = allocation::detail::SqlRepository<detail::ProductTables>;
 
 static_assert(ports::diagnose_repository<Repository>());
 

@@ -16,6 +16,7 @@
 #include "allocation/adapters/postgres/processed_messages.hpp"
 #include "allocation/adapters/postgres/repository.hpp"
 #include "allocation/adapters/postgres/views.hpp"
+#include "allocation/detail/sql_commit.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/outbox.hpp"
@@ -50,26 +51,29 @@ class UnitOfWork {
         }
     };
 
-    /// The stored view in the commit's transaction, where the commit writes its rows.
-    struct StoredRows {
+    /// The commit's statements (allocation::detail::CommitStatements), in its transaction.
+    struct CommitRows {
+        UnitOfWork* uow;
         pqxx::transaction_base* tx;
-        void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
-            detail::view_add(*tx, std::string(orderid), std::string(sku), std::string(batchref));
+        void write(allocation::detail::LoadedProduct& entry) { uow->write_product(*tx, entry); }
+        void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
+            detail::view_add(*tx, orderid, sku, batchref);
         }
-        void remove(std::string_view orderid, std::string_view sku) {
-            detail::view_remove(*tx, std::string(orderid), std::string(sku));
+        void remove(const std::string& orderid, const std::string& sku) { detail::view_remove(*tx, orderid, sku); }
+        std::pair<std::int64_t, std::int64_t> outbox_next_position(const std::string& sku) {
+            return detail::outbox_next_position(*tx, sku);
         }
-        std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
-            return detail::view_rows(*tx, std::string(orderid));
-        }
+        void outbox_insert(const ports::OutboxMessage& message) { detail::outbox_insert(*tx, message); }
+        void write_messages() { uow->messages_.write(*tx); }
     };
 
 public:
     using View = PendingAllocationsView<StoredView>;
 
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_, db.where()), view_(StoredView{&lease_, &db.where()}),
-          messages_(lease_, db.where()) {}
+        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.where()),
+          view_(StoredView{&lease_, &db.where()}),
+          messages_(lease_, db.where()), commit_(products_.loaded(), view_.changes(), messages_) {}
     UnitOfWork(const UnitOfWork&) = delete;
     UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() { rollback(); }
@@ -79,8 +83,7 @@ public:
     ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
-        std::vector<ports::OutboxMessage> stored;
-        if (has_work()) {
+        commit_.commit([this](auto&& write) {
             lease_.guarded(db_.where(), "commit failed, nothing was written", [&] {
                 // A connection the server closed since the last lookup fails here, before BEGIN: libpqxx 6.4 leaks
                 // the result of a BEGIN that fails.
@@ -88,46 +91,22 @@ public:
                     throw pqxx::broken_connection("the server closed the connection");
                 }
                 pqxx::work tx(lease_.db());
-                write(tx, stored);
+                CommitRows rows{this, &tx};
+                write(rows);
                 tx.commit();
             });
-        }
-        products_.loaded_.committed(events_);
-        view_.changes().clear();
-        messages_.clear();
-        outbox_.insert(outbox_.end(), std::make_move_iterator(stored.begin()), std::make_move_iterator(stored.end()));
+        });
     }
 
     /// Nothing to undo in the database: a transaction lives only inside commit(), which aborts it on failure.
-    void rollback() noexcept {
-        products_.loaded_.discard();
-        view_.changes().clear();
-        messages_.clear();
-    }
+    void rollback() noexcept { commit_.rollback(); }
 
-    std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
-    std::vector<ports::OutboxMessage> collect_outbox() { return std::exchange(outbox_, {}); }
+    std::vector<events::Event> collect_new_events() { return commit_.collect_new_events(); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return commit_.collect_outbox(); }
 
 private:
-    // Whether the commit has anything to write: changed products, view rows, outbox rows, message ids.
-    bool has_work() noexcept {
-        return products_.loaded_.has_work() || !view_.changes().empty() ||
-               allocation::detail::any_raises_outbound(products_.seen()) || !messages_.empty();
-    }
-
-    // The products' changes, the view's rows, the outbox rows (kept in `stored`) and the message ids.
-    void write(pqxx::transaction_base& tx, std::vector<ports::OutboxMessage>& stored) {
-        for (auto* entry : products_.loaded_.tracked()) products_.write(tx, *entry);
-        StoredRows rows{&tx};
-        view_.changes().apply_to(rows);
-        project_events(products_.seen(), rows);
-        allocation::detail::store_outbox_rows(
-            products_.loaded_.tracked(), [&](const std::string& sku) { return detail::outbox_next_position(tx, sku); },
-            [&](ports::OutboxMessage message) {
-                detail::outbox_insert(tx, message);
-                stored.push_back(std::move(message));
-            });
-        messages_.write(tx);
+    void write_product(pqxx::transaction_base& tx, allocation::detail::LoadedProduct& entry) {
+        products_.tables().write(tx, entry);
     }
 
     Database& db_;
@@ -135,8 +114,7 @@ private:
     Repository products_;
     View view_;
     ProcessedMessages messages_;
-    std::vector<events::Event> events_;
-    std::vector<ports::OutboxMessage> outbox_;  // the rows its commits stored, not yet collected
+    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<detail::ProductTables>, ProcessedMessages> commit_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());

@@ -10,6 +10,7 @@
 
 #include "allocation/adapters/postgres/database.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/detail/stored_view.hpp"
 #include "allocation/ports/views.hpp"
 
 namespace allocation::postgres {
@@ -34,41 +35,34 @@ inline std::vector<ports::AllocationRow> view_rows(pqxx::transaction_base& tx, c
     return rows;
 }
 
+/// The read model's statements in one transaction, for allocation::detail::StoredAllocationsView.
+struct ViewRows {
+    pqxx::transaction_base* tx;
+    void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
+        view_add(*tx, orderid, sku, batchref);
+    }
+    void remove(const std::string& orderid, const std::string& sku) { view_remove(*tx, orderid, sku); }
+    std::vector<ports::AllocationRow> allocations(const std::string& orderid) const { return view_rows(*tx, orderid); }
+};
+
+/// Runs the view's statements on a connection nobody else is using, each its own transaction.
+struct ViewAccess {
+    using Database = postgres::Database;
+    Database* db;
+
+    template <typename Fn>
+    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, ViewRows&> {
+        return db->one_statement(doing, [&](pqxx::transaction_base& tx) -> std::invoke_result_t<Fn&, ViewRows&> {
+            ViewRows rows{&tx};
+            return fn(rows);
+        });
+    }
+};
+
 }  // namespace detail
 
-/// The stored read model, for queries (and for tools that maintain it by hand). Each call takes a connection
-/// nobody else is using for one statement (its own transaction), so the view may be used from several threads at
-/// once. The Database must outlive it. The bus itself writes the view through each unit of work, in the same
-/// transaction as the products.
-class AllocationsView {
-public:
-    explicit AllocationsView(Database& db) noexcept : db_(&db) {}
-
-    void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
-        run("adding to the allocations view", [&](pqxx::transaction_base& tx) {
-            detail::view_add(tx, std::string(orderid), std::string(sku), std::string(batchref));
-        });
-    }
-
-    void remove(std::string_view orderid, std::string_view sku) {
-        run("removing from the allocations view", [&](pqxx::transaction_base& tx) {
-            detail::view_remove(tx, std::string(orderid), std::string(sku));
-        });
-    }
-
-    std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
-        return run("reading the allocations view",
-                   [&](pqxx::transaction_base& tx) { return detail::view_rows(tx, std::string(orderid)); });
-    }
-
-private:
-    template <typename Fn>
-    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-        return db_->one_statement(doing, fn);
-    }
-
-    Database* db_;
-};
+/// The stored read model, for queries: see allocation::detail::StoredAllocationsView.
+using AllocationsView = allocation::detail::StoredAllocationsView<detail::ViewAccess>;
 
 static_assert(ports::diagnose_allocations_view<AllocationsView>());
 

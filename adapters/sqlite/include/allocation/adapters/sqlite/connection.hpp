@@ -2,7 +2,6 @@
 #pragma once
 
 #include <optional>
-#include <thread>
 
 #include <SQLiteCpp/Database.h>
 #include <sqlite3.h>
@@ -42,8 +41,6 @@ struct Connection {
     SQLite::Database db;
     std::optional<Statements> statements;
     ProductCache cache;
-    std::thread::id last_user;
-    bool in_use = false;
     bool unit_of_work_open = false;  // only ever true for one unit of work (checked on ":memory:")
 };
 

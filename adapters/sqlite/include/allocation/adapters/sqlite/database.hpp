@@ -20,6 +20,10 @@
 
 namespace allocation::sqlite {
 
+namespace detail {
+struct ViewAccess;
+}  // namespace detail
+
 /// The allocation database: opening it creates the file if needed, checks it, and brings its schema up to date
 /// (migrations run in order inside one transaction; the version lives in `PRAGMA user_version`).
 ///
@@ -35,7 +39,7 @@ public:
                                                 std::string("this program uses SQLite ") + sqlite3_libversion() +
                                                     "; the allocation schema needs SQLite 3.35.5 or newer"));
         }
-        auto first = detail::ConnectionPool::open_first(options_);
+        auto first = detail::open_first(options_);
         detail::migrate(first->db, options_.path);
         try {
             if (options_.checkpoint == Checkpoint::background && options_.path != ":memory:") {
@@ -45,7 +49,7 @@ public:
         } catch (const SQLite::Exception& e) {
             throw StorageError(detail::describe(options_.path, "cannot configure the connection", e.what()));
         }
-        pool_.emplace(options_, checkpointer(), std::move(first));
+        pool_.emplace(detail::PoolPolicy{&options_, checkpointer()}, std::move(first));
     }
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
@@ -66,10 +70,10 @@ public:
 
 private:
     friend class UnitOfWork;
-    friend class AllocationsView;
+    friend struct detail::ViewAccess;
     friend class Outbox;
 
-    detail::Lease lease() { return pool_->acquire(); }
+    detail::Lease lease() { return detail::Lease(pool_->acquire()); }
     detail::Checkpointer* checkpointer() noexcept { return checkpointer_ ? &*checkpointer_ : nullptr; }
 
     Options options_;

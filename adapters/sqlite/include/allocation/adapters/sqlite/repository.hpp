@@ -17,7 +17,10 @@
 #include "allocation/adapters/sqlite/errors.hpp"
 #include "allocation/adapters/sqlite/pool.hpp"
 #include "allocation/adapters/sqlite/product_cache.hpp"
+#include "allocation/adapters/sqlite/product_writes.hpp"
 #include "allocation/detail/loaded_products.hpp"
+#include "allocation/detail/sql_repository.hpp"
+#include "allocation/detail/write_changes.hpp"
 #include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/domain/errors.hpp"
@@ -28,47 +31,24 @@
 
 namespace allocation::sqlite {
 
-/// What each lookup loads at least, so that a command costs the same however long the product's history is:
-/// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines (a backlog, not history: a
-///   line waits only while no batch can take it);
-/// - `get_for_order(sku, orderid)`: the same plus every line of that order;
-/// - `get_by_batchref(reference)`: the same plus every line of that batch.
-/// A product may hold other lines too (those that earlier units of work on the connection loaded or allocated,
-/// still true at its version); `Batch::all_lines_loaded()` tells whether a batch holds all of its lines.
+namespace detail {
+
+/// The products' tables of one unit of work's connection, for allocation::detail::SqlRepository.
 /// Each lookup reads from one consistent snapshot, without holding the write lock; two lookups of one unit of
 /// work may see different moments. That is enough, because only a changed product is written, and its commit
 /// is a compare-and-set on the version that the lookup read together with everything else it loaded: see read().
-/// A product that an earlier unit of work on the same connection ended with is handed out again, without
-/// being read, when one statement shows that it is still the stored one (see ProductCache).
-///
-/// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
-/// unchanged product is reloaded in place; a product that already has uncommitted changes cannot be, and the
-/// lookup throws std::logic_error (look up what you need before changing it, as the handlers do). References
-/// into a product taken before its reload (a Batch&, a span of lines) stay valid until the unit of work ends,
-/// and show it as it was before: look up again what the reload loaded.
-class Repository {
+class ProductTables {
 public:
-    Repository(const Repository&) = delete;
-    Repository& operator=(const Repository&) = delete;
-
-    /// Tracks a new product. Its row is inserted on commit; if someone else stored the same SKU meanwhile, that
-    /// commit throws ConcurrencyError.
-    Product& add(Product product) { return loaded_.add(std::move(product)); }
-    Product* get(std::string_view sku) { return loaded_.get(sku); }
-    Product* get_for_order(std::string_view sku, std::string_view orderid) { return loaded_.get_for_order(sku, orderid); }
-    Product* get_by_batchref(std::string_view reference) { return loaded_.get_by_batchref(reference); }
-    std::span<Product* const> seen() const noexcept { return loaded_.seen(); }
-
-private:
-    friend class UnitOfWork;
-    friend class allocation::detail::LoadedProducts<Repository>;
-
     using Entry = allocation::detail::LoadedProduct;
     using BatchRow = allocation::detail::BatchRow;
     using Loaded = allocation::detail::ProductRows;
 
-    Repository(detail::Lease& lease, const std::string& path)
-        : lease_(lease), path_(path), loaded_(*this, lease.connection().cache) {}
+    ProductTables(Lease& lease, const std::string& path) noexcept : lease_(lease), path_(path) {}
+    ProductTables(const ProductTables&) = delete;
+    ProductTables& operator=(const ProductTables&) = delete;
+
+private:
+    friend class allocation::detail::LoadedProducts<ProductTables>;
 
     template <typename Fn>
     auto guarded(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&> {
@@ -248,185 +228,24 @@ private:
         }
     }
 
-    // --- writing (inside the unit of work's write transaction) -----------------------------------------
-
-    std::int64_t insert_batch(const Batch& batch) {
-        auto& st = statements();
-        detail::Use query(st.insert_batch);
-        detail::bind_text(st.insert_batch, 1, batch.reference());
-        detail::bind_text(st.insert_batch, 2, batch.sku());
-        st.insert_batch.bind(3, batch.purchased_quantity());
-        if (batch.eta()) {
-            st.insert_batch.bind(4, allocation::to_string(*batch.eta()));
-        } else {
-            st.insert_batch.bind(4);
-        }
-        try {
-            query->exec();
-        } catch (const SQLite::Exception& e) {
-            if (detail::is_constraint_clash(e)) {
-                throw ConcurrencyError("Batch " + batch.reference() + " was stored by someone else meanwhile");
-            }
-            throw;
-        }
-        return lease_.connection().db.getLastInsertRowid();
-    }
-
-    // `allocated_after`: the batch's allocated quantity with this line (see migrations[1]).
-    void insert_line(const OrderLine& line, std::int64_t batch_id, Quantity allocated_after) {
-        auto& st = statements();
-        {
-            detail::Use query(st.insert_line);
-            detail::bind_text(st.insert_line, 1, line.orderid);
-            detail::bind_text(st.insert_line, 2, line.sku);
-            st.insert_line.bind(3, line.qty);
-            try {
-                query->exec();
-            } catch (const SQLite::Exception& e) {
-                if (detail::is_constraint_clash(e)) {
-                    throw StorageError(detail::describe(
-                        path_, "storing an allocation",
-                        "line " + line.orderid + "/" + line.sku + "/" + std::to_string(line.qty) +
-                            " clashes with a stored line (" + e.what() +
-                            "); look the product up with get_for_order before allocating"));
-                }
-                throw;
-            }
-        }
-        const std::int64_t line_id = lease_.connection().db.getLastInsertRowid();
-        detail::Use query(st.insert_allocation);
-        st.insert_allocation.bind(1, line_id);
-        st.insert_allocation.bind(2, batch_id);
-        st.insert_allocation.bind(3, allocated_after);
-        query->exec();
-    }
-
-    void delete_line(const OrderLine& line, std::int64_t batch_id, const std::string& reference) {
-        auto& st = statements();
-        detail::Use query(st.delete_line);
-        st.delete_line.bind(1, batch_id);
-        detail::bind_text(st.delete_line, 2, line.orderid);
-        detail::bind_text(st.delete_line, 3, line.sku);
-        st.delete_line.bind(4, line.qty);
-        if (query->exec() != 1) {
-            throw StorageError(detail::describe(path_, "storing a deallocation",
-                                                "line " + line.orderid + " is not the newest line stored in batch " +
-                                                    reference));
-        }
-    }
-
-    // Runs a statement whose parameters 1-3 are a line's order id, SKU and quantity; returns the rows it changed.
-    static int exec_with_line(SQLite::Statement& statement, const OrderLine& line) {
-        detail::Use query(statement);
-        detail::bind_text(statement, 1, line.orderid);
-        detail::bind_text(statement, 2, line.sku);
-        statement.bind(3, line.qty);
-        return query->exec();
-    }
-
-    void insert_waiting(const OrderLine& line) { exec_with_line(statements().insert_waiting, line); }
-
-    void delete_waiting(const OrderLine& line) {
-        if (exec_with_line(statements().delete_waiting, line) != 1) {
-            throw StorageError(detail::describe(path_, "storing an allocation of a waiting line",
-                                                "line " + line.orderid + " is not stored as waiting"));
-        }
-    }
-
-    // Writes exactly what the product's change record says; the version compare-and-set comes first, so a
-    // lost race is detected before anything else is written.
+public:
+    // Writes exactly what the product's change record says (allocation::detail::write_changes), inside the unit
+    // of work's write transaction.
     void write(Entry& entry) {
-        const Product& product = entry.product;
-        const auto batches = product.batches();
-        auto& st = statements();
-        if (!entry.stored) {
-            {
-                detail::Use query(st.insert_product);
-                detail::bind_text(st.insert_product, 1, product.sku());
-                st.insert_product.bind(2, product.version_number());
-                try {
-                    query->exec();
-                } catch (const SQLite::Exception& e) {
-                    if (detail::is_constraint_clash(e)) {
-                        throw ConcurrencyError("Product " + product.sku() + " was created by someone else meanwhile");
-                    }
-                    throw;
-                }
-            }
-            entry.pending_ids.assign(batches.size(), 0);
-            for (std::size_t slot = 0; slot < batches.size(); ++slot) {
-                entry.pending_ids[slot] = insert_batch(batches[slot]);
-                Quantity allocated = 0;
-                for (const OrderLine& line : batches[slot].allocations()) {
-                    allocated += line.qty;
-                    insert_line(line, entry.pending_ids[slot], allocated);
-                }
-            }
-            for (const OrderLine& line : product.waiting()) insert_waiting(line);
-            return;
-        }
-        entry.pending_ids = entry.batch_ids;
-        if (!product.changed()) return;
-        {
-            detail::Use query(st.update_version);
-            st.update_version.bind(1, product.version_number());
-            detail::bind_text(st.update_version, 2, product.sku());
-            st.update_version.bind(3, product.loaded_version());
-            if (query->exec() != 1) {
-                throw ConcurrencyError("Product " + product.sku() + " was changed by someone else since version " +
-                                       std::to_string(product.loaded_version()) + " was read; nothing was written");
-            }
-        }
-        auto& ids = entry.pending_ids;
-        ids.resize(batches.size(), 0);
-        // Each batch's allocated quantity before the changes, replayed forward to give every new allocation
-        // its allocated_after.
-        running_.resize(batches.size());
-        for (std::size_t slot = 0; slot < batches.size(); ++slot) running_[slot] = batches[slot].allocated_quantity();
-        for (const changes::Change& change : product.changes()) {
-            if (const auto* c = std::get_if<changes::LineAllocated>(&change)) running_[c->slot] -= c->line.qty;
-            if (const auto* c = std::get_if<changes::LineDeallocated>(&change)) running_[c->slot] += c->line.qty;
-        }
-        touched_.clear();
-        for (const changes::Change& change : product.changes()) {
-            std::visit(
-                [&](const auto& c) {
-                    using C = std::decay_t<decltype(c)>;
-                    if constexpr (std::is_same_v<C, changes::BatchAdded>) {
-                        ids[c.slot] = insert_batch(batches[c.slot]);
-                    } else if constexpr (std::is_same_v<C, changes::LineAllocated>) {
-                        running_[c.slot] += c.line.qty;
-                        insert_line(c.line, ids[c.slot], running_[c.slot]);
-                    } else if constexpr (std::is_same_v<C, changes::LineDeallocated>) {
-                        delete_line(c.line, ids[c.slot], batches[c.slot].reference());
-                        running_[c.slot] -= c.line.qty;
-                    } else if constexpr (std::is_same_v<C, changes::QuantityChanged>) {
-                        touched_.push_back(c.slot);
-                    } else if constexpr (std::is_same_v<C, changes::WaitingLineAdded>) {
-                        insert_waiting(c.line);
-                    } else {
-                        static_assert(std::is_same_v<C, changes::WaitingLineRemoved>);
-                        delete_waiting(c.line);
-                    }
-                },
-                change);
-        }
-        std::sort(touched_.begin(), touched_.end());
-        touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
-        for (std::uint32_t slot : touched_) {
-            detail::Use query(st.update_batch);
-            st.update_batch.bind(1, batches[slot].purchased_quantity());
-            st.update_batch.bind(2, ids[slot]);
-            query->exec();
-        }
+        detail::ProductWrites writes{lease_, path_};
+        allocation::detail::write_changes(writes, entry, scratch_);
     }
 
+private:
     detail::Lease& lease_;
     const std::string& path_;
-    allocation::detail::LoadedProducts<Repository> loaded_;
-    std::vector<Quantity> running_;        // write(): allocated quantity per slot
-    std::vector<std::uint32_t> touched_;  // write(): slots whose purchased quantity changed
+    allocation::detail::ChangeScratch scratch_;  // write()'s, reused
 };
+
+}  // namespace detail
+
+/// The Repository port over the adapter's tables: see allocation::detail::SqlRepository for the lookups' rules.
+using Repository = allocation::detail::SqlRepository<detail::ProductTables>;
 
 static_assert(ports::diagnose_repository<Repository>());
 

@@ -15,6 +15,7 @@
 #include "allocation/adapters/sqlite/repository.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/adapters/sqlite/views.hpp"
+#include "allocation/detail/sql_commit.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/outbox.hpp"
@@ -44,23 +45,30 @@ class UnitOfWork {
         }
     };
 
-    /// The stored view's rows, written in the commit's transaction. The strings are the events' and the pending
-    /// changes', alive until the statement has run, so they are bound without a copy.
-    struct StoredRows {
+    /// The commit's statements (allocation::detail::CommitStatements), in its write transaction. The strings are
+    /// the events' and the pending changes', alive until the statement has run, so they are bound without a copy.
+    struct CommitRows {
+        UnitOfWork* uow;
         detail::Statements* st;
+        void write(allocation::detail::LoadedProduct& entry) { uow->write_product(entry); }
         void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
             detail::view_add(*st, orderid, sku, batchref);
         }
         void remove(const std::string& orderid, const std::string& sku) { detail::view_remove(*st, orderid, sku); }
+        std::pair<std::int64_t, std::int64_t> outbox_next_position(const std::string& sku) {
+            return detail::outbox_next_position(*st, sku);
+        }
+        void outbox_insert(const ports::OutboxMessage& message) { detail::outbox_insert(*st, message); }
+        void write_messages() { uow->messages_.write(*st); }
     };
 
 public:
     using View = PendingAllocationsView<StoredView>;
 
-public:
     explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_, db.options().path), view_(StoredView{&lease_}),
-          messages_(lease_, db.options().path, db.writer_) {
+        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.options().path),
+          view_(StoredView{&lease_}),
+          messages_(lease_, db.options().path, db.writer_), commit_(products_.loaded(), view_.changes(), messages_) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
@@ -79,58 +87,36 @@ public:
     ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
-        std::vector<ports::OutboxMessage> stored;
-        try {
-            if (has_work()) write(stored);
-        } catch (const SQLite::Exception& e) {
-            throw StorageError(detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
-        }
-        products_.loaded_.committed(events_);
-        view_.changes().clear();
-        messages_.clear();
-        outbox_.insert(outbox_.end(), std::make_move_iterator(stored.begin()), std::make_move_iterator(stored.end()));
+        commit_.commit([this](auto&& write) {
+            try {
+                in_write_transaction(write);
+            } catch (const SQLite::Exception& e) {
+                throw StorageError(
+                    detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
+            }
+        });
     }
 
     void rollback() noexcept {
-        products_.loaded_.discard();
-        view_.changes().clear();
-        messages_.clear();
+        commit_.rollback();
         if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
     }
 
-    std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
-    std::vector<ports::OutboxMessage> collect_outbox() { return std::exchange(outbox_, {}); }
+    std::vector<events::Event> collect_new_events() { return commit_.collect_new_events(); }
+    std::vector<ports::OutboxMessage> collect_outbox() { return commit_.collect_outbox(); }
 
 private:
-    // Whether the commit has anything to write: changed products, view rows, outbox rows, message ids.
-    bool has_work() noexcept {
-        return products_.loaded_.has_work() || !view_.changes().empty() ||
-               allocation::detail::any_raises_outbound(products_.seen()) || !messages_.empty();
-    }
+    void write_product(allocation::detail::LoadedProduct& entry) { products_.tables().write(entry); }
 
-    // One write transaction: the products' changes, the view's rows, the outbox rows (kept in `stored`), the
-    // message ids, and the delivery marks the database holds, which ride with it.
-    void write(std::vector<ports::OutboxMessage>& stored) {
+    // One write transaction: what `write` stores (allocation::detail::write_commit), and the delivery marks the
+    // database holds, which ride with it.
+    template <typename Write>
+    void in_write_transaction(Write& write) {
         auto& st = lease_.statements();
         std::lock_guard writer(db_.writer_);
         detail::Transaction transaction(lease_.connection().db, st.begin_write, st.commit);
-        for (auto* entry : products_.loaded_.tracked()) products_.write(*entry);
-        StoredRows rows{&st};
-        for (const auto& change : view_.changes().pending()) {
-            if (change.is_add) {
-                rows.add(change.orderid, change.sku, change.batchref);
-            } else {
-                rows.remove(change.orderid, change.sku);
-            }
-        }
-        project_events(products_.seen(), rows);
-        allocation::detail::store_outbox_rows(
-            products_.loaded_.tracked(), [&](const std::string& sku) { return detail::outbox_next_position(st, sku); },
-            [&](ports::OutboxMessage message) {
-                detail::outbox_insert(st, message);
-                stored.push_back(std::move(message));
-            });
-        messages_.write(st);
+        CommitRows rows{this, &st};
+        write(rows);
         allocation::detail::TakenMarks marks(db_.marks_);
         detail::write_marks(st, marks.ids(), outbox_microseconds(marks.at()));
         transaction.commit();
@@ -142,8 +128,7 @@ private:
     Repository products_;
     View view_;
     ProcessedMessages messages_;
-    std::vector<events::Event> events_;
-    std::vector<ports::OutboxMessage> outbox_;  // the rows its commits stored, not yet collected
+    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<detail::ProductTables>, ProcessedMessages> commit_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());

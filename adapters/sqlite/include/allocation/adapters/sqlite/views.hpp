@@ -3,10 +3,12 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "allocation/adapters/sqlite/database.hpp"
 #include "allocation/adapters/sqlite/statements.hpp"
+#include "allocation/detail/stored_view.hpp"
 #include "allocation/ports/views.hpp"
 
 namespace allocation::sqlite {
@@ -40,47 +42,37 @@ inline std::vector<ports::AllocationRow> view_rows(Statements& st, const std::st
     return rows;
 }
 
-}  // namespace detail
-
-/// The stored read model, for queries (and for tools that maintain it by hand). Each call takes a connection
-/// nobody else is using for one statement (its own implicit transaction), so the view may be used from several
-/// threads at once. The Database must outlive it. The bus itself writes the view through each unit of work,
-/// in the same transaction as the products.
-class AllocationsView {
-public:
-    explicit AllocationsView(Database& db) noexcept : db_(&db) {}
-
-    void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
-        run("adding to the allocations view", [&](detail::Statements& st) {
-            detail::view_add(st, std::string(orderid), std::string(sku), std::string(batchref));
-        });
+/// The read model's statements on one connection, for allocation::detail::StoredAllocationsView.
+struct ViewRows {
+    Statements* st;
+    void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
+        view_add(*st, orderid, sku, batchref);
     }
+    void remove(const std::string& orderid, const std::string& sku) { view_remove(*st, orderid, sku); }
+    std::vector<ports::AllocationRow> allocations(const std::string& orderid) const { return view_rows(*st, orderid); }
+};
 
-    void remove(std::string_view orderid, std::string_view sku) {
-        run("removing from the allocations view",
-            [&](detail::Statements& st) { detail::view_remove(st, std::string(orderid), std::string(sku)); });
-    }
+/// Runs the view's statements on a connection nobody else is using, each its own implicit transaction.
+struct ViewAccess {
+    using Database = sqlite::Database;
+    Database* db;
 
-    std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
-        std::vector<ports::AllocationRow> rows;
-        run("reading the allocations view",
-            [&](detail::Statements& st) { rows = detail::view_rows(st, std::string(orderid)); });
-        return rows;
-    }
-
-private:
     template <typename Fn>
-    void run(std::string_view doing, Fn&& fn) const {
-        auto lease = db_->lease();
+    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, ViewRows&> {
+        auto lease = db->lease();
+        ViewRows rows{&lease.statements()};
         try {
-            fn(lease.statements());
+            return fn(rows);
         } catch (const SQLite::Exception& e) {
-            throw StorageError(detail::describe(db_->options().path, doing, e.what()));
+            throw StorageError(describe(db->options().path, doing, e.what()));
         }
     }
-
-    Database* db_;
 };
+
+}  // namespace detail
+
+/// The stored read model, for queries: see allocation::detail::StoredAllocationsView.
+using AllocationsView = allocation::detail::StoredAllocationsView<detail::ViewAccess>;
 
 static_assert(ports::diagnose_allocations_view<AllocationsView>());
 
