@@ -10,7 +10,7 @@
 #include "allocation/adapters/postgres/statements.hpp"
 #include "allocation/detail/write_changes.hpp"
 #include "allocation/domain/errors.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/domain/rules.hpp"
 #include "allocation/domain/model.hpp"
 
 namespace allocation::postgres::detail {

@@ -11,7 +11,7 @@
 #include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/detail/write_changes.hpp"
 #include "allocation/domain/errors.hpp"
-#include "allocation/domain/format.hpp"
+#include "allocation/domain/rules.hpp"
 #include "allocation/domain/model.hpp"
 
 namespace allocation::sqlite::detail {
