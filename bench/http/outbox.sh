@@ -33,6 +33,7 @@ if [[ ${BUILD:-1} == 1 ]]; then
      cmake --build "$BUILD_DIR" -j2 --target allocation_server bench_sqlite >/dev/null)
 fi
 [[ -x $SERVER && -x $BENCH_SQLITE ]] || { echo "outbox.sh: build $SERVER and $BENCH_SQLITE first" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "outbox.sh: needs wrk (Debian: apt-get install wrk)" >&2; exit 2; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/allocation-bench-outbox.XXXXXX")
 PID=""
