@@ -114,16 +114,10 @@ inline constexpr std::chrono::seconds outbox_handoff{30};
 /// The row a commit stores for `event` (one that leaves the process), the `position`th of `sku` at `version`.
 inline ports::OutboxMessage make_outbox_message(std::string_view sku, std::int64_t version, std::int64_t position,
                                                 const events::Event& event, ports::OutboxTime created_at) {
-    ports::OutboxMessage message;
-    message.id = outbox_id(sku, version, position);
-    message.sku = std::string(sku);
-    message.version = version;
-    message.position = position;
-    message.event = event;
     // To the microsecond, as SQL adapters store it: the row handed over equals the row read back.
-    message.created_at = std::chrono::floor<std::chrono::microseconds>(created_at);
-    message.next_attempt_at = message.created_at + outbox_handoff;
-    return message;
+    const auto created = std::chrono::floor<std::chrono::microseconds>(created_at);
+    return ports::OutboxMessage{outbox_id(sku, version, position), std::string(sku), version, position, event, created,
+                                0, {}, created + outbox_handoff};
 }
 
 /// Whether `product` raised, since its last commit, an event that leaves the process.

@@ -2,6 +2,7 @@
 // adapter asks these, so that whatever the domain accepts can be stored and read back by every adapter.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -67,6 +68,7 @@ inline bool is_control(std::string_view sequence) noexcept {
 inline std::optional<std::string> id_problem(std::string_view text) {
     if (text.empty()) return "must not be empty";
     if (text.size() > max_id_length) return "must be at most " + std::to_string(max_id_length) + " bytes long";
+    if (std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7F; })) return std::nullopt;
     for (std::string_view rest = text; !rest.empty();) {
         const std::size_t length = detail::utf8_sequence_length(rest);
         if (length == 0) return "must be valid UTF-8";

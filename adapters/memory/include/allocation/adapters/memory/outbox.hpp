@@ -28,7 +28,7 @@ public:
         std::lock_guard lock(mutex_);
         std::vector<ports::OutboxMessage> result;
         for (std::size_t i = head_; i < rows_.size() && result.size() < limit; ++i) {
-            if (!rows_[i].delivered) result.push_back(handed_out(rows_[i]));
+            if (!rows_[i].delivered) result.push_back(rows_[i].message);
         }
         return result;
     }
@@ -44,7 +44,7 @@ public:
             }
             row.owner = std::string(owner);
             row.lease_until = lease_until;
-            claimed.push_back(handed_out(row));
+            claimed.push_back(row.message);
         }
         return claimed;
     }
@@ -53,7 +53,7 @@ public:
     void mark_delivered(std::span<const std::string> ids, ports::OutboxTime /*now*/) {
         std::lock_guard lock(mutex_);
         for (const std::string& id : ids) {
-            if (Row* row = find(id, true)) {
+            if (Row* row = find(id)) {
                 row->delivered = true;
                 --live_;
             }
@@ -91,96 +91,84 @@ public:
     /// A unit of work's commit (this adapter's, or another in-process one's, under its own lock): stores the rows
     /// of the outbound events its products raised since their last commit, product by product, and appends them to
     /// `committed` (what the unit of work hands over from collect_outbox()). Call it before the products are marked
-    /// committed (allocation::mark_committed), which forgets their events.
+    /// committed (allocation::mark_committed), which forgets their events. All or nothing: when it throws, neither
+    /// the outbox nor `committed` changed.
     void append(std::span<Product* const> products, ports::OutboxTime now, std::vector<ports::OutboxMessage>& committed) {
-        const std::size_t first = committed.size();
         std::lock_guard lock(mutex_);
-        std::vector<ProductRows*> numbering;  // of each row made, for store()
-        for (const Product* product : products) {
-            if (!raises_outbound(*product)) continue;
-            ProductRows& known = products_.try_emplace(product->sku()).first->second;
-            const bool same_version = known.version == product->version_number();
-            store_outbound(*product, product->version_number(), same_version ? known.next_position : 0, now,
-                           [&](ports::OutboxMessage message) {
-                               committed.push_back(std::move(message));
-                               numbering.push_back(&known);
-                           });
+        const std::size_t first = committed.size(), kept = rows_.size();
+        try {
+            for (const Product* product : products) {
+                if (!raises_outbound(*product)) continue;
+                store_outbound(*product, product->version_number(), next_position(*product), now,
+                               [&](ports::OutboxMessage&& message) {
+                                   committed.push_back(std::move(message));
+                                   rows_.emplace_back(committed.back());
+                               });
+            }
+        } catch (...) {
+            rows_.resize(kept);
+            committed.resize(first);
+            throw;
         }
-        rows_.reserve(rows_.size() + numbering.size());  // so that storing them cannot throw halfway
-        for (std::size_t i = 0; i < numbering.size(); ++i) store(committed[first + i], *numbering[i]);
+        live_ += rows_.size() - kept;
+        for (std::size_t i = first; i < committed.size(); ++i) {  // the newest row of each product numbers its next
+            numbering_.insert_or_assign(committed[i].sku, Numbering{committed[i].version, committed[i].position + 1});
+        }
     }
 
     /// Delivered rows are forgotten at once (each product's next position is kept apart from them): none to purge.
     std::size_t purge_delivered(ports::OutboxTime /*delivered_before*/) noexcept { return 0; }
 
 private:
-    /// A row as kept: its message without its id (made again when it is handed out), and its lease.
+    /// A row as kept, with its lease.
     struct Row {
+        Row() = default;
+        explicit Row(const ports::OutboxMessage& row) : message(row) {}
         ports::OutboxMessage message;
         std::string owner;  // empty: not leased
         ports::OutboxTime lease_until{};
         bool delivered = false;
     };
-    /// A kept row of a product, by its number there.
-    struct Kept {
+    /// A product's newest row.
+    struct Numbering {
         std::int64_t version = 0;
-        std::int64_t position = 0;
-        std::uint64_t sequence = 0;  // its place in commit order
-    };
-    struct ProductRows {
-        std::int64_t version = 0;        // of its newest row
         std::int64_t next_position = 0;  // at that version
-        std::vector<Kept> kept;          // its undelivered rows
     };
 
-    static ports::OutboxMessage handed_out(const Row& row) {
-        ports::OutboxMessage message = row.message;
-        message.id = outbox_id(message.sku, message.version, message.position);
-        return message;
+    // Where the rows of `product` start: after its rows of the same version (events raised without a change), else
+    // at 0.
+    std::int64_t next_position(const Product& product) const {
+        auto known = numbering_.find(product.sku());
+        return known != numbering_.end() && known->second.version == product.version_number()
+                   ? known->second.next_position
+                   : 0;
     }
 
-    // Keeps `message` (without its id), numbered by `product`, its product's entry.
-    void store(const ports::OutboxMessage& message, ProductRows& product) {
-        product.version = message.version;
-        product.next_position = message.position + 1;
-        product.kept.push_back({message.version, message.position, first_sequence_ + rows_.size()});
-        rows_.push_back(Row{ports::OutboxMessage{{}, message.sku, message.version, message.position, message.event,
-                                                 message.created_at, 0, {}, message.next_attempt_at},
-                            {}, {}, false});
-        ++live_;
-    }
-
-    // The undelivered row of `id`, or nullptr. With `forget`, its product no longer keeps it (it is delivered).
-    Row* find(std::string_view id, bool forget = false) {
-        const auto key = parse_outbox_id(id);
-        if (!key) return nullptr;
-        auto known = products_.find(key->sku);
-        if (known == products_.end()) return nullptr;
-        auto& kept = known->second.kept;
-        auto it = std::find_if(kept.begin(), kept.end(),
-                               [&](const Kept& k) { return k.version == key->version && k.position == key->position; });
-        if (it == kept.end()) return nullptr;
-        Row& row = rows_[static_cast<std::size_t>(it->sequence - first_sequence_)];
-        if (forget) kept.erase(it);
-        return &row;
+    // The undelivered row of `id`, or nullptr. The rows a commit just stored are at the back and those a relay
+    // claims (the oldest due) near the front, so the search starts at both ends.
+    Row* find(std::string_view id) noexcept {
+        auto matches = [&](const Row& row) { return !row.delivered && row.message.id == id; };
+        for (std::size_t front = head_, back = rows_.size(); front < back; ++front) {
+            if (matches(rows_[--back])) return &rows_[back];
+            if (front < back && matches(rows_[front])) return &rows_[front];
+        }
+        return nullptr;
     }
 
     // Drops the delivered rows at the front; all of them when none is left.
     void forget_delivered() {
         while (head_ < rows_.size() && rows_[head_].delivered) ++head_;
         if (head_ == rows_.size() || head_ > 1024) {
-            first_sequence_ += head_;
             rows_.erase(rows_.begin(), rows_.begin() + static_cast<std::ptrdiff_t>(head_));
             head_ = 0;
         }
     }
 
     mutable std::mutex mutex_;
-    std::vector<Row> rows_;                    // commit order; those before head_ are delivered
+    std::vector<Row> rows_;  // commit order; those before head_ are delivered
     std::size_t head_ = 0;
-    std::uint64_t first_sequence_ = 0;         // the sequence of rows_[0]
-    std::size_t live_ = 0;                     // undelivered rows
-    detail::StringMap<ProductRows> products_;  // sku -> its numbering and its undelivered rows
+    std::size_t live_ = 0;                   // undelivered rows
+    detail::StringMap<Numbering> numbering_;  // sku -> its newest row's numbering
 };
 
 static_assert(ports::diagnose_outbox<Outbox>());

@@ -94,12 +94,16 @@ private:
     };
 
     // The number of the row (sku, batchref), stored on first sight and kept for good.
+    // Successive allocations mostly go to one batch: the last row found is asked first.
     std::uint32_t intern(std::string_view sku, std::string_view batchref) {
-        if (const std::uint32_t* id = row_ids_.find(RowRef{sku, batchref})) return *id;
+        if (last_row_ < rows_.size() && rows_[last_row_].batchref == batchref && rows_[last_row_].sku == sku) {
+            return last_row_;
+        }
+        if (const std::uint32_t* id = row_ids_.find(RowRef{sku, batchref})) return last_row_ = *id;
         const auto id = static_cast<std::uint32_t>(rows_.size());
         rows_.push_back({std::string(sku), std::string(batchref)});
         row_ids_.try_emplace(rows_.back(), id);
-        return id;
+        return last_row_ = id;
     }
 
     template <typename Value>
@@ -109,6 +113,7 @@ private:
     ByOrder<std::uint32_t> first_row_;                     // orderid -> its oldest row
     ByOrder<std::vector<std::uint32_t>> more_rows_;        // orderid -> its other rows, oldest first; never empty
     std::vector<ports::AllocationRow> rows_;               // row number -> row
+    std::uint32_t last_row_ = 0;                           // the row intern() returned last
     allocation::detail::FlatMap<ports::AllocationRow, std::uint32_t, RowHash, RowEqual> row_ids_;  // row -> number
 };
 
