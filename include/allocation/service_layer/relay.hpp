@@ -16,6 +16,7 @@
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -108,18 +109,14 @@ public:
     /// Hands the rows a commit just stored to the handler, in order, and marks those it took. Never throws: a
     /// failure is reported and recorded, and the relay tries the row again after its backoff.
     void deliver(std::vector<ports::OutboxMessage> rows) noexcept {
-        if (rows.empty()) return;
-        std::vector<std::string> delivered;
-        delivered.reserve(rows.size());
         std::size_t failed = 0;
         for (auto& row : rows) {
-            if (hand_over(row)) {
-                delivered.push_back(std::move(row.id));  // the row is done with
-            } else {
+            if (!hand_over(row)) {
                 ++failed;
+                row.id.clear();  // recorded as failed: not to be marked
             }
         }
-        mark(delivered);
+        if (failed < rows.size()) mark_each(rows);
         if (failed > 0) wakeup_.wake();  // for the retry's time
     }
 
@@ -207,10 +204,13 @@ private:
         }
     }
 
-    void mark(const std::vector<std::string>& delivered) noexcept {
-        if (delivered.empty()) return;
+    // Marks the rows that kept their id delivered, one by one (a commit's rows are few), at one time.
+    void mark_each(const std::vector<ports::OutboxMessage>& rows) noexcept {
         try {
-            outbox_.mark_delivered(delivered, options_.clock());
+            const ports::OutboxTime now = options_.clock();
+            for (const auto& row : rows) {
+                if (!row.id.empty()) outbox_.mark_delivered(std::span<const std::string>(&row.id, 1), now);
+            }
         } catch (const std::exception& error) {
             report("marking rows delivered", error);  // they are delivered again: at least once
         }
