@@ -80,16 +80,26 @@ void post(const Server& server, const std::string& path, const json& body, int s
 
 bool subscribed(const Server& server) { return get(server, "/ready").value("redis", "") == "subscribed"; }
 
+/// A Redis server, and the service on this run's storage using it, subscribed to its channel.
+struct RedisService {
+    RedisServer redis;
+    TempDir dir;
+    Server server{with_redis(storage_args(E2E_STORAGE(), dir), redis)};
+
+    RedisService() { REQUIRE(wait_until([&] { return subscribed(server); })); }
+
+    static std::vector<std::string> with_redis(std::vector<std::string> args, const RedisServer& redis) {
+        args.insert(args.end(), {"--redis", "127.0.0.1:" + std::to_string(redis.port())});
+        return args;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("change_batch_quantity on Redis leads to a reallocation published on line_allocated", "[e2e][redis]") {
-    const std::string storage = E2E_STORAGE();
-    RedisServer redis;
-    TempDir dir;
-    auto args = storage_args(storage, dir);
-    args.insert(args.end(), {"--redis", "127.0.0.1:" + std::to_string(redis.port())});
-    Server server(args);
-    REQUIRE(wait_until([&] { return subscribed(server); }));
+    RedisService service;
+    RedisServer& redis = service.redis;
+    Server& server = service.server;
     Listener events(redis.port(), "line_allocated");
 
     post(server, "/add_batch", {{"ref", "batch1"}, {"sku", "ORNATE-LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
@@ -285,13 +295,9 @@ TEST_CASE("Redis away for seconds under load: afterwards every acknowledged allo
 
 TEST_CASE("an allocation is on the stream and the channel before its POST is answered, and leaves no backlog",
           "[e2e][redis][outbox]") {
-    const std::string storage = E2E_STORAGE();
-    RedisServer redis;
-    TempDir dir;
-    auto args = storage_args(storage, dir);
-    args.insert(args.end(), {"--redis", "127.0.0.1:" + std::to_string(redis.port())});
-    Server server(args);
-    REQUIRE(wait_until([&] { return subscribed(server); }));
+    RedisService service;
+    RedisServer& redis = service.redis;
+    Server& server = service.server;
     Listener events(redis.port(), "line_allocated");
     post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 10}, {"eta", nullptr}}, 201);
     for (const char* order : {"o1", "o2", "o3"}) {
