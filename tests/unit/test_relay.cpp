@@ -202,6 +202,24 @@ TEST_CASE("relay: a row that deliver() could not hand over is kept, with its fai
     CHECK(f.store.outbox().backlog() == ports::OutboxBacklog{});
 }
 
+TEST_CASE("relay: of the rows deliver() hands over together, only those the handler took are marked") {
+    Fixture f;
+    f.handler = [](const ports::OutboxMessage& m) {
+        if (orderid_of(m) == "o2") throw std::runtime_error("broker away");
+    };
+    std::vector<ports::OutboxMessage> rows;
+    for (const char* order : {"o1", "o2", "o3"}) {
+        const auto committed = f.allocate(order, 1);
+        rows.insert(rows.end(), committed.begin(), committed.end());
+    }
+    REQUIRE(rows.size() == 3);
+    f.relay.deliver(rows);
+    const auto kept = f.store.outbox().undelivered(10);
+    REQUIRE(ids_of(kept) == std::vector<std::string>{rows[1].id});
+    CHECK(kept[0].attempts == 1);
+    CHECK(f.store.outbox().backlog().undelivered == 1);
+}
+
 TEST_CASE("relay: a committed row nobody delivered is the catch-up's only after the handoff") {
     Fixture f;
     f.now = ports::OutboxClock::now();
