@@ -205,8 +205,8 @@ private:
         using C = detail::OrderLinesQuery;
         auto& query = statements().select_order_lines;
         detail::Use use(query);
-        detail::bind_text(query, 1, orderid);
-        detail::bind_text(query, 2, sku);
+        detail::bind_text(query, 1, sku);
+        detail::bind_text(query, 2, orderid);
         while (query.executeStep()) {
             if (BatchRow* row = row_with_id(rows, query.getColumn(C::batch_id).getInt64())) {
                 row->lines.emplace_back(query.getColumn(C::allocation_id).getInt64(),
