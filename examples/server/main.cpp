@@ -30,8 +30,7 @@ void add_storage_options(CLI::App& app, Options& o) {
     app.add_flag("--memory", o.memory, "Keep everything in memory instead (lost on exit)")->envname("ALLOCATION_MEMORY");
 }
 
-void add_service_options(CLI::App& app, Options& o) {
-    const Flags flag{app};
+void add_service_options(const Flags& flag, Options& o) {
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
     flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
@@ -47,8 +46,7 @@ void add_service_options(CLI::App& app, Options& o) {
         ->check(CLI::Range(0.001, 10.0 * 365 * 86400));
 }
 
-void add_limit_options(CLI::App& app, Options& o) {
-    const Flags flag{app};
+void add_limit_options(const Flags& flag, Options& o) {
     flag("max-connections", o.max_connections, "Open connections at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("queue-limit", o.queue_limit, "Requests waiting for a worker at most; beyond, 503")->check(CLI::Range(1, 1000000));
     flag("header-limit", o.header_limit, "Bytes of request line and headers at most; beyond, 431")
@@ -64,12 +62,13 @@ void add_limit_options(CLI::App& app, Options& o) {
 }
 
 void add_options(CLI::App& app, Options& o, const std::vector<Part>& parts) {
+    const Flags flag{app};
     add_storage_options(app, o);
     for (const Part& part : parts) {
-        if (part.add_flags) part.add_flags(app, o);
+        if (part.add_flags) part.add_flags(flag, o);
     }
-    add_service_options(app, o);
-    add_limit_options(app, o);
+    add_service_options(flag, o);
+    add_limit_options(flag, o);
 }
 
 /// SQLite takes one writer at a time, and every commit on one connection empties the page cache of the others:

@@ -38,8 +38,8 @@ Send smtp_notifier(const Options& options) {
 
 Part email_part() {
     return {"email",
-            [](CLI::App& app, Options& o) {
-                Flags{app}("smtp", o.smtp, "SMTP server HOST:PORT for the out-of-stock email (without it, a log line)");
+            [](const Flags& flag, Options& o) {
+                flag("smtp", o.smtp, "SMTP server HOST:PORT for the out-of-stock email (without it, a log line)");
             },
             {}, {}, {}, smtp_notifier};
 }

@@ -9,8 +9,7 @@ namespace allocation::service {
 
 namespace {
 
-void add_postgres_options(CLI::App& app, Options& o) {
-    const Flags flag{app};
+void add_postgres_options(const Flags& flag, Options& o) {
     flag("postgres", o.postgres,
          "PostgreSQL URI (postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE) instead of the SQLite file; several "
          "servers may share one database")

@@ -13,8 +13,7 @@ namespace allocation::service {
 
 namespace {
 
-void add_redis_options(CLI::App& app, Options& o) {
-    const Flags flag{app};
+void add_redis_options(const Flags& flag, Options& o) {
     flag("redis", o.redis,
          "Redis HOST:PORT: Allocated events to the stream allocation:line_allocated and the channel line_allocated; "
          "change_batch_quantity commands from that channel");

@@ -9,8 +9,7 @@ namespace allocation::service {
 
 namespace {
 
-void add_sqlite_options(CLI::App& app, Options& o) {
-    const Flags flag{app};
+void add_sqlite_options(const Flags& flag, Options& o) {
     flag("db", o.db, "SQLite database file (created if missing)");
     flag("synchronous", o.synchronous,
          "SQLite durability: full (a 201/202 survives a power cut) or normal (survives a crash of the process)")

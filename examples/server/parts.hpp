@@ -32,7 +32,8 @@ struct Service {
 
 struct Part {
     std::string_view name;
-    std::function<void(CLI::App&, Options&)> add_flags = {};
+    /// The part's flags, added through Flags, so that each can also come from its environment variable.
+    std::function<void(const Flags&, Options&)> add_flags = {};
     /// A storage: `chooses` says whether the options ask for it; the first part chosen opens it and serves until
     /// the server has drained (serve.hpp), and answers the process's exit status.
     std::function<bool(const Options&)> chooses = {};

@@ -3,14 +3,44 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
 #include "allocation/detail/loaded_products.hpp"
 #include "allocation/detail/product_cache.hpp"
+#include "allocation/detail/write_changes.hpp"
 #include "allocation/domain/model.hpp"
 
 namespace allocation::detail {
+
+/// What the Tables of every SQL adapter (see SqlRepository) are made of, for them to derive from: the unit of
+/// work's connection (`Lease`), the database's name as their messages give it, and the writing of a product's
+/// changes through the adapter's ChangeWriter, reusing one ChangeScratch from one product to the next.
+template <typename Lease>
+class SqlTables {
+public:
+    using Entry = LoadedProduct;
+
+    SqlTables(Lease& lease, const std::string& where) noexcept : lease_(lease), where_(where) {}
+    SqlTables(const SqlTables&) = delete;
+    SqlTables& operator=(const SqlTables&) = delete;
+
+protected:
+    Lease& lease() const noexcept { return lease_; }
+    const std::string& where() const noexcept { return where_; }
+
+    /// Writes exactly what the product's change record says (allocation::detail::write_changes) with `writer`.
+    template <ChangeWriter W>
+    void write_changes_with(W writer, Entry& entry) {
+        write_changes(writer, entry, scratch_);
+    }
+
+private:
+    Lease& lease_;
+    const std::string& where_;
+    ChangeScratch scratch_;
+};
 
 /// What each lookup loads at least, so that a command costs the same however long the product's history is:
 /// - `get(sku)`: the product, its batches (exact quantities) and its waiting lines (a backlog, not history: a
@@ -28,9 +58,9 @@ namespace allocation::detail {
 /// into a product taken before its reload (a Batch&, a span of lines) stay valid until the unit of work ends,
 /// and show it as it was before: look up again what the reload loaded.
 ///
-/// `Tables` is the adapter's access to its tables: the Reader of LoadedProducts (`read`, `sku_of`,
-/// `still_stored`), and the writing of a product's changes in the commit's transaction, which its unit of work
-/// reaches through `tables()`.
+/// `Tables` is the adapter's access to its tables, built on SqlTables: the Reader of LoadedProducts (`read`,
+/// `sku_of`, `still_stored`), and the writing of a product's changes in the commit's transaction, which its unit of
+/// work reaches through `tables()`.
 template <typename Tables>
 class SqlRepository {
 public:

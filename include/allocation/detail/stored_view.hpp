@@ -1,5 +1,5 @@
-// The stored allocations view of an SQL adapter, for queries, written once; each adapter supplies how to run one
-// statement of the view on a connection of its own.
+// The stored allocations view of an SQL adapter, for queries, written once; each adapter supplies the view's
+// statements and how its database runs one statement on a connection of its own.
 #pragma once
 
 #include <string>
@@ -15,31 +15,34 @@ namespace allocation::detail {
 /// The database must outlive it. The bus itself writes the view through each unit of work, in the same transaction
 /// as the products.
 ///
-/// `Access` is the adapter's: `Access::Database`, and `run(doing, fn)`, which calls `fn(rows)` on a connection of
-/// its own, `rows` having the view's statements `add`, `remove` and `allocations` over `const std::string&`, and
-/// translates its library's errors into StorageError saying what it was `doing`.
-template <typename Access>
+/// The adapter supplies:
+/// - `Database`, whose `one_statement(doing, fn)` calls `fn(on)` on a connection of its own, `on` being what its
+///   statements run on, and translates its library's errors into StorageError saying what it was `doing` (the
+///   Database befriends this template when that member is private);
+/// - the view's statements over `on`, with `const std::string&` arguments: `add_row(on, orderid, sku, batchref)`,
+///   `remove_row(on, orderid, sku)` and `read_rows(on, orderid)`, the rows of an order.
+template <typename Database, auto add_row, auto remove_row, auto read_rows>
 class StoredAllocationsView {
 public:
-    explicit StoredAllocationsView(typename Access::Database& db) noexcept : access_{&db} {}
+    explicit StoredAllocationsView(Database& db) noexcept : db_(&db) {}
 
     void add(std::string_view orderid, std::string_view sku, std::string_view batchref) {
         const std::string o(orderid), s(sku), b(batchref);
-        access_.run("adding to the allocations view", [&](auto& rows) { rows.add(o, s, b); });
+        db_->one_statement("adding to the allocations view", [&](auto& on) { add_row(on, o, s, b); });
     }
 
     void remove(std::string_view orderid, std::string_view sku) {
         const std::string o(orderid), s(sku);
-        access_.run("removing from the allocations view", [&](auto& rows) { rows.remove(o, s); });
+        db_->one_statement("removing from the allocations view", [&](auto& on) { remove_row(on, o, s); });
     }
 
     std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
         const std::string o(orderid);
-        return access_.run("reading the allocations view", [&](auto& rows) { return rows.allocations(o); });
+        return db_->one_statement("reading the allocations view", [&](auto& on) { return read_rows(on, o); });
     }
 
 private:
-    Access access_;
+    Database* db_;
 };
 
 }  // namespace allocation::detail

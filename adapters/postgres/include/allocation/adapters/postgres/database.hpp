@@ -14,14 +14,11 @@
 #include "allocation/adapters/postgres/options.hpp"
 #include "allocation/adapters/postgres/pool.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/detail/stored_view.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/outbox.hpp"
 
 namespace allocation::postgres {
-
-namespace detail {
-struct ViewAccess;
-}  // namespace detail
 
 /// The allocation database: constructing it connects, checks the schema and brings it up to date (migrations in
 /// one transaction, under an advisory lock, so that several processes may start together on an empty database;
@@ -68,7 +65,8 @@ public:
 
 private:
     friend class UnitOfWork;
-    friend struct detail::ViewAccess;
+    template <typename, auto, auto, auto>
+    friend class allocation::detail::StoredAllocationsView;  // the AllocationsView, through one_statement
     friend class Outbox;
 
     detail::Lease lease() { return detail::Lease(pool_.acquire()); }

@@ -8,7 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "allocation/adapters/postgres/errors.hpp"
-#include "allocation/domain/errors.hpp"
+#include "allocation/detail/schema_version.hpp"
 
 namespace allocation::postgres {
 
@@ -95,12 +95,7 @@ static_assert(std::size(migrations) == schema_version);
 
 /// Refuses a database whose schema is newer than this library knows.
 inline void refuse_if_newer(const std::string& where, int found) {
-    if (found > schema_version) {
-        throw StorageError(describe(where, "refusing to open",
-                                    "its schema version " + std::to_string(found) +
-                                        " is newer than the newest this library supports (" +
-                                        std::to_string(schema_version) + "); use a newer version of allocation"));
-    }
+    allocation::detail::refuse_if_newer(describe, where, found, schema_version);
 }
 
 /// The database's schema version: 0 before the first migration.

@@ -24,7 +24,6 @@
 #include "allocation/adapters/postgres/product_writes.hpp"
 #include "allocation/detail/loaded_products.hpp"
 #include "allocation/detail/sql_repository.hpp"
-#include "allocation/detail/write_changes.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/rules.hpp"
@@ -39,20 +38,16 @@ namespace detail {
 /// Each read is one statement (detail::ProductQuery), so one snapshot, by indexes only, outside any write
 /// transaction: a loaded product is a state that existed, with its version, and the commit's compare-and-set on
 /// that version is what makes writing it back safe. Commits write exactly the products' recorded changes.
-class ProductTables {
+class ProductTables : public allocation::detail::SqlTables<Lease> {
 public:
-    using Entry = allocation::detail::LoadedProduct;
-
-    ProductTables(Lease& lease, const std::string& where) noexcept : lease_(lease), where_(where) {}
-    ProductTables(const ProductTables&) = delete;
-    ProductTables& operator=(const ProductTables&) = delete;
+    using SqlTables::SqlTables;
 
 private:
     friend class allocation::detail::LoadedProducts<ProductTables>;
 
     template <typename Fn>
     decltype(auto) guarded(std::string_view doing, Fn&& fn) {
-        return lease_.guarded(where_, doing, std::forward<Fn>(fn));
+        return lease().guarded(where(), doing, std::forward<Fn>(fn));
     }
 
     // --- reading, for LoadedProducts ------------------------------------------------------------------
@@ -61,7 +56,7 @@ private:
     // product read that follows it.
     std::optional<std::string> sku_of(std::string_view reference) {
         return guarded("reading a batch", [&]() -> std::optional<std::string> {
-            pqxx::nontransaction tx(lease_.db());
+            pqxx::nontransaction tx(lease().db());
             const auto rows = detail::run(tx, detail::sql::select_batch_sku, std::string(reference));
             if (rows.empty()) return std::nullopt;
             return rows[0][0].as<std::string>();
@@ -73,7 +68,7 @@ private:
     // only some lines; the rare lookup of an order that has one reads the product afresh with that line.
     bool still_stored(const Entry& entry) {
         return guarded("reading a product's version", [&] {
-            pqxx::nontransaction tx(lease_.db());
+            pqxx::nontransaction tx(lease().db());
             const bool for_order = !entry.orders.empty();
             const auto rows = for_order ? detail::run(tx, detail::sql::select_version_and_order, entry.product.sku(),
                                                       entry.orders.front())
@@ -87,7 +82,7 @@ private:
                                 std::vector<std::string> full_batches) {
         const std::string sku(sku_view);
         auto loaded = guarded("reading a product", [&] {
-            pqxx::nontransaction tx(lease_.db());
+            pqxx::nontransaction tx(lease().db());
             if (full_batches.empty()) {
                 return parse(sku, detail::run(tx, detail::sql::select_product, sku, detail::text_array(orders)));
             }
@@ -133,7 +128,7 @@ private:
         if (!row[Q::eta].is_null()) {
             const auto text = row[Q::eta].as<std::string>();
             eta = allocation::parse_date(text);
-            if (!eta) throw StorageError(detail::describe(where_, "reading a batch", "invalid eta " + text));
+            if (!eta) throw StorageError(detail::describe(where(), "reading a batch", "invalid eta " + text));
         }
         return {row[Q::batch_id].as<std::int64_t>(), row[Q::reference].as<std::string>(),
                 row[Q::purchased].as<Quantity>(), eta, row[Q::allocated].as<Quantity>(), {}};
@@ -144,14 +139,8 @@ public:
     // COMMITTED the version's compare-and-set waits for a concurrent commit of the same product and then finds the
     // version moved: zero rows, ConcurrencyError.
     void write(pqxx::transaction_base& tx, Entry& entry) {
-        detail::ProductWrites writes{tx, where_};
-        allocation::detail::write_changes(writes, entry, scratch_);
+        write_changes_with(detail::ProductWrites{tx, where()}, entry);
     }
-
-private:
-    detail::Lease& lease_;
-    const std::string& where_;
-    allocation::detail::ChangeScratch scratch_;  // write()'s, reused
 };
 
 }  // namespace detail

@@ -47,6 +47,8 @@ struct OutboxColumns {
 };
 #define ALLOCATION_POSTGRES_OUTBOX_COLUMNS \
     "sku, version_number, position, event_type, payload, created_at, attempts, last_error, next_attempt_at, seq"
+/// The undelivered rows, the ones the partial index outbox_undelivered holds.
+#define ALLOCATION_POSTGRES_UNDELIVERED "FROM outbox WHERE delivered_at IS NULL"
 
 namespace sql {
 inline constexpr Sql select_product = ProductQuery::sql;
@@ -86,35 +88,36 @@ inline constexpr Sql view_select{"allocation_view_select",
 inline constexpr Sql outbox_insert{"allocation_outbox_insert",
                                    "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
                                    "next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"};
-/// The stored version of product ?1 and the position of its next outbox row at that version.
+/// The stored version of product $1 and the position of its next outbox row at that version.
 inline constexpr Sql outbox_next_position{
     "allocation_outbox_next_position",
     "SELECT p.version_number, coalesce((SELECT max(o.position) + 1 FROM outbox o WHERE o.sku = p.sku AND "
     "o.version_number = p.version_number), 0) FROM products p WHERE p.sku = $1"};
 inline constexpr Sql outbox_undelivered{
     "allocation_outbox_undelivered",
-    "SELECT " ALLOCATION_POSTGRES_OUTBOX_COLUMNS " FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT $1"};
+    "SELECT " ALLOCATION_POSTGRES_OUTBOX_COLUMNS " " ALLOCATION_POSTGRES_UNDELIVERED " ORDER BY seq LIMIT $1"};
 /// Leases to $1 until $3 up to $4 of the rows that are undelivered, due at $2 and not leased, oldest first. Rows
 /// another claim holds locked are skipped, not waited for; one that a claim committed meanwhile is checked again
 /// as it now is (READ COMMITTED re-reads a locked row), so two claims never return one row.
 inline constexpr Sql outbox_claim{
     "allocation_outbox_claim",
-    "UPDATE outbox SET lease_owner = $1, lease_until = $3 WHERE seq IN (SELECT seq FROM outbox WHERE "
-    "delivered_at IS NULL AND next_attempt_at <= $2 AND (lease_owner IS NULL OR lease_until <= $2) "
-    "ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " ALLOCATION_POSTGRES_OUTBOX_COLUMNS};
-inline constexpr Sql outbox_failed{
-    "allocation_outbox_failed",
-    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $5, last_error = $6, lease_owner = NULL, "
-    "lease_until = NULL WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL "
-    "AND (lease_owner IS NULL OR lease_owner = $4)"};
-inline constexpr Sql outbox_release{
-    "allocation_outbox_release",
-    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
-    "WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL AND lease_owner = $4"};
+    "UPDATE outbox SET lease_owner = $1, lease_until = $3 WHERE seq IN (SELECT seq " ALLOCATION_POSTGRES_UNDELIVERED
+    " AND next_attempt_at <= $2 AND (lease_owner IS NULL OR lease_until <= $2) ORDER BY seq LIMIT $4 "
+    "FOR UPDATE SKIP LOCKED) RETURNING " ALLOCATION_POSTGRES_OUTBOX_COLUMNS};
+/// Changes to the undelivered row of outbox id ($1, $2, $3), each of which ends its lease; `outbox_release` only
+/// while $4 leases it, `outbox_failed` also while nobody does (its committer delivers it).
+#define ALLOCATION_POSTGRES_UNLEASED_ROW                                                                          \
+    "lease_owner = NULL, lease_until = NULL "                                                                     \
+    "WHERE sku = $1 AND version_number = $2 AND position = $3 AND delivered_at IS NULL"
+inline constexpr Sql outbox_failed{"allocation_outbox_failed",
+                                   "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $5, last_error = $6, "
+                                   ALLOCATION_POSTGRES_UNLEASED_ROW " AND (lease_owner IS NULL OR lease_owner = $4)"};
+inline constexpr Sql outbox_release{"allocation_outbox_release",
+                                    "UPDATE outbox SET " ALLOCATION_POSTGRES_UNLEASED_ROW " AND lease_owner = $4"};
 inline constexpr Sql outbox_backlog{
     "allocation_outbox_backlog",
-    "SELECT count(*), (SELECT created_at FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1) "
-    "FROM outbox WHERE delivered_at IS NULL"};
+    "SELECT count(*), (SELECT created_at " ALLOCATION_POSTGRES_UNDELIVERED " ORDER BY seq LIMIT 1) "
+    ALLOCATION_POSTGRES_UNDELIVERED};
 /// Delivered rows from before $1, but each product's newest, which numbers its next row.
 inline constexpr Sql outbox_purge{
     "allocation_outbox_purge",
@@ -137,6 +140,8 @@ inline constexpr const Sql* all[] = {
     &outbox_backlog,  &outbox_purge,       &select_processed, &insert_processed,     &purge_processed,
     &select_schema_version};
 }  // namespace sql
+#undef ALLOCATION_POSTGRES_UNLEASED_ROW
+#undef ALLOCATION_POSTGRES_UNDELIVERED
 #undef ALLOCATION_POSTGRES_OUTBOX_COLUMNS
 #undef ALLOCATION_POSTGRES_PRODUCT_ROWS
 

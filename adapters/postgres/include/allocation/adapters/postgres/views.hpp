@@ -2,8 +2,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -35,34 +33,11 @@ inline std::vector<ports::AllocationRow> view_rows(pqxx::transaction_base& tx, c
     return rows;
 }
 
-/// The read model's statements in one transaction, for allocation::detail::StoredAllocationsView.
-struct ViewRows {
-    pqxx::transaction_base* tx;
-    void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
-        view_add(*tx, orderid, sku, batchref);
-    }
-    void remove(const std::string& orderid, const std::string& sku) { view_remove(*tx, orderid, sku); }
-    std::vector<ports::AllocationRow> allocations(const std::string& orderid) const { return view_rows(*tx, orderid); }
-};
-
-/// Runs the view's statements on a connection nobody else is using, each its own transaction.
-struct ViewAccess {
-    using Database = postgres::Database;
-    Database* db;
-
-    template <typename Fn>
-    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, ViewRows&> {
-        return db->one_statement(doing, [&](pqxx::transaction_base& tx) -> std::invoke_result_t<Fn&, ViewRows&> {
-            ViewRows rows{&tx};
-            return fn(rows);
-        });
-    }
-};
-
 }  // namespace detail
 
 /// The stored read model, for queries: see allocation::detail::StoredAllocationsView.
-using AllocationsView = allocation::detail::StoredAllocationsView<detail::ViewAccess>;
+using AllocationsView =
+    allocation::detail::StoredAllocationsView<Database, detail::view_add, detail::view_remove, detail::view_rows>;
 
 static_assert(ports::diagnose_allocations_view<AllocationsView>());
 

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <SQLiteCpp/Exception.h>
@@ -15,14 +17,11 @@
 #include "allocation/adapters/sqlite/migrations.hpp"
 #include "allocation/adapters/sqlite/options.hpp"
 #include "allocation/adapters/sqlite/pool.hpp"
+#include "allocation/detail/stored_view.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/outbox.hpp"
 
 namespace allocation::sqlite {
-
-namespace detail {
-struct ViewAccess;
-}  // namespace detail
 
 /// The allocation database: opening it creates the file if needed, checks it, and brings its schema up to date
 /// (migrations run in order inside one transaction; the version lives in `PRAGMA user_version`).
@@ -70,11 +69,25 @@ public:
 
 private:
     friend class UnitOfWork;
-    friend struct detail::ViewAccess;
+    template <typename, auto, auto, auto>
+    friend class allocation::detail::StoredAllocationsView;  // the AllocationsView, through one_statement
     friend class Outbox;
 
     detail::Lease lease() { return detail::Lease(pool_->acquire()); }
     detail::Checkpointer* checkpointer() noexcept { return checkpointer_ ? &*checkpointer_ : nullptr; }
+
+    /// Runs `fn(statements)` on a connection nobody else is using, each statement its own implicit transaction
+    /// (for the view's single statements), translating SQLite's failures into StorageError saying what it was
+    /// `doing`.
+    template <typename Fn>
+    auto one_statement(std::string_view doing, Fn&& fn) -> std::invoke_result_t<Fn&, detail::Statements&> {
+        auto lease = this->lease();
+        try {
+            return fn(lease.statements());
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(options_.path, doing, e.what()));
+        }
+    }
 
     Options options_;
     std::optional<detail::Checkpointer> checkpointer_;  // outlives the connections that report to it

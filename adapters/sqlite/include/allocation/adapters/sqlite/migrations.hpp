@@ -10,6 +10,7 @@
 
 #include "allocation/adapters/sqlite/errors.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
+#include "allocation/detail/schema_version.hpp"
 #include "allocation/domain/errors.hpp"
 
 namespace allocation::sqlite {
@@ -144,12 +145,7 @@ static_assert(std::size(migrations) == schema_version);
 
 /// Refuses a file whose schema is newer than this library knows.
 inline void refuse_if_newer(const std::string& path, int found) {
-    if (found > schema_version) {
-        throw StorageError(describe(path, "refusing to open",
-                                    "its schema version " + std::to_string(found) +
-                                        " is newer than the newest this library supports (" +
-                                        std::to_string(schema_version) + "); use a newer version of allocation"));
-    }
+    allocation::detail::refuse_if_newer(describe, path, found, schema_version);
 }
 
 /// The file's schema version; a file that cannot answer is not a usable database.

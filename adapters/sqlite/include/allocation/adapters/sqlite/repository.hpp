@@ -20,7 +20,6 @@
 #include "allocation/adapters/sqlite/product_writes.hpp"
 #include "allocation/detail/loaded_products.hpp"
 #include "allocation/detail/sql_repository.hpp"
-#include "allocation/detail/write_changes.hpp"
 #include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/domain/errors.hpp"
@@ -37,15 +36,11 @@ namespace detail {
 /// Each lookup reads from one consistent snapshot, without holding the write lock; two lookups of one unit of
 /// work may see different moments. That is enough, because only a changed product is written, and its commit
 /// is a compare-and-set on the version that the lookup read together with everything else it loaded: see read().
-class ProductTables {
+class ProductTables : public allocation::detail::SqlTables<Lease> {
 public:
-    using Entry = allocation::detail::LoadedProduct;
+    using SqlTables::SqlTables;
     using BatchRow = allocation::detail::BatchRow;
     using Loaded = allocation::detail::ProductRows;
-
-    ProductTables(Lease& lease, const std::string& path) noexcept : lease_(lease), path_(path) {}
-    ProductTables(const ProductTables&) = delete;
-    ProductTables& operator=(const ProductTables&) = delete;
 
 private:
     friend class allocation::detail::LoadedProducts<ProductTables>;
@@ -55,11 +50,11 @@ private:
         try {
             return fn();
         } catch (const SQLite::Exception& e) {
-            throw StorageError(detail::describe(path_, doing, e.what()));
+            throw StorageError(detail::describe(where(), doing, e.what()));
         }
     }
 
-    detail::Statements& statements() const noexcept { return lease_.statements(); }
+    detail::Statements& statements() const noexcept { return lease().statements(); }
 
     // A batch's SKU never changes and batches are never deleted, so this may come from an earlier moment than
     // the product read that follows it.
@@ -160,7 +155,7 @@ private:
     void read_in_one_transaction(const std::string& sku, const std::vector<std::string>& orders,
                                  const std::vector<std::string>& full_batches, Loaded& loaded) {
         auto& st = statements();
-        detail::Transaction snapshot(lease_.connection().db, st.begin_read, st.commit);
+        detail::Transaction snapshot(lease().connection().db, st.begin_read, st.commit);
         {
             detail::Use use(st.select_product);
             detail::bind_text(st.select_product, 1, sku);
@@ -193,7 +188,7 @@ private:
             eta = allocation::parse_date(query.getColumn(C::eta).getString());
             if (!eta) {
                 throw StorageError(
-                    detail::describe(path_, "reading a batch", "invalid eta " + query.getColumn(C::eta).getString()));
+                    detail::describe(where(), "reading a batch", "invalid eta " + query.getColumn(C::eta).getString()));
             }
         }
         loaded.rows.push_back(BatchRow{query.getColumn(C::batch_id).getInt64(), query.getColumn(C::reference).getString(),
@@ -205,8 +200,8 @@ private:
         using C = detail::OrderLinesQuery;
         auto& query = statements().select_order_lines;
         detail::Use use(query);
-        detail::bind_text(query, 1, orderid);
-        detail::bind_text(query, 2, sku);
+        detail::bind_text(query, 1, sku);
+        detail::bind_text(query, 2, orderid);
         while (query.executeStep()) {
             if (BatchRow* row = row_with_id(rows, query.getColumn(C::batch_id).getInt64())) {
                 row->lines.emplace_back(query.getColumn(C::allocation_id).getInt64(),
@@ -231,15 +226,7 @@ private:
 public:
     // Writes exactly what the product's change record says (allocation::detail::write_changes), inside the unit
     // of work's write transaction.
-    void write(Entry& entry) {
-        detail::ProductWrites writes{lease_, path_};
-        allocation::detail::write_changes(writes, entry, scratch_);
-    }
-
-private:
-    detail::Lease& lease_;
-    const std::string& path_;
-    allocation::detail::ChangeScratch scratch_;  // write()'s, reused
+    void write(Entry& entry) { write_changes_with(detail::ProductWrites{lease(), where()}, entry); }
 };
 
 }  // namespace detail

@@ -36,27 +36,27 @@ void bind_text(SQLite::Statement&, int, std::string&&) = delete;  // a temporary
 /// columns are NULL), and its waiting lines, which every lookup loads: one statement, so one snapshot. Rows of the
 /// product have a version; rows of waiting lines have a NULL version and batch id, and the columns of
 /// WaitingColumn. Row order is not guaranteed: the reader sorts.
+#define ALLOCATION_SQLITE_PRODUCT_ROWS                                                                            \
+    "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "        \
+    "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "                                  \
+    "UNION ALL "                                                                                                  \
+    "SELECT NULL, NULL, w.orderid, w.qty, NULL, NULL, w.id FROM waiting_lines w WHERE w.sku = ?1"
 struct ProductQuery {
-    static constexpr const char* sql =
-        "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
-        "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "
-        "UNION ALL "
-        "SELECT NULL, NULL, w.orderid, w.qty, NULL, NULL, w.id FROM waiting_lines w WHERE w.sku = ?1";
+    static constexpr const char* sql = ALLOCATION_SQLITE_PRODUCT_ROWS;
     enum Column : int { version, batch_id, reference, purchased, eta, allocated };
     enum WaitingColumn : int { waiting_orderid = 2, waiting_qty = 3, waiting_id = 6 };
 };
+
+/// The allocated lines (`l`) of order ?2 for SKU ?1, with their allocations (`a`).
+#define ALLOCATION_SQLITE_ORDER_LINES \
+    "FROM order_lines l JOIN allocations a ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1"
 
 /// ProductQuery's rows and the lines of order ?2, in one statement and so from one snapshot (the Allocate
 /// lookup). Rows of lines have a NULL version, a batch id and the columns of LineColumn.
 struct ProductAndOrderQuery {
     static constexpr const char* sql =
-        "SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.eta, b.allocated_quantity, NULL "
-        "FROM products p LEFT JOIN batch_stock b ON b.sku = p.sku WHERE p.sku = ?1 "
-        "UNION ALL "
-        "SELECT NULL, NULL, w.orderid, w.qty, NULL, NULL, w.id FROM waiting_lines w WHERE w.sku = ?1 "
-        "UNION ALL "
-        "SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id FROM order_lines l JOIN allocations a "
-        "ON a.orderline_id = l.id WHERE l.orderid = ?2 AND l.sku = ?1";
+        ALLOCATION_SQLITE_PRODUCT_ROWS " UNION ALL SELECT NULL, a.batch_id, NULL, NULL, NULL, l.qty, a.id "
+        ALLOCATION_SQLITE_ORDER_LINES;
     enum LineColumn : int { line_batch_id = 1, line_qty = 5, line_allocation_id = 6 };
 };
 
@@ -69,11 +69,9 @@ struct VersionAndOrderQuery {
     enum Column : int { version, order_has_line };
 };
 
-/// The allocated lines of order ?1 for SKU ?2.
+/// The allocated lines of order ?2 for SKU ?1.
 struct OrderLinesQuery {
-    static constexpr const char* sql =
-        "SELECT a.id, a.batch_id, l.qty FROM order_lines l JOIN allocations a "
-        "ON a.orderline_id = l.id WHERE l.orderid = ?1 AND l.sku = ?2";
+    static constexpr const char* sql = "SELECT a.id, a.batch_id, l.qty " ALLOCATION_SQLITE_ORDER_LINES;
     enum Column : int { allocation_id, batch_id, qty };
 };
 
@@ -97,22 +95,24 @@ struct ViewQuery {
 struct OutboxColumns {
     enum Column : int { sku, version, position, type, payload, created_at, attempts, last_error, next_attempt_at, seq };
 };
+#define ALLOCATION_SQLITE_OUTBOX_COLUMNS \
+    "sku, version_number, position, event_type, payload, created_at, attempts, last_error, next_attempt_at, seq"
+/// The undelivered rows, the ones the partial index outbox_undelivered holds.
+#define ALLOCATION_SQLITE_UNDELIVERED "FROM outbox WHERE delivered_at IS NULL"
 
 /// Up to ?1 undelivered rows, oldest first.
 struct OutboxUndeliveredQuery : OutboxColumns {
     static constexpr const char* sql =
-        "SELECT sku, version_number, position, event_type, payload, created_at, attempts, last_error, "
-        "next_attempt_at, seq FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?1";
+        "SELECT " ALLOCATION_SQLITE_OUTBOX_COLUMNS " " ALLOCATION_SQLITE_UNDELIVERED " ORDER BY seq LIMIT ?1";
 };
 
 /// Leases to ?1 until ?3 up to ?4 of the rows that are undelivered, due at ?2 and not leased, oldest first, and
 /// returns them (in no particular order: the reader sorts by seq).
 struct OutboxClaimQuery : OutboxColumns {
     static constexpr const char* sql =
-        "UPDATE outbox SET lease_owner = ?1, lease_until = ?3 WHERE seq IN (SELECT seq FROM outbox WHERE "
-        "delivered_at IS NULL AND next_attempt_at <= ?2 AND (lease_owner IS NULL OR lease_until <= ?2) "
-        "ORDER BY seq LIMIT ?4) RETURNING sku, version_number, position, event_type, payload, created_at, attempts, "
-        "last_error, next_attempt_at, seq";
+        "UPDATE outbox SET lease_owner = ?1, lease_until = ?3 WHERE seq IN (SELECT seq " ALLOCATION_SQLITE_UNDELIVERED
+        " AND next_attempt_at <= ?2 AND (lease_owner IS NULL OR lease_until <= ?2) ORDER BY seq LIMIT ?4) "
+        "RETURNING " ALLOCATION_SQLITE_OUTBOX_COLUMNS;
 };
 
 /// The stored version of product ?1 and the position of its next outbox row at that version.
@@ -123,26 +123,24 @@ struct OutboxNextPositionQuery {
     enum Column : int { version, position };
 };
 
-/// Changes to the undelivered row of outbox id (?1, ?2, ?3); `release` only while ?4 leases it, `failed` also
-/// while nobody does (its committer delivers it).
+/// Changes to the undelivered row of outbox id (?1, ?2, ?3), each of which ends its lease; `release` only while
+/// ?4 leases it, `failed` also while nobody does (its committer delivers it).
+#define ALLOCATION_SQLITE_UNLEASED_ROW                                                                            \
+    "lease_owner = NULL, lease_until = NULL "                                                                     \
+    "WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL"
 struct OutboxUpdates {
-    static constexpr const char* delivered =
-        "UPDATE outbox SET delivered_at = ?4, lease_owner = NULL, lease_until = NULL "
-        "WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL";
+    static constexpr const char* delivered = "UPDATE outbox SET delivered_at = ?4, " ALLOCATION_SQLITE_UNLEASED_ROW;
     static constexpr const char* failed =
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?5, last_error = ?6, lease_owner = NULL, "
-        "lease_until = NULL WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL "
-        "AND (lease_owner IS NULL OR lease_owner = ?4)";
-    static constexpr const char* release =
-        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
-        "WHERE sku = ?1 AND version_number = ?2 AND position = ?3 AND delivered_at IS NULL AND lease_owner = ?4";
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?5, last_error = ?6, "
+        ALLOCATION_SQLITE_UNLEASED_ROW " AND (lease_owner IS NULL OR lease_owner = ?4)";
+    static constexpr const char* release = "UPDATE outbox SET " ALLOCATION_SQLITE_UNLEASED_ROW " AND lease_owner = ?4";
 };
 
 /// The number of undelivered rows, and the creation time of the oldest (NULL when there is none).
 struct OutboxBacklogQuery {
     static constexpr const char* sql =
-        "SELECT count(*), (SELECT created_at FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1) "
-        "FROM outbox WHERE delivered_at IS NULL";
+        "SELECT count(*), (SELECT created_at " ALLOCATION_SQLITE_UNDELIVERED " ORDER BY seq LIMIT 1) "
+        ALLOCATION_SQLITE_UNDELIVERED;
     enum Column : int { undelivered, oldest };
 };
 
@@ -212,5 +210,11 @@ struct Statements {
         outbox_failed, outbox_release, outbox_backlog, outbox_purge;
     SQLite::Statement select_processed, insert_processed, purge_processed;
 };
+
+#undef ALLOCATION_SQLITE_UNLEASED_ROW
+#undef ALLOCATION_SQLITE_UNDELIVERED
+#undef ALLOCATION_SQLITE_OUTBOX_COLUMNS
+#undef ALLOCATION_SQLITE_ORDER_LINES
+#undef ALLOCATION_SQLITE_PRODUCT_ROWS
 
 }  // namespace allocation::sqlite::detail

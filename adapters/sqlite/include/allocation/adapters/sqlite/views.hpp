@@ -2,8 +2,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
-#include <type_traits>
 #include <vector>
 
 #include "allocation/adapters/sqlite/database.hpp"
@@ -42,37 +40,11 @@ inline std::vector<ports::AllocationRow> view_rows(Statements& st, const std::st
     return rows;
 }
 
-/// The read model's statements on one connection, for allocation::detail::StoredAllocationsView.
-struct ViewRows {
-    Statements* st;
-    void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
-        view_add(*st, orderid, sku, batchref);
-    }
-    void remove(const std::string& orderid, const std::string& sku) { view_remove(*st, orderid, sku); }
-    std::vector<ports::AllocationRow> allocations(const std::string& orderid) const { return view_rows(*st, orderid); }
-};
-
-/// Runs the view's statements on a connection nobody else is using, each its own implicit transaction.
-struct ViewAccess {
-    using Database = sqlite::Database;
-    Database* db;
-
-    template <typename Fn>
-    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, ViewRows&> {
-        auto lease = db->lease();
-        ViewRows rows{&lease.statements()};
-        try {
-            return fn(rows);
-        } catch (const SQLite::Exception& e) {
-            throw StorageError(describe(db->options().path, doing, e.what()));
-        }
-    }
-};
-
 }  // namespace detail
 
 /// The stored read model, for queries: see allocation::detail::StoredAllocationsView.
-using AllocationsView = allocation::detail::StoredAllocationsView<detail::ViewAccess>;
+using AllocationsView =
+    allocation::detail::StoredAllocationsView<Database, detail::view_add, detail::view_remove, detail::view_rows>;
 
 static_assert(ports::diagnose_allocations_view<AllocationsView>());
 
