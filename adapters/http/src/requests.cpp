@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "allocation/serialisation/decoding.hpp"
+#include "allocation/serialisation/json_fields.hpp"
 #include "allocation/domain/rules.hpp"
 
 namespace allocation::http {
@@ -191,17 +191,8 @@ commands::Allocate parse_allocate(const nlohmann::json& body) {
 // The body's raw values only: the rules and their messages are allocation::decode_change_batch_quantity's, shared
 // with the Redis consumers.
 commands::ChangeBatchQuantity parse_change_batch_quantity(const nlohmann::json& body) {
-    auto raw = [&body](const char* name) -> RawField {
-        auto it = body.find(name);
-        if (it == body.end()) return MissingField{};
-        if (it->is_string()) return std::string_view(it->get_ref<const std::string&>());
-        if (it->is_number_unsigned()) return it->get<std::uint64_t>();
-        if (it->is_number_integer()) return it->get<std::int64_t>();
-        if (it->is_number_float()) return it->get<double>();
-        return OtherValue{it->type_name()};
-    };
     try {
-        return decode_change_batch_quantity({raw("batchref"), raw("qty")});
+        return decode_change_batch_quantity(body);
     } catch (const MalformedMessage& error) {
         throw BadRequest(error.what());
     }

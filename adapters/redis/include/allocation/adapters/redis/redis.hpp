@@ -26,7 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "allocation/domain/commands.hpp"
-#include "allocation/serialisation/decoding.hpp"
+#include "allocation/serialisation/json_fields.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/serialisation/json.hpp"
@@ -71,16 +71,7 @@ inline commands::ChangeBatchQuantity parse_change_batch_quantity(std::string_vie
     const nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw MalformedMessage("message is not valid JSON");
     if (!j.is_object()) throw MalformedMessage("message must be a JSON object");
-    auto raw = [&j](const char* name) -> RawField {
-        auto it = j.find(name);
-        if (it == j.end()) return MissingField{};
-        if (it->is_string()) return std::string_view(it->get_ref<const std::string&>());
-        if (it->is_number_unsigned()) return it->get<std::uint64_t>();
-        if (it->is_number_integer()) return it->get<std::int64_t>();
-        if (it->is_number_float()) return it->get<double>();
-        return OtherValue{it->type_name()};
-    };
-    return decode_change_batch_quantity({raw("batchref"), raw("qty")});
+    return decode_change_batch_quantity(j);
 }
 
 /// True for a failure that trying the same message again cannot cure: an allocation::Error of the message itself
