@@ -3,14 +3,12 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,6 +16,7 @@
 
 #include "allocation/adapters/postgres/database.hpp"
 #include "allocation/adapters/postgres/statements.hpp"
+#include "allocation/detail/sql_outbox.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/outbox.hpp"
 #include "allocation/ports/outbox.hpp"
@@ -87,107 +86,87 @@ inline void write_marks(pqxx::transaction_base& tx, const std::vector<std::strin
                         at, values));
 }
 
+/// The outbox's statements in one transaction, for allocation::detail::SqlOutbox.
+struct OutboxRows {
+    pqxx::transaction_base* tx;
+
+    std::vector<ports::OutboxMessage> undelivered(std::int64_t limit) {
+        return outbox_messages(run(*tx, sql::outbox_undelivered, limit));
+    }
+    std::vector<ports::OutboxMessage> claim(const std::string& owner, std::int64_t now, std::int64_t lease_until,
+                                            std::int64_t limit) {
+        return outbox_messages(run(*tx, sql::outbox_claim, owner, now, lease_until, limit));
+    }
+    bool failed(const OutboxKey& key, const std::string& owner, std::int64_t next_attempt_at,
+                const std::string& error) {
+        return run(*tx, sql::outbox_failed, std::string(key.sku), key.version, key.position, owner, next_attempt_at,
+                   error)
+                   .affected_rows() == 1;
+    }
+    bool release(const OutboxKey& key, const std::string& owner) {
+        return run(*tx, sql::outbox_release, std::string(key.sku), key.version, key.position, owner)
+                   .affected_rows() == 1;
+    }
+    ports::OutboxBacklog backlog() {
+        const auto rows = run(*tx, sql::outbox_backlog);
+        ports::OutboxBacklog backlog;
+        backlog.undelivered = rows[0][0].as<std::size_t>();
+        if (!rows[0][1].is_null()) backlog.oldest = outbox_time(rows[0][1].as<std::int64_t>());
+        return backlog;
+    }
+    std::size_t purge(std::int64_t delivered_before) {
+        return static_cast<std::size_t>(run(*tx, sql::outbox_purge, delivered_before).affected_rows());
+    }
+};
+
 }  // namespace detail
 
-/// The stored outbox, for relays. Each call takes a connection nobody else is using and runs one statement (its
-/// own transaction), after the one that writes the delivery marks held in memory, if any. A claim skips the rows
-/// another claim is taking, so relays in several threads or processes never claim one row at once. The Database
-/// must outlive it. Units of work write its rows, in the transaction of their commit.
+/// The stored outbox, for relays: see allocation::detail::SqlOutbox. Each call takes a connection nobody else is
+/// using and runs one statement (its own transaction). The delivery marks held in memory are written in batches, in
+/// a statement of their own: once `marks_batch` are held, before the next listing, claim, count or purge, or at
+/// flush(). A claim skips the rows another claim is taking, so relays in several threads or processes never claim
+/// one row at once.
 ///
 /// "Oldest first" is the order of `seq`, drawn when a commit inserts its rows: the commit order of one product's
 /// rows (its commits are serialised by the version's compare-and-set), and across products the order their
 /// commits wrote their rows, which two commits under way at once may finish in the other order.
-class Outbox {
-public:
-    explicit Outbox(Database& db) noexcept : db_(&db) {}
+class Outbox : public allocation::detail::SqlOutbox<Outbox> {
+    friend class allocation::detail::SqlOutbox<Outbox>;
 
-    std::vector<ports::OutboxMessage> undelivered(std::size_t limit) const {
-        flush_marks();
-        return run("listing the outbox", [&](pqxx::transaction_base& tx) {
-            return detail::outbox_messages(detail::run(tx, detail::sql::outbox_undelivered, bounded(limit)));
-        });
-    }
-
-    std::vector<ports::OutboxMessage> claim(std::string_view owner, ports::OutboxTime now,
-                                            ports::OutboxTime lease_until, std::size_t limit) {
-        flush_marks();
-        return run("claiming outbox rows", [&](pqxx::transaction_base& tx) {
-            return detail::outbox_messages(detail::run(tx, detail::sql::outbox_claim, std::string(owner),
-                                                       outbox_microseconds(now), outbox_microseconds(lease_until),
-                                                       bounded(limit)));
-        });
-    }
-
-    /// Held in memory and written in batches: once `marks_batch` are held, at the next claim, count or purge, or at
-    /// flush().
-    void mark_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
-        db_->marks_.add(ids, now);
-        if (db_->marks_.size() >= marks_batch) flush_marks();
-    }
-
-    /// Writes the marks held in memory, in one statement; nothing when there are none.
-    void flush() { flush_marks(); }
-
-    bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
-                        std::string_view error) {
-        const auto key = parse_outbox_id(id);
-        if (!key) return false;
-        return run("recording a failed delivery", [&](pqxx::transaction_base& tx) {
-            return detail::run(tx, detail::sql::outbox_failed, std::string(key->sku), key->version, key->position,
-                               std::string(owner), outbox_microseconds(next_attempt_at), std::string(error))
-                       .affected_rows() == 1;
-        });
-    }
-
-    void release(std::string_view id, std::string_view owner) {
-        const auto key = parse_outbox_id(id);
-        if (!key) return;
-        run("releasing an outbox row", [&](pqxx::transaction_base& tx) {
-            detail::run(tx, detail::sql::outbox_release, std::string(key->sku), key->version, key->position,
-                        std::string(owner));
-        });
-    }
-
-    ports::OutboxBacklog backlog() const {
-        flush_marks();
-        return run("reading the outbox's backlog", [&](pqxx::transaction_base& tx) {
-            const auto rows = detail::run(tx, detail::sql::outbox_backlog);
-            ports::OutboxBacklog backlog;
-            backlog.undelivered = rows[0][0].as<std::size_t>();
-            if (!rows[0][1].is_null()) backlog.oldest = outbox_time(rows[0][1].as<std::int64_t>());
-            return backlog;
-        });
-    }
-
-    /// One DELETE, in a transaction of its own.
-    std::size_t purge_delivered(ports::OutboxTime delivered_before) {
-        flush_marks();
-        return run("purging delivered outbox rows", [&](pqxx::transaction_base& tx) {
-            return static_cast<std::size_t>(
-                detail::run(tx, detail::sql::outbox_purge, outbox_microseconds(delivered_before)).affected_rows());
-        });
-    }
-
-private:
-    static std::int64_t bounded(std::size_t limit) noexcept {
-        return static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));
-    }
-
+    // Held marks are written, in a statement of their own, once this many are held.
     static constexpr std::size_t marks_batch = 512;
 
-    void flush_marks() const {
-        if (db_->marks_.empty()) return;
-        allocation::detail::TakenMarks marks(db_->marks_);
-        run("writing delivery marks", [&](pqxx::transaction_base& tx) {
-            detail::write_marks(tx, marks.ids(), outbox_microseconds(marks.at()));
-        });
-        marks.done();
-    }
+public:
+    explicit Outbox(Database& db) noexcept : SqlOutbox(db.marks_), db_(&db) {}
 
+private:
     // One statement on a connection of its own, in its own transaction.
     template <typename Fn>
-    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-        return db_->one_statement(doing, fn);
+    auto read(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::OutboxRows&> {
+        return db_->one_statement(doing, [&](pqxx::transaction_base& tx) {
+            detail::OutboxRows rows{&tx};
+            return fn(rows);
+        });
+    }
+
+    template <typename Fn>
+    auto write(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::OutboxRows&> {
+        flush_marks();
+        return read(doing, fn);
+    }
+
+    template <typename Fn>
+    auto update(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::OutboxRows&> {
+        return read(doing, fn);
+    }
+
+    void flush_marks() const {
+        if (marks().empty()) return;
+        allocation::detail::TakenMarks taken(marks());
+        db_->one_statement("writing delivery marks", [&](pqxx::transaction_base& tx) {
+            detail::write_marks(tx, taken.ids(), outbox_microseconds(taken.at()));
+        });
+        taken.done();
     }
 
     Database* db_;

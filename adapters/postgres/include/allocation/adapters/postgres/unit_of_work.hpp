@@ -2,7 +2,6 @@
 // transaction with a compare-and-set of each changed product's version.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,7 +15,7 @@
 #include "allocation/adapters/postgres/processed_messages.hpp"
 #include "allocation/adapters/postgres/repository.hpp"
 #include "allocation/adapters/postgres/views.hpp"
-#include "allocation/detail/sql_commit.hpp"
+#include "allocation/detail/sql_unit_of_work.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/outbox.hpp"
@@ -25,6 +24,27 @@
 #include "allocation/view_changes.hpp"
 
 namespace allocation::postgres {
+
+namespace detail {
+
+/// The stored allocations view, read through a unit of work's connection.
+class LeasedView {
+public:
+    LeasedView(Lease& lease, const std::string& where) noexcept : lease_(&lease), where_(&where) {}
+
+    std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
+        return lease_->guarded(*where_, "reading the allocations view", [&] {
+            pqxx::nontransaction tx(lease_->db());
+            return view_rows(tx, std::string(orderid));
+        });
+    }
+
+private:
+    Lease* lease_;
+    const std::string* where_;
+};
+
+}  // namespace detail
 
 /// Holds one connection of the pool (its thread's own) for its whole life.
 ///
@@ -37,25 +57,15 @@ namespace allocation::postgres {
 /// changes made through `allocations()` and those the products' events call for (allocation::project), the outbox
 /// rows of the events that leave the process (read by postgres::Outbox), and the message ids recorded through
 /// `messages()` are written in that same transaction: an id committed meanwhile by another unit of work throws
-/// ConcurrencyError.
-class UnitOfWork {
-    /// The stored view, read through this unit of work's connection.
-    struct StoredView {
-        detail::Lease* lease;
-        const std::string* where;
-        std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
-            return lease->guarded(*where, "reading the allocations view", [&] {
-                pqxx::nontransaction tx(lease->db());
-                return detail::view_rows(tx, std::string(orderid));
-            });
-        }
-    };
-
+/// ConcurrencyError. Nothing to undo in the database on rollback(): a transaction lives only inside commit(), which
+/// aborts it on failure.
+class UnitOfWork : public allocation::detail::SqlUnitOfWork<detail::Lease, detail::ProductTables, detail::LeasedView,
+                                                            ProcessedMessages> {
     /// The commit's statements (allocation::detail::CommitStatements), in its transaction.
     struct CommitRows {
         UnitOfWork* uow;
         pqxx::transaction_base* tx;
-        void write(allocation::detail::LoadedProduct& entry) { uow->write_product(*tx, entry); }
+        void write(allocation::detail::LoadedProduct& entry) { uow->products_.tables().write(*tx, entry); }
         void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
             detail::view_add(*tx, orderid, sku, batchref);
         }
@@ -68,19 +78,8 @@ class UnitOfWork {
     };
 
 public:
-    using View = PendingAllocationsView<StoredView>;
-
-    explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.where()),
-          view_(StoredView{&lease_, &db.where()}),
-          messages_(lease_, db.where()), commit_(products_.loaded(), view_.changes(), messages_) {}
-    UnitOfWork(const UnitOfWork&) = delete;
-    UnitOfWork& operator=(const UnitOfWork&) = delete;
+    explicit UnitOfWork(Database& db) : SqlUnitOfWork(db.lease(), db.where()), db_(db) {}
     ~UnitOfWork() { rollback(); }
-
-    Repository& products() noexcept { return products_; }
-    View& allocations() noexcept { return view_; }
-    ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
         commit_.commit([this](auto&& write) {
@@ -98,23 +97,8 @@ public:
         });
     }
 
-    /// Nothing to undo in the database: a transaction lives only inside commit(), which aborts it on failure.
-    void rollback() noexcept { commit_.rollback(); }
-
-    std::vector<events::Event> collect_new_events() { return commit_.collect_new_events(); }
-    std::vector<ports::OutboxMessage> collect_outbox() { return commit_.collect_outbox(); }
-
 private:
-    void write_product(pqxx::transaction_base& tx, allocation::detail::LoadedProduct& entry) {
-        products_.tables().write(tx, entry);
-    }
-
     Database& db_;
-    detail::Lease lease_;
-    Repository products_;
-    View view_;
-    ProcessedMessages messages_;
-    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<detail::ProductTables>, ProcessedMessages> commit_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());

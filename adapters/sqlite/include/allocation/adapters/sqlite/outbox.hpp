@@ -2,12 +2,11 @@
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -21,6 +20,7 @@
 #include "allocation/adapters/sqlite/errors.hpp"
 #include "allocation/adapters/sqlite/statements.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
+#include "allocation/detail/sql_outbox.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/outbox.hpp"
 #include "allocation/ports/outbox.hpp"
@@ -101,137 +101,123 @@ inline void write_marks(Statements& st, const std::vector<std::string>& ids, std
     }
 }
 
-}  // namespace detail
+/// The outbox's statements on one connection, in its transaction if one is open, for allocation::detail::SqlOutbox.
+struct OutboxRows {
+    Statements* st;
 
-/// The stored outbox, for relays. Each call takes a connection nobody else is using; claims run in a write
-/// transaction (BEGIN IMMEDIATE), so relays in several threads or processes on one file never claim one row at
-/// once. Delivery marks wait in memory for the next write transaction of the database (a unit of work's commit, a
-/// claim, a purge) or flush(): delivering takes no turn of the single writer of its own. The Database must outlive
-/// it. Units of work write its rows, in the transaction of their commit.
-class Outbox {
-public:
-    explicit Outbox(Database& db) noexcept : db_(&db) {}
-
-    std::vector<ports::OutboxMessage> undelivered(std::size_t limit) const {
-        flush_marks();
-        return run("listing the outbox", [&](detail::Statements& st) {
-            detail::Use query(st.outbox_undelivered);
-            st.outbox_undelivered.bind(1, bounded(limit));
-            return detail::read_outbox_rows(st.outbox_undelivered);
-        });
+    std::vector<ports::OutboxMessage> undelivered(std::int64_t limit) {
+        Use query(st->outbox_undelivered);
+        st->outbox_undelivered.bind(1, limit);
+        return read_outbox_rows(st->outbox_undelivered);
     }
-
-    std::vector<ports::OutboxMessage> claim(std::string_view owner, ports::OutboxTime now,
-                                            ports::OutboxTime lease_until, std::size_t limit) {
-        const std::string owner_text(owner);
-        return write("claiming outbox rows", [&](detail::Statements& st) {
-            detail::Use query(st.outbox_claim);
-            detail::bind_text(st.outbox_claim, 1, owner_text);
-            st.outbox_claim.bind(2, outbox_microseconds(now));
-            st.outbox_claim.bind(3, outbox_microseconds(lease_until));
-            st.outbox_claim.bind(4, bounded(limit));
-            return detail::read_outbox_rows(st.outbox_claim);
-        });
+    std::vector<ports::OutboxMessage> claim(const std::string& owner, std::int64_t now, std::int64_t lease_until,
+                                            std::int64_t limit) {
+        Use query(st->outbox_claim);
+        bind_text(st->outbox_claim, 1, owner);
+        st->outbox_claim.bind(2, now);
+        st->outbox_claim.bind(3, lease_until);
+        st->outbox_claim.bind(4, limit);
+        return read_outbox_rows(st->outbox_claim);
     }
-
-    /// Held in memory until the database's next write transaction, or flush().
-    void mark_delivered(std::span<const std::string> ids, ports::OutboxTime now) { db_->marks_.add(ids, now); }
-
-    /// Writes the marks held in memory, in a write transaction of its own; nothing when there are none.
-    void flush() { flush_marks(); }
-
-    bool record_failure(std::string_view id, std::string_view owner, ports::OutboxTime next_attempt_at,
-                        std::string_view error) {
-        const std::string owner_text(owner), error_text(error);
-        return update("recording a failed delivery", id, [&](detail::Statements& st) -> SQLite::Statement& {
-            detail::bind_text(st.outbox_failed, 4, owner_text);
-            st.outbox_failed.bind(5, outbox_microseconds(next_attempt_at));
-            detail::bind_text(st.outbox_failed, 6, error_text);
-            return st.outbox_failed;
-        });
+    bool failed(const OutboxKey& key, const std::string& owner, std::int64_t next_attempt_at,
+                const std::string& error) {
+        bind_text(st->outbox_failed, 4, owner);
+        st->outbox_failed.bind(5, next_attempt_at);
+        bind_text(st->outbox_failed, 6, error);
+        return update_row(st->outbox_failed, key);
     }
-
-    void release(std::string_view id, std::string_view owner) {
-        const std::string owner_text(owner);
-        update("releasing an outbox row", id, [&](detail::Statements& st) -> SQLite::Statement& {
-            detail::bind_text(st.outbox_release, 4, owner_text);
-            return st.outbox_release;
-        });
+    bool release(const OutboxKey& key, const std::string& owner) {
+        bind_text(st->outbox_release, 4, owner);
+        return update_row(st->outbox_release, key);
     }
-
-    ports::OutboxBacklog backlog() const {
-        flush_marks();
-        return run("reading the outbox's backlog", [&](detail::Statements& st) {
-            detail::Use query(st.outbox_backlog);
-            query->executeStep();
-            ports::OutboxBacklog backlog;
-            backlog.undelivered = static_cast<std::size_t>(query->getColumn(detail::OutboxBacklogQuery::undelivered).getInt64());
-            const auto oldest = query->getColumn(detail::OutboxBacklogQuery::oldest);
-            if (!oldest.isNull()) backlog.oldest = outbox_time(oldest.getInt64());
-            return backlog;
-        });
+    ports::OutboxBacklog backlog() {
+        Use query(st->outbox_backlog);
+        query->executeStep();
+        ports::OutboxBacklog backlog;
+        backlog.undelivered = static_cast<std::size_t>(query->getColumn(OutboxBacklogQuery::undelivered).getInt64());
+        const auto oldest = query->getColumn(OutboxBacklogQuery::oldest);
+        if (!oldest.isNull()) backlog.oldest = outbox_time(oldest.getInt64());
+        return backlog;
     }
-
-    std::size_t purge_delivered(ports::OutboxTime delivered_before) {
-        return write("purging delivered outbox rows", [&](detail::Statements& st) {
-            detail::Use query(st.outbox_purge);
-            st.outbox_purge.bind(1, outbox_microseconds(delivered_before));
-            return static_cast<std::size_t>(query->exec());
-        });
+    std::size_t purge(std::int64_t delivered_before) {
+        Use query(st->outbox_purge);
+        st->outbox_purge.bind(1, delivered_before);
+        return static_cast<std::size_t>(query->exec());
     }
 
 private:
-    static std::int64_t bounded(std::size_t limit) noexcept {
-        return static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));
+    // Runs `statement`, the rest of whose parameters are bound, for the row of `key` (bound as ?1..?3); true when it
+    // changed the row.
+    static bool update_row(SQLite::Statement& statement, const OutboxKey& key) {
+        const std::string sku(key.sku);
+        Use query(statement);
+        bind_outbox_key(statement, key, sku);
+        return query->exec() == 1;
     }
+};
 
+}  // namespace detail
+
+/// The stored outbox, for relays: see allocation::detail::SqlOutbox. Each call takes a connection nobody else is
+/// using; claims run in a write transaction (BEGIN IMMEDIATE), so relays in several threads or processes on one file
+/// never claim one row at once. Delivery marks wait in memory for the next write transaction of the database (a unit
+/// of work's commit, a claim, a purge) or flush(): delivering takes no turn of the single writer of its own.
+class Outbox : public allocation::detail::SqlOutbox<Outbox> {
+    friend class allocation::detail::SqlOutbox<Outbox>;
+
+    // No number of held marks is written by itself: they wait for the next write transaction.
+    static constexpr std::size_t marks_batch = std::numeric_limits<std::size_t>::max();
+
+public:
+    explicit Outbox(Database& db) noexcept : SqlOutbox(db.marks_), db_(&db) {}
+
+private:
     template <typename Fn>
-    auto run(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::Statements&> {
+    auto read(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::OutboxRows&> {
         auto lease = db_->lease();
-        try {
-            return fn(lease.statements());
-        } catch (const SQLite::Exception& e) {
-            throw StorageError(detail::describe(db_->options().path, doing, e.what()));
-        }
+        return translated(doing, [&] {
+            detail::OutboxRows rows{&lease.statements()};
+            return fn(rows);
+        });
     }
 
     // One write transaction: the marks held in memory first, then `fn`. Threads of this process take turns on the
     // writer lock, as units of work do; other processes meet in SQLite's busy handler.
     template <typename Fn>
-    auto write(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::Statements&> {
+    auto write(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::OutboxRows&> {
         auto lease = db_->lease();
         std::lock_guard writer(db_->writer_);
-        try {
+        return translated(doing, [&] {
             auto& st = lease.statements();
             detail::Transaction transaction(lease.connection().db, st.begin_write, st.commit);
-            allocation::detail::TakenMarks marks(db_->marks_);
-            detail::write_marks(st, marks.ids(), outbox_microseconds(marks.at()));
-            auto result = fn(st);
+            allocation::detail::TakenMarks taken(marks());
+            detail::write_marks(st, taken.ids(), outbox_microseconds(taken.at()));
+            detail::OutboxRows rows{&st};
+            auto result = fn(rows);
             transaction.commit();
-            marks.done();
+            taken.done();
             return result;
-        } catch (const SQLite::Exception& e) {
-            throw StorageError(detail::describe(db_->options().path, doing, e.what()));
-        }
+        });
+    }
+
+    // A write like any other: the held marks go with it.
+    template <typename Fn>
+    auto update(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&, detail::OutboxRows&> {
+        return write(doing, fn);
     }
 
     void flush_marks() const {
-        if (!db_->marks_.empty()) write("writing delivery marks", [](detail::Statements&) { return 0; });
+        if (!marks().empty()) write("writing delivery marks", [](detail::OutboxRows&) { return 0; });
     }
 
-    // Runs the statement `bind` returns for the row of `id` (its key bound as ?1..?3, `bind` binds the rest);
-    // true when it changed the row. An id that outbox_id did not make names no row.
-    template <typename Bind>
-    bool update(std::string_view doing, std::string_view id, Bind&& bind) {
-        const auto key = parse_outbox_id(id);
-        if (!key) return false;
-        const std::string sku(key->sku);
-        return write(doing, [&](detail::Statements& st) {
-            SQLite::Statement& statement = bind(st);
-            detail::Use query(statement);
-            detail::bind_outbox_key(statement, *key, sku);
-            return query->exec() == 1;
-        });
+    // `fn()`, with SQLite's errors translated into StorageError saying what it was `doing`.
+    template <typename Fn>
+    auto translated(std::string_view doing, Fn&& fn) const -> std::invoke_result_t<Fn&> {
+        try {
+            return fn();
+        } catch (const SQLite::Exception& e) {
+            throw StorageError(detail::describe(db_->options().path, doing, e.what()));
+        }
     }
 
     Database* db_;

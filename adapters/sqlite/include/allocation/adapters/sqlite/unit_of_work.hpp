@@ -1,7 +1,6 @@
 // SQLite UnitOfWork and its factory: reads without the write lock, commits with BEGIN IMMEDIATE and a version check.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -15,7 +14,7 @@
 #include "allocation/adapters/sqlite/repository.hpp"
 #include "allocation/adapters/sqlite/transaction.hpp"
 #include "allocation/adapters/sqlite/views.hpp"
-#include "allocation/detail/sql_commit.hpp"
+#include "allocation/detail/sql_unit_of_work.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/outbox.hpp"
@@ -24,6 +23,24 @@
 #include "allocation/view_changes.hpp"
 
 namespace allocation::sqlite {
+
+namespace detail {
+
+/// The stored allocations view, read through a unit of work's connection.
+class LeasedView {
+public:
+    /// Reads fail with SQLite's own exceptions, so the path is not kept.
+    LeasedView(Lease& lease, const std::string& /*path*/) noexcept : lease_(&lease) {}
+
+    std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
+        return view_rows(lease_->statements(), std::string(orderid));
+    }
+
+private:
+    Lease* lease_;
+};
+
+}  // namespace detail
 
 /// Holds one connection for its whole life (its thread's own; on ":memory:", the shared one, in turn).
 ///
@@ -36,21 +53,14 @@ namespace allocation::sqlite {
 /// outbox rows of the events that leave the process (allocation::leaves_the_process, read by sqlite::Outbox), the
 /// delivery marks sqlite::Outbox holds in memory, and the message ids recorded through `messages()` (ports::RecordsProcessedMessages):
 /// an id committed meanwhile by another unit of work throws ConcurrencyError.
-class UnitOfWork {
-    /// The stored view, read through this unit of work's connection.
-    struct StoredView {
-        detail::Lease* lease;
-        std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
-            return detail::view_rows(lease->statements(), std::string(orderid));
-        }
-    };
-
+class UnitOfWork : public allocation::detail::SqlUnitOfWork<detail::Lease, detail::ProductTables, detail::LeasedView,
+                                                            ProcessedMessages> {
     /// The commit's statements (allocation::detail::CommitStatements), in its write transaction. The strings are
     /// the events' and the pending changes', alive until the statement has run, so they are bound without a copy.
     struct CommitRows {
         UnitOfWork* uow;
         detail::Statements* st;
-        void write(allocation::detail::LoadedProduct& entry) { uow->write_product(entry); }
+        void write(allocation::detail::LoadedProduct& entry) { uow->products_.tables().write(entry); }
         void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
             detail::view_add(*st, orderid, sku, batchref);
         }
@@ -63,28 +73,17 @@ class UnitOfWork {
     };
 
 public:
-    using View = PendingAllocationsView<StoredView>;
-
-    explicit UnitOfWork(Database& db)
-        : db_(db), lease_(db.lease()), products_(lease_.connection().cache, lease_, db.options().path),
-          view_(StoredView{&lease_}),
-          messages_(lease_, db.options().path, db.writer_), commit_(products_.loaded(), view_.changes(), messages_) {
+    explicit UnitOfWork(Database& db) : SqlUnitOfWork(db.lease(), db.options().path, db.writer_), db_(db) {
         if (lease_.connection().unit_of_work_open) {
             throw StorageError(detail::describe(db.options().path, "cannot start a unit of work",
                                                 "another unit of work of this thread is still open on :memory:"));
         }
         lease_.connection().unit_of_work_open = true;
     }
-    UnitOfWork(const UnitOfWork&) = delete;
-    UnitOfWork& operator=(const UnitOfWork&) = delete;
     ~UnitOfWork() {
         rollback();
         lease_.connection().unit_of_work_open = false;
     }
-
-    Repository& products() noexcept { return products_; }
-    View& allocations() noexcept { return view_; }
-    ProcessedMessages& messages() noexcept { return messages_; }
 
     void commit() {
         commit_.commit([this](auto&& write) {
@@ -97,17 +96,13 @@ public:
         });
     }
 
+    /// Forgets what was not committed, and ends the transaction a failed commit may have left open.
     void rollback() noexcept {
-        commit_.rollback();
+        SqlUnitOfWork::rollback();
         if (lease_.connection().in_transaction()) lease_.connection().db.tryExec("ROLLBACK");
     }
 
-    std::vector<events::Event> collect_new_events() { return commit_.collect_new_events(); }
-    std::vector<ports::OutboxMessage> collect_outbox() { return commit_.collect_outbox(); }
-
 private:
-    void write_product(allocation::detail::LoadedProduct& entry) { products_.tables().write(entry); }
-
     // One write transaction: what `write` stores (allocation::detail::write_commit), and the delivery marks the
     // database holds, which ride with it.
     template <typename Write>
@@ -124,11 +119,6 @@ private:
     }
 
     Database& db_;
-    detail::Lease lease_;
-    Repository products_;
-    View view_;
-    ProcessedMessages messages_;
-    allocation::detail::SqlCommit<allocation::detail::LoadedProducts<detail::ProductTables>, ProcessedMessages> commit_;
 };
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
