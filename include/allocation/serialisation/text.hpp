@@ -18,50 +18,43 @@ namespace allocation::detail {
 inline std::string eta_text(const std::optional<Date>& eta) { return eta ? to_string(*eta) : "warehouse"; }
 }  // namespace allocation::detail
 
-template <>
-struct fmt::formatter<allocation::OrderLine> : fmt::formatter<std::string_view> {
-    auto format(const allocation::OrderLine& l, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "OrderLine({}, {}, {})", l.orderid, l.sku, l.qty);
-    }
-};
-template <>
-struct fmt::formatter<allocation::commands::Allocate> : fmt::formatter<std::string_view> {
-    auto format(const allocation::commands::Allocate& c, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "Allocate(orderid={}, sku={}, qty={})", c.orderid, c.sku, c.qty);
-    }
-};
-template <>
-struct fmt::formatter<allocation::commands::CreateBatch> : fmt::formatter<std::string_view> {
-    auto format(const allocation::commands::CreateBatch& c, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "CreateBatch(ref={}, sku={}, qty={}, eta={})", c.ref, c.sku, c.qty,
-                              allocation::detail::eta_text(c.eta));
-    }
-};
-template <>
-struct fmt::formatter<allocation::commands::ChangeBatchQuantity> : fmt::formatter<std::string_view> {
-    auto format(const allocation::commands::ChangeBatchQuantity& c, fmt::format_context& ctx) const {
-        if (!c.message_id) return fmt::format_to(ctx.out(), "ChangeBatchQuantity(ref={}, qty={})", c.ref, c.qty);
-        return fmt::format_to(ctx.out(), "ChangeBatchQuantity(ref={}, qty={}, message_id={})", c.ref, c.qty,
-                              *c.message_id);
-    }
-};
-template <>
-struct fmt::formatter<allocation::events::Allocated> : fmt::formatter<std::string_view> {
-    auto format(const allocation::events::Allocated& e, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "Allocated(orderid={}, sku={}, qty={}, batchref={})", e.orderid, e.sku,
-                              e.qty, e.batchref);
-    }
-};
-template <>
-struct fmt::formatter<allocation::events::Deallocated> : fmt::formatter<std::string_view> {
-    auto format(const allocation::events::Deallocated& e, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "Deallocated(orderid={}, sku={}, qty={})", e.orderid, e.sku, e.qty);
-    }
-};
-template <>
-struct fmt::formatter<allocation::events::OutOfStock> : fmt::formatter<std::string_view> {
-    auto format(const allocation::events::OutOfStock& e, fmt::format_context& ctx) const {
-        return fmt::format_to(ctx.out(), "OutOfStock(sku={})", e.sku);
+namespace allocation::detail {
+// The text of each value, written to a formatter's output.
+using TextOut = fmt::format_context::iterator;
+inline TextOut write_text(TextOut out, const OrderLine& l) {
+    return fmt::format_to(out, "OrderLine({}, {}, {})", l.orderid, l.sku, l.qty);
+}
+inline TextOut write_text(TextOut out, const commands::Allocate& c) {
+    return fmt::format_to(out, "Allocate(orderid={}, sku={}, qty={})", c.orderid, c.sku, c.qty);
+}
+inline TextOut write_text(TextOut out, const commands::CreateBatch& c) {
+    return fmt::format_to(out, "CreateBatch(ref={}, sku={}, qty={}, eta={})", c.ref, c.sku, c.qty, eta_text(c.eta));
+}
+inline TextOut write_text(TextOut out, const commands::ChangeBatchQuantity& c) {
+    if (!c.message_id) return fmt::format_to(out, "ChangeBatchQuantity(ref={}, qty={})", c.ref, c.qty);
+    return fmt::format_to(out, "ChangeBatchQuantity(ref={}, qty={}, message_id={})", c.ref, c.qty, *c.message_id);
+}
+inline TextOut write_text(TextOut out, const events::Allocated& e) {
+    return fmt::format_to(out, "Allocated(orderid={}, sku={}, qty={}, batchref={})", e.orderid, e.sku, e.qty,
+                          e.batchref);
+}
+inline TextOut write_text(TextOut out, const events::Deallocated& e) {
+    return fmt::format_to(out, "Deallocated(orderid={}, sku={}, qty={})", e.orderid, e.sku, e.qty);
+}
+inline TextOut write_text(TextOut out, const events::OutOfStock& e) {
+    return fmt::format_to(out, "OutOfStock(sku={})", e.sku);
+}
+
+/// The domain values that have a text form (a write_text above).
+template <typename T>
+concept HasTextForm = requires(TextOut out, const T& value) { write_text(out, value); };
+}  // namespace allocation::detail
+
+/// One formatter for every domain value with a text form.
+template <allocation::detail::HasTextForm T>
+struct fmt::formatter<T> : fmt::formatter<std::string_view> {
+    auto format(const T& value, fmt::format_context& ctx) const {
+        return allocation::detail::write_text(ctx.out(), value);
     }
 };
 
