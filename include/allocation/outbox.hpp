@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include "allocation/domain/events.hpp"
-#include "allocation/serialisation/json.hpp"
 #include "allocation/domain/model.hpp"
 #include "allocation/ports/outbox.hpp"
 

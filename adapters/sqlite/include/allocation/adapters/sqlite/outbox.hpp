@@ -24,6 +24,7 @@
 #include "allocation/domain/errors.hpp"
 #include "allocation/outbox.hpp"
 #include "allocation/ports/outbox.hpp"
+#include "allocation/serialisation/json.hpp"
 
 namespace allocation::sqlite {
 
