@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -150,11 +151,14 @@ public:
         ports::OutboxTime at{};
     };
 
-    void add(std::span<const std::string> ids, ports::OutboxTime now) {
-        if (ids.empty()) return;
+    /// Holds the marks of `ids`; returns how many marks are held now.
+    std::size_t add(std::span<const std::string> ids, ports::OutboxTime now) {
         std::lock_guard lock(mutex_);
-        held_.ids.insert(held_.ids.end(), ids.begin(), ids.end());
-        held_.at = std::max(held_.at, now);
+        if (!ids.empty()) {
+            held_.ids.insert(held_.ids.end(), ids.begin(), ids.end());
+            held_.at = std::max(held_.at, now);
+        }
+        return held_.ids.size();
     }
     /// Takes every mark, for a write that restore()s them if it fails.
     Taken take() {

@@ -55,8 +55,7 @@ public:
 
     /// Held in memory until a statement that must see them, flush(), or `Outbox::marks_batch` held marks.
     void mark_delivered(std::span<const std::string> ids, ports::OutboxTime now) {
-        marks_->add(ids, now);
-        if (marks_->size() >= Outbox::marks_batch) self().flush_marks();
+        if (marks_->add(ids, now) >= Outbox::marks_batch) self().flush_marks();
     }
 
     /// Writes the marks held in memory; nothing when there are none.
