@@ -28,8 +28,10 @@ inline std::string connection_string(const Options& options) {
 /// A connection, the products it keeps, and what the pool knows of it. Its statements are prepared when it opens, once.
 struct Connection {
     explicit Connection(const std::string& connection_string) : db(connection_string) {
-        // The compare-and-set of every commit is what makes it safe; READ COMMITTED whatever the database's
-        // default, so that a commit waits for a concurrent one and then finds the version moved.
+        // READ COMMITTED whatever the database's default: a lookup's row lock waits for the unit of work that
+        // holds the product and then locks the row as that one left it, where REPEATABLE READ would refuse it with
+        // a serialization failure; each statement reads a snapshot of its own, so the lookup run again after the
+        // wait sees the rows the other one committed.
         pqxx::nontransaction(db).exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED");
         // Each statement is planned on its first run, then its plan is reused (refresh_plans re-plans them as
         // the tables grow): every one reads by an index whatever its parameters, and custom plans, made on every

@@ -27,7 +27,8 @@ namespace allocation::postgres {
 namespace detail {
 
 /// Stores one row, in the transaction of the commit that raised its event. Another commit that stored the same
-/// id first (two commits of a product they did not change) lost no data but a race: ConcurrencyError.
+/// id first (two commits of a product they did not change, which its row lock makes wait for each other) lost no
+/// data but a race: ConcurrencyError.
 inline void outbox_insert(pqxx::transaction_base& tx, const ports::OutboxMessage& message) {
     try {
         run(tx, sql::outbox_insert, message.sku, message.version, message.position,
@@ -129,7 +130,7 @@ struct OutboxRows {
 /// one row at once.
 ///
 /// "Oldest first" is the order of `seq`, drawn when a commit inserts its rows: the commit order of one product's
-/// rows (its commits are serialised by the version's compare-and-set), and across products the order their
+/// rows (its commits are serialised by its row lock and the version's compare-and-set), and across products the order their
 /// commits wrote their rows, which two commits under way at once may finish in the other order.
 class Outbox : public allocation::detail::SqlOutbox<Outbox> {
     friend class allocation::detail::SqlOutbox<Outbox>;

@@ -55,7 +55,7 @@ struct PoolPolicy {
 
 using ConnectionPool = allocation::detail::ConnectionPool<PoolPolicy>;
 
-/// Exclusive use of one connection until destroyed.
+/// Exclusive use of one connection until destroyed, and the transaction its holder has open on it, if any.
 class Lease {
 public:
     explicit Lease(ConnectionPool::Lease lease) noexcept : lease_(std::move(lease)) {}
@@ -71,8 +71,46 @@ public:
         return translated(where, doing, [this] { broken(); }, std::forward<Fn>(fn));
     }
 
+    /// Runs `fn(tx)` in the lease's transaction (READ COMMITTED, the connection's default), beginning it if none
+    /// is open, as guarded() does. Whatever fails ends the transaction, and the row locks it held go with it.
+    template <typename Fn>
+    decltype(auto) in_transaction(std::string_view where, std::string_view doing, Fn&& fn) {
+        return guarded(where, doing, [&]() -> decltype(auto) {
+            try {
+                return fn(transaction());
+            } catch (...) {
+                rollback();
+                throw;
+            }
+        });
+    }
+
+    /// Whether a transaction is open.
+    bool transaction_open() const noexcept { return tx_ != nullptr; }
+
+    /// Commits the open transaction, if any (libpqxx's exceptions as they come: call it inside guarded()).
+    void commit() {
+        if (!tx_) return;
+        auto tx = std::move(tx_);
+        tx->commit();
+    }
+
+    /// Rolls the open transaction back, if any; never throws (a connection that is gone has no transaction).
+    void rollback() noexcept { tx_.reset(); }
+
 private:
+    pqxx::transaction_base& transaction() {
+        if (!tx_) {
+            // A connection the server closed since its last use fails here, before BEGIN: libpqxx 6.4 leaks the
+            // result of a BEGIN that fails.
+            if (connection().closed_while_idle()) throw pqxx::broken_connection("the server closed the connection");
+            tx_ = std::make_unique<pqxx::work>(db());
+        }
+        return *tx_;
+    }
+
     ConnectionPool::Lease lease_;
+    std::unique_ptr<pqxx::work> tx_;  // destroyed (rolled back) before the connection goes back to the pool
 };
 
 }  // namespace allocation::postgres::detail

@@ -26,19 +26,24 @@ public:
     /// Throws StorageError when the database cannot answer.
     bool seen(std::string_view id) const {
         if (std::find(pending_.begin(), pending_.end(), id) != pending_.end()) return true;
-        return lease_->guarded(*where_, "cannot read the processed messages", [&] {
-            pqxx::nontransaction tx(lease_->db());
+        return lease_->in_transaction(*where_, "cannot read the processed messages", [&](pqxx::transaction_base& tx) {
             return !detail::run(tx, detail::sql::select_processed, std::string(id)).empty();
         });
     }
     void record(std::string_view id) { pending_.emplace_back(id); }
-    /// At once, outside the unit of work's commit: the ids committed before `recorded_before` are forgotten.
+    /// At once, outside the unit of work's commit: the ids committed before `recorded_before` are forgotten. In a
+    /// unit of work that has read already, and so holds a transaction, it takes effect with that transaction.
     std::size_t purge(std::chrono::system_clock::time_point recorded_before) {
         const std::int64_t before = std::chrono::duration_cast<std::chrono::microseconds>(
                                         recorded_before.time_since_epoch()).count();
-        return lease_->guarded(*where_, "cannot purge the processed messages", [&] {
-            pqxx::nontransaction tx(lease_->db());  // one statement: it commits by itself
+        auto purge_in = [&](pqxx::transaction_base& tx) {
             return static_cast<std::size_t>(detail::run(tx, detail::sql::purge_processed, before).affected_rows());
+        };
+        const std::string_view doing = "cannot purge the processed messages";
+        if (lease_->transaction_open()) return lease_->in_transaction(*where_, doing, purge_in);
+        return lease_->guarded(*where_, doing, [&] {
+            pqxx::nontransaction tx(lease_->db());  // one statement: it commits by itself
+            return purge_in(tx);
         });
     }
 

@@ -1,5 +1,5 @@
-// PostgreSQL Repository: loads products with only the lines a lookup promises, in one statement, and writes back
-// only their changes.
+// PostgreSQL Repository: loads products with only the lines a lookup promises, in one statement that locks the
+// product's row, and writes back only their changes.
 #pragma once
 
 #include <algorithm>
@@ -35,9 +35,19 @@ namespace allocation::postgres {
 namespace detail {
 
 /// The products' tables of one unit of work's connection, for allocation::detail::SqlRepository.
-/// Each read is one statement (detail::ProductQuery), so one snapshot, by indexes only, outside any write
-/// transaction: a loaded product is a state that existed, with its version, and the commit's compare-and-set on
-/// that version is what makes writing it back safe. Commits write exactly the products' recorded changes.
+///
+/// Every read runs in the unit of work's transaction (Lease::in_transaction), which its first read begins, and
+/// every way of getting a product locks the product's row (SELECT ... FOR UPDATE) until the transaction ends: a
+/// lookup, the check of a product kept by the connection's cache, a lookup by batch reference. Another unit of
+/// work that wants the same product waits for that commit or rollback and then reads what it left, so units of
+/// work on one product queue instead of racing. A product's read is one statement (detail::ProductQuery), by
+/// indexes only; when it had to wait for the lock it runs once more, as its rows are older than the lock.
+///
+/// The commit's compare-and-set on the version stays, as the safety net of whatever writes a product without its
+/// lock. A product that is not stored yet has no row to lock: two units of work creating the same product both
+/// find none, and the second commit is refused (ConcurrencyError). A unit of work that looks up several products
+/// locks them in the order it looks them up; two doing so in opposite orders deadlock, and PostgreSQL aborts one
+/// of them (ConcurrencyError). The handlers look up one product per command.
 class ProductTables : public allocation::detail::SqlTables<Lease> {
 public:
     using SqlTables::SqlTables;
@@ -45,30 +55,36 @@ public:
 private:
     friend class allocation::detail::LoadedProducts<ProductTables>;
 
+    /// A lookup's rows, and the version of the row it locked.
+    struct LockedRows {
+        allocation::detail::ProductRows loaded;
+        std::optional<std::int64_t> locked;
+        /// Whether the rows are those of the locked version (none: no product, nothing locked).
+        bool current() const noexcept { return loaded.found ? locked == loaded.version : !locked; }
+    };
+
     template <typename Fn>
-    decltype(auto) guarded(std::string_view doing, Fn&& fn) {
-        return lease().guarded(where(), doing, std::forward<Fn>(fn));
+    decltype(auto) in_transaction(std::string_view doing, Fn&& fn) {
+        return lease().in_transaction(where(), doing, std::forward<Fn>(fn));
     }
 
     // --- reading, for LoadedProducts ------------------------------------------------------------------
 
-    // A batch's SKU never changes and batches are never deleted, so this may come from an earlier moment than the
-    // product read that follows it.
+    // A batch's SKU never changes and batches are never deleted: the product's lookup that follows locks it.
     std::optional<std::string> sku_of(std::string_view reference) {
-        return guarded("reading a batch", [&]() -> std::optional<std::string> {
-            pqxx::nontransaction tx(lease().db());
+        return in_transaction("reading a batch", [&](pqxx::transaction_base& tx) -> std::optional<std::string> {
             const auto rows = detail::run(tx, detail::sql::select_batch_sku, std::string(reference));
             if (rows.empty()) return std::nullopt;
             return rows[0][0].as<std::string>();
         });
     }
 
-    // Whether a cached product is still exactly the stored one: the same version, which every change moves up.
-    // For an order's lookup, the order must have no stored line of the SKU either, since a cached product holds
-    // only some lines; the rare lookup of an order that has one reads the product afresh with that line.
+    // Whether a cached product is still exactly the stored one: the same version, which every change moves up, as
+    // the locked row has it. For an order's lookup, the order must have no stored line of the SKU either, since a
+    // cached product holds only some lines; the rare lookup of an order that has one reads the product afresh with
+    // that line.
     bool still_stored(const Entry& entry) {
-        return guarded("reading a product's version", [&] {
-            pqxx::nontransaction tx(lease().db());
+        return in_transaction("reading a product's version", [&](pqxx::transaction_base& tx) {
             const bool for_order = !entry.orders.empty();
             const auto rows = for_order ? detail::run(tx, detail::sql::select_version_and_order, entry.product.sku(),
                                                       entry.orders.front())
@@ -81,24 +97,37 @@ private:
     std::unique_ptr<Entry> read(std::string_view sku_view, std::vector<std::string> orders,
                                 std::vector<std::string> full_batches) {
         const std::string sku(sku_view);
-        auto loaded = guarded("reading a product", [&] {
-            pqxx::nontransaction tx(lease().db());
-            if (full_batches.empty()) {
-                return parse(sku, detail::run(tx, detail::sql::select_product, sku, detail::text_array(orders)));
+        const std::string order_array = detail::text_array(orders);
+        auto loaded = in_transaction("reading a product", [&](pqxx::transaction_base& tx) {
+            auto select = [&] {
+                if (full_batches.empty()) return detail::run(tx, detail::sql::select_product, sku, order_array);
+                return detail::run(tx, detail::sql::select_product_batches, sku, order_array,
+                                   detail::text_array(full_batches));
+            };
+            LockedRows rows = parse(sku, select());
+            // Rows older than the lock: read again, the lock held, from a snapshot that has what it waited for.
+            if (!rows.current()) rows = parse(sku, select());
+            if (!rows.current()) {
+                throw StorageError(detail::describe(where(), "reading product " + sku,
+                                                    "its row changed while it was locked"));
             }
-            return parse(sku, detail::run(tx, detail::sql::select_product_batches, sku, detail::text_array(orders),
-                                          detail::text_array(full_batches)));
+            return std::move(rows.loaded);
         });
         if (!loaded.found) return nullptr;
         return allocation::detail::build(sku, loaded, std::move(orders), std::move(full_batches));
     }
 
-    allocation::detail::ProductRows parse(const std::string& sku, const pqxx::result& result) const {
+    LockedRows parse(const std::string& sku, const pqxx::result& result) const {
         using Q = detail::ProductQuery;
-        allocation::detail::ProductRows loaded;
+        LockedRows locked_rows;
+        allocation::detail::ProductRows& loaded = locked_rows.loaded;
         std::vector<std::tuple<std::int64_t, std::int64_t, OrderLine>> lines;  // (batch id, line id, line)
         for (const auto& row : result) {
             const int kind = row[Q::kind].as<int>();
+            if (kind == Q::locked_version) {
+                locked_rows.locked = row[Q::version].as<std::int64_t>();
+                continue;
+            }
             if (kind == Q::product) {
                 loaded.found = true;
                 loaded.version = row[Q::version].as<std::int64_t>();
@@ -119,7 +148,7 @@ private:
                                     [&](const allocation::detail::BatchRow& r) { return r.id == batch_id; });
             if (row != loaded.rows.end()) row->lines.emplace_back(std::get<1>(line), std::move(std::get<2>(line)));
         }
-        return loaded;
+        return locked_rows;
     }
 
     allocation::detail::BatchRow batch_row(const pqxx::row& row) const {
@@ -135,9 +164,9 @@ private:
     }
 
 public:
-    // Writes exactly what the product's change record says (allocation::detail::write_changes). Under READ
-    // COMMITTED the version's compare-and-set waits for a concurrent commit of the same product and then finds the
-    // version moved: zero rows, ConcurrencyError.
+    // Writes exactly what the product's change record says (allocation::detail::write_changes), in the transaction
+    // that locked the product. The version's compare-and-set finds the version it read unless something wrote the
+    // product without its lock: zero rows, ConcurrencyError.
     void write(pqxx::transaction_base& tx, Entry& entry) {
         write_changes_with(detail::ProductWrites{tx, where()}, entry);
     }

@@ -22,9 +22,17 @@ struct Sql {
 /// the lines of the orders in text[] $2 (kind 2) and, with `with_batch_lines` only, every line of the batches
 /// whose references are in text[] $3 (kind 3). Each reads by an index, so a lookup costs the same however long
 /// the product's history is; an order's lookup runs `sql`, which has no part that could read a batch's lines.
+///
+/// The same statement locks the product's row (`locked`, FOR UPDATE) until the transaction ends, and gives the
+/// version of the row it locked (kind 4). A locking clause waits for a transaction that holds the row and then
+/// locks the row as that transaction left it, while the statement's other rows come from the snapshot it took
+/// when it began: a locked version that differs from the product row's (kind 0) says that the rows are older
+/// than the lock, and the lookup runs again, holding the lock (ProductTables::read).
 #define ALLOCATION_POSTGRES_PRODUCT_ROWS                                                                          \
+    "WITH locked AS (SELECT version_number FROM products WHERE sku = $1 FOR UPDATE) "                             \
     "SELECT 0, p.version_number, b.id, b.reference, b.purchased_quantity, to_char(b.eta, 'YYYY-MM-DD'), "        \
     "b.allocated_quantity FROM products p LEFT JOIN batches b ON b.sku = p.sku WHERE p.sku = $1 "                \
+    "UNION ALL SELECT 4, l.version_number, NULL, NULL, NULL, NULL, NULL FROM locked l "                          \
     "UNION ALL SELECT 1, w.id, NULL, w.orderid, w.qty, NULL, NULL FROM waiting_lines w WHERE w.sku = $1 "        \
     "UNION ALL SELECT 2, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL FROM order_lines l "                     \
     "WHERE l.orderid = ANY ($2::text[]) AND l.sku = $1"
@@ -34,8 +42,8 @@ struct ProductQuery {
         "allocation_select_product_batches",
         ALLOCATION_POSTGRES_PRODUCT_ROWS " UNION ALL SELECT 3, l.id, l.batch_id, l.orderid, l.qty, NULL, NULL "
         "FROM batches b JOIN order_lines l ON l.batch_id = b.id WHERE b.reference = ANY ($3::text[]) AND b.sku = $1"};
-    enum Kind : int { product, waiting, order_line, batch_line };
-    // Product rows: version, then the batch. Line rows: line id, batch id, order id, qty.
+    enum Kind : int { product, waiting, order_line, batch_line, locked_version };
+    // Product rows: version, then the batch. Line rows: line id, batch id, order id, qty. Lock row: version.
     enum Column : int { kind, version, batch_id, reference, purchased, eta, allocated };
     enum LineColumn : int { line_id = 1, line_batch_id = 2, line_orderid = 3, line_qty = 4 };
 };
@@ -53,14 +61,16 @@ struct OutboxColumns {
 namespace sql {
 inline constexpr Sql select_product = ProductQuery::sql;
 inline constexpr Sql select_product_batches = ProductQuery::with_batch_lines;
+/// Whether a kept product is still the stored one (ProductCache): the version of SKU $1, whose row it locks as a
+/// lookup does (the version is the locked row's, the latest committed), and, for `select_version_and_order`,
+/// whether order $2 has a line of it (from the statement's snapshot, which is the latest one whenever the version
+/// is the kept product's: every change to a product's lines moves its version up).
 inline constexpr Sql select_version{"allocation_select_version",
-                                    "SELECT version_number FROM products WHERE sku = $1"};
-/// Whether a kept product is still the stored one (ProductCache): the version of SKU $1 and whether order $2 has
-/// a line of it.
+                                    "SELECT version_number FROM products WHERE sku = $1 FOR UPDATE"};
 inline constexpr Sql select_version_and_order{
     "allocation_select_version_and_order",
     "SELECT version_number, EXISTS (SELECT 1 FROM order_lines WHERE orderid = $2 AND sku = $1) "
-    "FROM products WHERE sku = $1"};
+    "FROM products WHERE sku = $1 FOR UPDATE"};
 inline constexpr Sql select_batch_sku{"allocation_select_batch_sku", "SELECT sku FROM batches WHERE reference = $1"};
 inline constexpr Sql insert_product{"allocation_insert_product",
                                     "INSERT INTO products (sku, version_number) VALUES ($1, $2)"};

@@ -1,5 +1,6 @@
-// PostgreSQL UnitOfWork and its factory: reads outside any write transaction, commits in one READ COMMITTED
-// transaction with a compare-and-set of each changed product's version.
+// PostgreSQL UnitOfWork and its factory: one READ COMMITTED transaction from the first read to the commit, in which
+// each product read is locked, so that units of work on one product queue; each changed product's version is
+// compared and set at commit as well.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +34,7 @@ public:
     LeasedView(Lease& lease, const std::string& where) noexcept : lease_(&lease), where_(&where) {}
 
     std::vector<ports::AllocationRow> allocations(std::string_view orderid) const {
-        return lease_->guarded(*where_, "reading the allocations view", [&] {
-            pqxx::nontransaction tx(lease_->db());
+        return lease_->in_transaction(*where_, "reading the allocations view", [&](pqxx::transaction_base& tx) {
             return view_rows(tx, std::string(orderid));
         });
     }
@@ -46,19 +46,27 @@ private:
 
 }  // namespace detail
 
-/// Holds one connection of the pool (its thread's own) for its whole life.
+/// Holds one connection of the pool (its thread's own) for its whole life, and on it one READ COMMITTED
+/// transaction from its first read to its commit or rollback.
 ///
-/// `commit()` runs one READ COMMITTED transaction: for each changed product a compare-and-set of its version
-/// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`), then the product's
-/// recorded changes, then COMMIT. A version that moved, a product or batch someone else created meanwhile, or a
-/// transaction PostgreSQL chose to abort (serialization failure 40001, deadlock 40P01) throws ConcurrencyError and
-/// nothing is written. A connection lost during COMMIT throws CommitOutcomeUnknown (the outcome cannot be known,
-/// so it is not a race to retry); any other failure throws StorageError, also writing nothing. The read-model
-/// changes made through `allocations()` and those the products' events call for (allocation::project), the outbox
-/// rows of the events that leave the process (read by postgres::Outbox), and the message ids recorded through
-/// `messages()` are written in that same transaction: an id committed meanwhile by another unit of work throws
-/// ConcurrencyError. Nothing to undo in the database on rollback(): a transaction lives only inside commit(), which
-/// aborts it on failure.
+/// Every product it hands out was read with its row locked (SELECT ... FOR UPDATE, see detail::ProductTables): a
+/// second unit of work that wants the same product waits until this one commits or rolls back, then reads the
+/// version it left. Concurrent commands on one product queue on that lock; none of them loses a race.
+///
+/// `commit()` writes, in that transaction: for each changed product a compare-and-set of its version
+/// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`, which the lock makes
+/// succeed: it stays as the safety net), then the product's recorded changes, then COMMIT. What is still a
+/// ConcurrencyError, with nothing written, is a real conflict: a product or batch that someone else created
+/// meanwhile (a product not stored yet has no row to lock, so two units of work may both create it), a version
+/// that moved, a message id committed meanwhile, or a transaction PostgreSQL chose to abort (serialization failure
+/// 40001, deadlock 40P01: two units of work that lock two products in opposite orders). A connection lost during
+/// COMMIT throws CommitOutcomeUnknown (the outcome cannot be known, so it is not a race to retry); any other failure
+/// throws StorageError, also writing nothing. The read-model changes made through `allocations()` and those the
+/// products' events call for (allocation::project), the outbox rows of the events that leave the process (read by
+/// postgres::Outbox), and the message ids recorded through `messages()` are written in that same transaction. A
+/// commit with nothing to write ends the transaction of its reads; a failed commit or a lookup that failed rolls
+/// it back; rollback() and the destructor roll it back. Either way its locks go, and the unit of work's next read
+/// begins another transaction.
 class UnitOfWork : public allocation::detail::SqlUnitOfWork<detail::Lease, detail::ProductTables, detail::LeasedView,
                                                             ProcessedMessages> {
     /// The commit's statements (allocation::detail::CommitStatements), in its transaction.
@@ -83,18 +91,22 @@ public:
 
     void commit() {
         commit_.commit([this](auto&& write) {
-            lease_.guarded(db_.where(), "commit failed, nothing was written", [&] {
-                // A connection the server closed since the last lookup fails here, before BEGIN: libpqxx 6.4 leaks
-                // the result of a BEGIN that fails.
-                if (lease_.connection().closed_while_idle()) {
-                    throw pqxx::broken_connection("the server closed the connection");
-                }
-                pqxx::work tx(lease_.db());
+            lease_.in_transaction(db_.where(), "commit failed, nothing was written", [&](pqxx::transaction_base& tx) {
                 CommitRows rows{this, &tx};
                 write(rows);
-                tx.commit();
+                lease_.commit();
             });
         });
+        // Nothing was written: the transaction only read (and locked), and ends here.
+        if (lease_.transaction_open()) {
+            lease_.guarded(db_.where(), "ending a transaction that wrote nothing", [&] { lease_.commit(); });
+        }
+    }
+
+    /// Forgets what was not committed and rolls back the open transaction, releasing its locks. Never throws.
+    void rollback() noexcept {
+        SqlUnitOfWork::rollback();
+        lease_.rollback();
     }
 
 private:
