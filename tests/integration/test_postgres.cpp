@@ -1,6 +1,7 @@
-// The PostgreSQL adapter against a real server that the test starts: races between units of work on real threads,
-// relays on two Database instances, migrations started together, a newer schema, lost races that PostgreSQL
-// itself detects, an outage, and lookups whose cost does not grow with history.
+// The PostgreSQL adapter against a real server that the test starts: units of work on one product queueing on its
+// row lock on real threads (through one Database or two), the conflicts that remain (two creators of one product, a
+// deadlock PostgreSQL breaks), relays on two Database instances, migrations started together, a newer schema, an
+// outage, and lookups whose cost does not grow with history.
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -50,6 +51,55 @@ void add_product(postgres::Database& db, const std::string& sku, int qty) {
     auto uow = postgres::UnitOfWorkFactory(db)();
     uow.products().add(Product(sku)).add_batch(Batch(sku + "-b1", sku, qty));
     uow.commit();
+}
+
+/// Whether some session of the cluster came to wait for a lock (a row another transaction holds).
+bool someone_waits_for_a_lock() {
+    return testing::wait_until(
+        [] { return cluster().sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") != "0\n"; },
+        60s);
+}
+
+/// How the buses answered lines of 1.
+struct Answers {
+    std::atomic<int> allocated{0};
+    std::atomic<int> out_of_stock{0};
+    std::atomic<int> lost_races{0};  // ConcurrencyError
+    std::mutex mutex;
+    std::vector<std::string> errors;  // anything else
+};
+
+/// `requests` Allocate commands of 1 `sku` (orders o0, o1...) from 16 threads, 8 through a bus over each of two
+/// Database instances on the database `uri`. Each bus tries a message once: a lost race is not hidden by a retry.
+void allocate_through_two_databases(const std::string& uri, const std::string& sku, int requests, Answers& answers) {
+    postgres::Database db_a(postgres::Options{uri}), db_b(postgres::Options{uri});
+    postgres::Outbox outbox_a(db_a), outbox_b(db_b);
+    testing::RecordingDelivery delivery_a(outbox_a), delivery_b(outbox_b);
+    BusOptions options;
+    options.max_attempts = 1;
+    auto bus_a = bootstrap(postgres::UnitOfWorkFactory(db_a), delivery_a.relay, options);
+    auto bus_b = bootstrap(postgres::UnitOfWorkFactory(db_b), delivery_b.relay, options);
+    constexpr int threads = 16;
+    std::barrier start(threads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            auto& bus = t % 2 == 0 ? bus_a : bus_b;
+            start.arrive_and_wait();
+            for (int i = t; i < requests; i += threads) {
+                try {
+                    const auto batch = bus.handle(commands::Allocate{fmt::format("o{}", i), sku, 1});
+                    ++(batch ? answers.allocated : answers.out_of_stock);
+                } catch (const ConcurrencyError&) {
+                    ++answers.lost_races;
+                } catch (const std::exception& e) {
+                    std::lock_guard lock(answers.mutex);
+                    answers.errors.emplace_back(e.what());
+                }
+            }
+        });
+    }
+    for (auto& worker : workers) worker.join();
 }
 
 }  // namespace
@@ -118,42 +168,162 @@ TEST_CASE("postgres: an unreachable server is a StorageError naming it, without 
                           Catch::Contains("cannot connect") && !Catch::Contains("secret"));
 }
 
-// The book's test (test_concurrent_updates_to_version_are_not_allowed), with real threads.
-TEST_CASE("postgres: two units of work racing on one product: one wins, the version goes up by one", "[threads]") {
+// The book's test (test_concurrent_updates_to_version_are_not_allowed), with the lock of its chapter 7: the
+// second unit of work does not lose a race, it waits for the first one's commit and reads what it left.
+TEST_CASE("postgres: a unit of work that wants a product another one holds waits for its commit, then reads it",
+          "[threads]") {
     const auto uri = fresh_database();
     postgres::Database db(postgres::Options{uri});
     add_product(db, "LAMP", 100);
     const auto before = number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'");
+    const std::string how = GENERATE(as<std::string>{}, "get", "get_for_order", "get_by_batchref");
+    INFO("the first unit of work looks the product up with " << how);
 
-    std::barrier both_read(2);
-    std::atomic<int> committed{0};
-    std::vector<std::string> refusals;
-    std::mutex mutex;
-    auto racer = [&](std::string orderid) {
-        auto uow = postgres::UnitOfWorkFactory(db)();
-        Product* lamp = uow.products().get_for_order("LAMP", orderid);
-        lamp->allocate(OrderLine{orderid, "LAMP", 10});
-        both_read.arrive_and_wait();  // both have read version `before`; now both commit
+    auto first = postgres::UnitOfWorkFactory(db)();
+    Product* held = how == "get"             ? first.products().get("LAMP")
+                    : how == "get_for_order" ? first.products().get_for_order("LAMP", "o1")
+                                             : first.products().get_by_batchref("LAMP-b1");
+    REQUIRE(held != nullptr);
+    held->allocate(OrderLine{"o1", "LAMP", 10});
+
+    std::atomic<bool> second_read{false};
+    std::int64_t read_version = 0;
+    std::string second_error;
+    std::thread second([&] {
         try {
+            auto uow = postgres::UnitOfWorkFactory(db)();
+            Product* lamp = uow.products().get_for_order("LAMP", "o2");
+            read_version = lamp->version_number();
+            second_read = true;
+            lamp->allocate(OrderLine{"o2", "LAMP", 10});
             uow.commit();
-            ++committed;
-        } catch (const ConcurrencyError& e) {
-            std::lock_guard lock(mutex);
-            refusals.emplace_back(e.what());
+        } catch (const std::exception& e) {
+            second_error = e.what();
         }
-    };
-    std::thread first(racer, "o1");
-    std::thread second(racer, "o2");
-    first.join();
+    });
+    const bool waited = someone_waits_for_a_lock();
+    const bool read_before_commit = second_read;
+    first.commit();
     second.join();
 
-    CHECK(committed == 1);
-    REQUIRE(refusals.size() == 1);
-    CHECK_THAT(refusals[0], Catch::Contains("LAMP") && Catch::Contains("nothing was written"));
-    CHECK(number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'") == before + 1);
-    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 1);
-    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == 10);
-    CHECK(number(uri, "SELECT count(*) FROM outbox") == 1);
+    CHECK(waited);
+    CHECK_FALSE(read_before_commit);
+    CHECK(second_error.empty());
+    CHECK(read_version == before + 1);  // the first one's commit
+    CHECK(number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'") == before + 2);
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 2);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == 20);
+    CHECK(number(uri, "SELECT count(*) FROM outbox") == 2);
+}
+
+// The connection's cache hands a product out again after checking its version: that check locks the row too, or
+// a product kept from before the other commit would be handed out, and its commit would lose the race.
+TEST_CASE("postgres: a product kept by the connection's cache waits for the lock too, then is read afresh",
+          "[threads]") {
+    const auto uri = fresh_database();
+    postgres::Database db_kept(postgres::Options{uri}), db_other(postgres::Options{uri});
+    add_product(db_kept, "LAMP", 100);
+
+    std::atomic<bool> kept{false}, go{false};
+    std::string error;
+    bool allocated = false;
+    std::optional<Quantity> allocated_seen;
+    std::thread keeper([&] {  // one thread, one connection of db_kept: its cache keeps LAMP between the two
+        try {
+            {
+                auto uow = postgres::UnitOfWorkFactory(db_kept)();
+                uow.products().get("LAMP");
+            }
+            kept = true;
+            while (!go) std::this_thread::sleep_for(1ms);
+            allocated = testing::commit_allocation(postgres::UnitOfWorkFactory(db_kept), "o2", "LAMP", 10);
+            auto uow = postgres::UnitOfWorkFactory(db_kept)();
+            allocated_seen = uow.products().get("LAMP")->batch("LAMP-b1")->allocated_quantity();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    });
+    while (!kept) std::this_thread::sleep_for(1ms);
+    auto holder = postgres::UnitOfWorkFactory(db_other)();
+    holder.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+    go = true;
+    const bool waited = someone_waits_for_a_lock();
+    holder.commit();
+    keeper.join();
+
+    CHECK(waited);
+    CHECK(error.empty());
+    CHECK(allocated);
+    CHECK(allocated_seen == std::optional<Quantity>(20));
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == 20);
+    CHECK(number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 3);
+}
+
+TEST_CASE("postgres: 16 threads on two Database instances allocating one product all succeed, none refused",
+          "[threads]") {
+    const auto uri = fresh_database();
+    {
+        postgres::Database db(postgres::Options{uri});
+        add_product(db, "LAMP", 1000);
+    }
+    constexpr int requests = 400;
+    Answers answers;
+    allocate_through_two_databases(uri, "LAMP", requests, answers);
+
+    CHECK(answers.errors == std::vector<std::string>{});
+    CHECK(answers.lost_races == 0);
+    CHECK(answers.allocated == requests);
+    CHECK(answers.out_of_stock == 0);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == requests);
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == requests);
+    CHECK(number(uri, "SELECT count(*) FROM allocations_view") == requests);
+    CHECK(number(uri, "SELECT version_number FROM products WHERE sku = 'LAMP'") == 1 + requests);
+}
+
+TEST_CASE("postgres: 16 threads on two Database instances allocating more than the stock: exactly the stock goes, "
+          "the rest is out of stock, none refused",
+          "[threads]") {
+    const auto uri = fresh_database();
+    {
+        postgres::Database db(postgres::Options{uri});
+        add_product(db, "LAMP", 100);
+    }
+    constexpr int requests = 400;
+    Answers answers;
+    allocate_through_two_databases(uri, "LAMP", requests, answers);
+
+    CHECK(answers.errors == std::vector<std::string>{});
+    CHECK(answers.lost_races == 0);
+    CHECK(answers.allocated == 100);
+    CHECK(answers.out_of_stock == requests - 100);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == 100);
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 100);
+    CHECK(number(uri, "SELECT count(*) FROM allocations_view") == 100);
+    CHECK(number(uri, "SELECT count(*) FROM outbox WHERE event_type = 'OutOfStock'") == requests - 100);
+}
+
+// A product not stored yet has no row to lock: a real conflict, refused at commit.
+TEST_CASE("postgres: two units of work creating one new product: the second commit is refused, nothing of it written") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    auto first = postgres::UnitOfWorkFactory(db)();
+    auto second = postgres::UnitOfWorkFactory(db)();
+    CHECK(first.products().get("NEW") == nullptr);
+    CHECK(second.products().get("NEW") == nullptr);  // no row: nothing locked, nothing waited for
+    first.products().add(Product("NEW")).add_batch(Batch("NEW-b1", "NEW", 10));
+    second.products().add(Product("NEW")).add_batch(Batch("NEW-b2", "NEW", 10));
+    first.commit();
+    std::optional<std::string> refused;
+    try {
+        second.commit();
+    } catch (const ConcurrencyError& e) {
+        refused = e.what();
+    }
+    REQUIRE(refused.has_value());
+    CHECK_THAT(*refused, Catch::Contains("Product NEW was created by someone else meanwhile"));
+    CHECK(number(uri, "SELECT count(*) FROM products") == 1);
+    CHECK(number(uri, "SELECT count(*) FROM batches WHERE reference = 'NEW-b1'") == 1);
+    CHECK(number(uri, "SELECT count(*) FROM batches") == 1);
 }
 
 TEST_CASE("postgres: many threads through one bus never oversell, lose or double an allocation", "[threads]") {
@@ -184,25 +354,28 @@ TEST_CASE("postgres: many threads through one bus never oversell, lose or double
     CHECK(db.connections() <= threads + 1);  // one connection per thread, kept from one unit of work to the next
 }
 
-TEST_CASE("postgres: a deadlock PostgreSQL breaks is a ConcurrencyError, and nothing is written", "[threads]") {
+TEST_CASE("postgres: two products locked in opposite orders: PostgreSQL breaks the deadlock with a ConcurrencyError, "
+          "and nothing is written",
+          "[threads]") {
     const auto uri = fresh_database();
     postgres::Database db(postgres::Options{uri});
     add_product(db, "LAMP", 10);
     add_product(db, "DESK", 10);
-    // Another program locks DESK first, then waits for LAMP, which the commit below holds while it waits for DESK.
-    // That program waits longer before it looks for a deadlock, so the commit is the one PostgreSQL aborts.
+    // Another program locks DESK first, then waits for LAMP, which the unit of work below holds while it waits for
+    // DESK. That program waits longer before it looks for a deadlock, so the unit of work is the one PostgreSQL
+    // aborts.
     pqxx::connection other(uri);
     pqxx::work locker(other);
     locker.exec("SET LOCAL deadlock_timeout = '20s'");
-    locker.exec("UPDATE products SET version_number = version_number WHERE sku = 'DESK'");
+    locker.exec("SELECT 1 FROM products WHERE sku = 'DESK' FOR UPDATE");
 
-    auto uow = postgres::UnitOfWorkFactory(db)();
-    uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 1});
-    uow.products().get_for_order("DESK", "o1")->allocate(OrderLine{"o1", "DESK", 1});
     std::optional<std::string> error;
     bool other_error = false;
-    std::thread committer([&] {
+    std::thread worker([&] {
         try {
+            auto uow = postgres::UnitOfWorkFactory(db)();
+            uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 1});
+            uow.products().get_for_order("DESK", "o1")->allocate(OrderLine{"o1", "DESK", 1});
             uow.commit();
         } catch (const ConcurrencyError& e) {
             error = e.what();
@@ -210,14 +383,13 @@ TEST_CASE("postgres: a deadlock PostgreSQL breaks is a ConcurrencyError, and not
             other_error = true;
         }
     });
-    // Once the commit waits for DESK, this transaction asks for LAMP, which the commit holds.
-    while (std::stoi(cluster().sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")) == 0) {
-        std::this_thread::sleep_for(10ms);
-    }
-    locker.exec("UPDATE products SET version_number = version_number WHERE sku = 'LAMP'");
-    committer.join();
+    // Once the unit of work waits for DESK, this transaction asks for LAMP, which the unit of work holds.
+    const bool waited = someone_waits_for_a_lock();
+    locker.exec("SELECT 1 FROM products WHERE sku = 'LAMP' FOR UPDATE");  // free once the unit of work is aborted
+    worker.join();
     locker.abort();
 
+    CHECK(waited);
     CHECK_FALSE(other_error);
     REQUIRE(error.has_value());
     CHECK_THAT(*error, Catch::Contains("deadlock detected"));
