@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +60,11 @@ public:
     std::span<const Change> pending() const noexcept { return changes_; }
     bool empty() const noexcept { return changes_.empty(); }
     void clear() noexcept { changes_.clear(); }
+    /// How many changes are pending; forget_after(n) forgets those after the first n (a savepoint's).
+    std::size_t size() const noexcept { return changes_.size(); }
+    void forget_after(std::size_t count) noexcept {
+        changes_.erase(changes_.begin() + static_cast<std::ptrdiff_t>(count), changes_.end());
+    }
 
     /// Applies the pending changes to `view`, oldest first.
     template <ports::AllocationsView V>
@@ -110,6 +116,7 @@ public:
     }
 
     ViewChanges& changes() noexcept { return changes_; }
+    const ViewChanges& changes() const noexcept { return changes_; }
 
 private:
     Committed committed_;

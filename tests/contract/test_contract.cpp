@@ -429,6 +429,44 @@ TEMPLATE_LIST_TEST_CASE("contract: read-model changes through the unit of work a
     CHECK(adapter.view().allocations("o3").empty());
 }
 
+TEMPLATE_LIST_TEST_CASE("contract: rolling back to a savepoint undoes what came after it and keeps what came before",
+                        "[contract]", Adapters) {
+    TestType adapter;
+    seed(adapter);
+    const std::int64_t seeded = reload(adapter).version_number();
+    {
+        auto uow = adapter.factory()();
+        static_assert(ports::Savepoints<std::remove_cvref_t<decltype(uow)>>);
+        uow.products().get_for_order("LAMP", "o1")->allocate(OrderLine{"o1", "LAMP", 10});
+        const auto point = uow.savepoint();
+        uow.products().get_for_order("LAMP", "o2")->allocate(OrderLine{"o2", "LAMP", 20});
+        uow.products().add(Product("DESK")).add_batch(Batch("DESK-b1", "DESK", 5));
+        uow.allocations().add("o9", "DESK", "DESK-b1");
+        uow.messages().record("message-1");
+        uow.rollback_to(point);
+        CHECK(uow.products().get("DESK") == nullptr);
+        CHECK(uow.allocations().allocations("o9").empty());
+        CHECK_FALSE(uow.messages().seen("message-1"));
+        uow.products().get_for_order("LAMP", "o3")->allocate(OrderLine{"o3", "LAMP", 5});
+        uow.commit();
+        const auto events = uow.collect_new_events();
+        CHECK(events == std::vector<events::Event>{events::Allocated{"o1", "LAMP", 10, "LAMP-b1"},
+                                                   events::Allocated{"o3", "LAMP", 5, "LAMP-b1"}});
+    }
+    const Product lamp = reload(adapter);
+    CHECK(lamp.version_number() == seeded + 2);
+    CHECK(lamp.batch("LAMP-b1")->allocated_quantity() == 15);
+    CHECK(adapter.view().allocations("o1") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+    CHECK(adapter.view().allocations("o2").empty());
+    CHECK(adapter.view().allocations("o3") == std::vector<ports::AllocationRow>{{"LAMP", "LAMP-b1"}});
+    auto uow = adapter.factory()();
+    CHECK(uow.products().get("DESK") == nullptr);
+    CHECK_FALSE(uow.messages().seen("message-1"));
+    std::vector<std::string> stored;
+    for (const auto& row : adapter.outbox().undelivered(10)) stored.push_back(std::get<events::Allocated>(row.event).orderid);
+    CHECK(stored == std::vector<std::string>{"o1", "o3"});
+}
+
 namespace broken {
 // Each type misses one requirement of one port.
 struct RepositoryWithoutSeen {

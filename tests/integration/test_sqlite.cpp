@@ -399,8 +399,10 @@ TEST_CASE("sqlite: lookups load only the lines they promise, and commits keep th
         CHECK(uow.products().get_by_batchref("b1") == lamp);
         CHECK(lamp->batch("b1")->allocations().size() == 6);
         lamp->allocate(OrderLine{"o10", "LAMP", 1});
-        // Changed now: lines it has not loaded can no longer be added to it.
-        CHECK_THROWS_AS(uow.products().get_for_order("LAMP", "o11"), std::logic_error);
+        // Changed now: a new order (no stored line) needs nothing read, and gets the same object...
+        CHECK(uow.products().get_for_order("LAMP", "o11") == lamp);
+        // ...but an order with a stored line would need the product read again, which its changes forbid.
+        CHECK_THROWS_AS(uow.products().get_for_order("LAMP", "o2"), LinesNotLoaded);
     }
     CHECK(count(path, "SELECT count(*) FROM allocations") == 6);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "allocation/detail/product_cache.hpp"
+#include "allocation/detail/savepoints.hpp"
 #include "allocation/outbox.hpp"
 #include "allocation/ports/outbox.hpp"
 #include "allocation/domain/errors.hpp"
@@ -77,13 +78,15 @@ inline std::unique_ptr<LoadedProduct> build(const std::string& sku, ProductRows&
 /// adapter's own access to its tables (which translates its library's errors itself):
 /// - `read(sku, orders, full_batches)`: the product as stored with every line of those orders and batches
 ///   (one snapshot), or nullptr;
-/// - `still_stored(entry)`: whether a product kept by the connection's cache is still the stored one (for an
-///   order's lookup, `entry.orders` holds the order, which must have no stored line of the SKU);
+/// - `still_stored(entry)`: whether the stored version of the product is still the one `entry.product` was loaded
+///   with and, when `entry.orders` is not empty, its last order has no stored line of the SKU: then the product
+///   held is complete for that order (a product kept by the connection's cache, or one this unit of work holds
+///   already);
 /// - `sku_of(reference)`: the SKU of a stored batch, or nothing.
 ///
 /// A product is handed out again as the same object. If a later lookup needs lines that were not loaded, an
 /// unchanged product is reloaded in place; one with uncommitted changes cannot be, and the lookup throws
-/// std::logic_error. What a reload replaces stays alive until the unit of work ends, so references into it stay
+/// LinesNotLoaded. A new order's lookup needs none: the order has no stored line. What a reload replaces stays alive until the unit of work ends, so references into it stay
 /// valid. The products go back to the cache when this ends.
 template <typename Reader>
 class LoadedProducts {
@@ -121,7 +124,7 @@ public:
         if (entry == nullptr) return load_new(sku, {std::string(orderid)}, {});
         if (entry->stored && !contains(entry->orders, orderid)) {
             entry->orders.emplace_back(orderid);
-            reload(*entry);
+            if (!reader_.still_stored(*entry)) reload(*entry);  // the order has a stored line (or the product moved)
         }
         return &entry->product;
     }
@@ -169,6 +172,17 @@ public:
         allocation::mark_committed(seen_, events);
     }
 
+    ProductsSavepoint savepoint() const { return products_savepoint(seen_); }
+    /// Undoes the products' changes since `point`; the products this unit of work created since are forgotten.
+    void rollback_to(const ProductsSavepoint& point) noexcept {
+        rollback_products(seen_, point);
+        for (std::size_t i = tracked_.size(); i-- > point.products.size();) {
+            if (tracked_[i]->stored) continue;
+            tracked_.erase(tracked_.begin() + static_cast<std::ptrdiff_t>(i));
+            seen_.erase(seen_.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+    }
+
     /// Undoes the products' changes and forgets them; the objects stay alive until the unit of work ends, so
     /// pointers the caller still holds stay valid.
     void discard() noexcept {
@@ -211,7 +225,7 @@ private:
 
     void reload(LoadedProduct& entry) {
         if (entry.product.changed() || !entry.product.events().empty()) {
-            throw std::logic_error("product " + entry.product.sku() +
+            throw LinesNotLoaded("product " + entry.product.sku() +
                                    " has uncommitted changes and its other lines were not loaded; look up every "
                                    "order or batch you need before changing the product");
         }

@@ -83,6 +83,7 @@ public:
 
     /// For the unit of work: the products it handed out, and the tables it writes them to.
     LoadedProducts<Tables>& loaded() noexcept { return loaded_; }
+    const LoadedProducts<Tables>& loaded() const noexcept { return loaded_; }
     Tables& tables() noexcept { return tables_; }
 
 private:

@@ -3,6 +3,7 @@
 // tables, its stored view, its message ids, and the transaction its commit runs in.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,22 @@ public:
     Repository& products() noexcept { return products_; }
     View& allocations() noexcept { return view_; }
     Messages& messages() noexcept { return messages_; }
+
+    /// A point to come back to within what is not committed yet (ports::Savepoints): where the products, the view
+    /// changes and the recorded message ids stood. Nothing is written before commit(), so nothing in the database.
+    struct Savepoint {
+        ProductsSavepoint products;
+        std::size_t view = 0;
+        std::size_t messages = 0;
+    };
+    Savepoint savepoint() const {
+        return {products_.loaded().savepoint(), view_.changes().size(), messages_.recorded()};
+    }
+    void rollback_to(const Savepoint& point) noexcept {
+        products_.loaded().rollback_to(point.products);
+        view_.changes().forget_after(point.view);
+        messages_.forget_after(point.messages);
+    }
 
     /// Forgets what was not committed. A transaction that outlives commit() is the adapter's to end.
     void rollback() noexcept { commit_.rollback(); }

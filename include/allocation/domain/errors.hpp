@@ -1,4 +1,5 @@
-// Errors of the allocation domain: every one derives from allocation::Error and reads as a sentence a user can act on.
+// Errors of the allocation domain: each reads as a sentence a user can act on, and every one but a misuse of the
+// library (LinesNotLoaded) derives from allocation::Error.
 #pragma once
 
 #include <stdexcept>
@@ -71,6 +72,15 @@ public:
 class ConcurrencyError : public Error {
 public:
     using Error::Error;
+};
+
+/// A lookup that needs lines of a product its unit of work did not load, once the product has changes not committed
+/// yet: an adapter that loads lazily cannot read it again without losing them. A misuse, not an error of the input:
+/// look up every order and batch first, as each handler does. (MessageBus::handle_group runs a message of a group
+/// that meets it again, alone.)
+class LinesNotLoaded : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
 };
 
 /// A storage adapter could not do its job (unwritable path, corrupt file, newer schema, ...).

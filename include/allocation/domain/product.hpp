@@ -230,11 +230,26 @@ public:
 
     /// Undoes every change since the product was loaded or last committed, newest first, and drops the
     /// events raised meanwhile. Restores exactly the earlier state without any snapshot.
-    void discard_changes() noexcept {
-        undo_since(0);
-        events_.clear();
-        event_numbers_.clear();
-        version_ = loaded_version_;
+    void discard_changes() noexcept { rollback_to(Savepoint{}); }
+
+    /// A point to come back to within the changes not committed yet: how many changes and events there were, and
+    /// the version. The default one is the state the product was loaded or last committed in.
+    struct Savepoint {
+        std::size_t changes = 0;
+        std::size_t events = 0;
+        std::optional<std::int64_t> version;  // empty: the loaded one
+    };
+    Savepoint savepoint() const noexcept {
+        // Without changes, the version is the loaded one, whatever a reload in place makes it later.
+        return {changes_.size(), events_.size(), changes_.empty() ? std::nullopt : std::optional(version_)};
+    }
+    /// Undoes the changes made since `point`, newest first, and drops the events raised since. A point taken
+    /// before the last commit (or a savepoint of another product) is not one to come back to.
+    void rollback_to(const Savepoint& point) noexcept {
+        undo_since(point.changes);
+        events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(point.events), events_.end());
+        event_numbers_.resize(point.events);
+        version_ = point.version.value_or(loaded_version_);
     }
 
 private:
@@ -267,16 +282,11 @@ private:
     // it are undone, so that the product, its change record, its events and its version are as they were.
     template <typename Steps>
     void as_one_change(Steps&& steps) {
-        const std::size_t changes = changes_.size();
-        const std::size_t events = events_.size();
-        const std::int64_t version = version_;
+        const Savepoint before = savepoint();
         try {
             steps();
         } catch (...) {
-            undo_since(changes);
-            events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(events), events_.end());
-            event_numbers_.resize(events);
-            version_ = version;
+            rollback_to(before);
             throw;
         }
     }

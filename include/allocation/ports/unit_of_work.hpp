@@ -3,6 +3,7 @@
 
 #include <concepts>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "allocation/domain/events.hpp"
@@ -45,6 +46,19 @@ concept UnitOfWork = !std::copy_constructible<U> && requires(U& uow) {
     { uow.allocations() } -> std::same_as<std::remove_cvref_t<decltype(uow.allocations())>&>;
     requires AllocationsView<std::remove_cvref_t<decltype(uow.allocations())>>;
 };
+
+/// An optional capability of a unit of work (a UnitOfWork need not have it): savepoints.
+/// - `savepoint()` remembers where everything not committed yet stands.
+/// - `rollback_to(point)` undoes what was done through the unit of work since `point` (products changed or created,
+///   view changes, message ids recorded: ports::RecordsProcessedMessages), keeps what came before, and never
+///   throws. A point is good until the next commit() or rollback(), or until a rollback_to() an earlier point.
+/// With it, the bus runs several commands in one unit of work, each in a savepoint of its own, and commits them
+/// once (MessageBus::handle_group).
+template <typename U>
+concept Savepoints = UnitOfWork<U> && requires(const U& const_uow) { const_uow.savepoint(); } &&
+                     requires(U& uow, const decltype(std::declval<const U&>().savepoint())& point) {
+                         { uow.rollback_to(point) } noexcept;
+                     };
 
 /// Makes a fresh unit of work for each message. It may be called from several threads at once; each call
 /// returns a unit of work (and whatever connection it needs) of its own, never shared with another thread.

@@ -33,6 +33,8 @@ public:
         work_.commit();
     }
     void rollback() noexcept { work_.rollback(); }
+    memory::UnitOfWork::Savepoint savepoint() const { return work_.savepoint(); }
+    void rollback_to(const memory::UnitOfWork::Savepoint& point) noexcept { work_.rollback_to(point); }
     std::vector<events::Event> collect_new_events() { return work_.collect_new_events(); }
     std::vector<ports::OutboxMessage> collect_outbox() { return work_.collect_outbox(); }
 
@@ -43,6 +45,7 @@ private:
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
 static_assert(ports::RecordsProcessedMessages<UnitOfWork>);
+static_assert(ports::Savepoints<UnitOfWork>);
 
 /// Makes a unit of work over one open directory. Cheap to copy; every copy refers to the same directory.
 using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Directory>;

@@ -48,6 +48,11 @@ public:
         pending_.clear();
     }
     void rollback() noexcept { pending_.clear(); }
+    /// How many ids were recorded since the last commit; forget_after(n) forgets those after the first n.
+    std::size_t recorded() const noexcept { return pending_.size(); }
+    void forget_after(std::size_t count) noexcept {
+        pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(count), pending_.end());
+    }
 
 private:
     MessageIds* committed_;

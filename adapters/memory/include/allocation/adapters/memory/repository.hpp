@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "allocation/adapters/memory/store.hpp"
+#include "allocation/detail/savepoints.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
 #include "allocation/domain/model.hpp"
@@ -47,6 +48,24 @@ public:
     }
 
     std::span<Product* const> seen() const noexcept { return seen_; }
+
+    /// Where the products stood, and how many were new (ports::Savepoints).
+    struct Savepoint {
+        allocation::detail::ProductsSavepoint products;
+        std::size_t added = 0;
+    };
+    Savepoint savepoint() const { return {allocation::detail::products_savepoint(seen_), added_.size()}; }
+    /// Undoes the products' changes since `point`; the products added since leave the store.
+    void rollback_to(const Savepoint& point) noexcept {
+        allocation::detail::rollback_products(seen_, point.products);
+        while (added_.size() > point.added) {
+            Product* product = added_.back();
+            added_.pop_back();
+            std::erase(seen_, product);
+            std::string sku = product->sku();  // the key goes away with the product
+            store_.products_.erase(sku);
+        }
+    }
 
 private:
     friend class UnitOfWork;

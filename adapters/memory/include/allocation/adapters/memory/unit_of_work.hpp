@@ -1,6 +1,7 @@
 // In-memory UnitOfWork and its factory: commit keeps the changes (and the outbox rows), rollback undoes exactly them.
 #pragma once
 
+#include <cstddef>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -54,6 +55,19 @@ public:
         messages_.rollback();
     }
 
+    /// A point to come back to within what is not committed yet (ports::Savepoints).
+    struct Savepoint {
+        Repository::Savepoint products;
+        std::size_t view = 0;
+        std::size_t messages = 0;
+    };
+    Savepoint savepoint() const { return {products_.savepoint(), view_.changes().size(), messages_.recorded()}; }
+    void rollback_to(const Savepoint& point) noexcept {
+        products_.rollback_to(point.products);
+        view_.changes().forget_after(point.view);
+        messages_.forget_after(point.messages);
+    }
+
     std::vector<events::Event> collect_new_events() { return std::exchange(events_, {}); }
     std::vector<ports::OutboxMessage> collect_outbox() { return std::exchange(outbox_, {}); }
 
@@ -69,6 +83,7 @@ private:
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
 static_assert(ports::RecordsProcessedMessages<UnitOfWork>);
+static_assert(ports::Savepoints<UnitOfWork>);
 
 /// Makes a unit of work over one store. Cheap to copy; every copy refers to the same store.
 using UnitOfWorkFactory = ports::BasicUnitOfWorkFactory<UnitOfWork, Store>;

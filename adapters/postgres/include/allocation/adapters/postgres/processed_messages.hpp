@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -60,6 +61,11 @@ public:
         }
     }
     void clear() noexcept { pending_.clear(); }
+    /// How many ids were recorded since the last commit; forget_after(n) forgets those after the first n.
+    std::size_t recorded() const noexcept { return pending_.size(); }
+    void forget_after(std::size_t count) noexcept {
+        pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(count), pending_.end());
+    }
 
 private:
     detail::Lease* lease_;

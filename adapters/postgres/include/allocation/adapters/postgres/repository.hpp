@@ -87,9 +87,9 @@ private:
         return in_transaction("reading a product's version", [&](pqxx::transaction_base& tx) {
             const bool for_order = !entry.orders.empty();
             const auto rows = for_order ? detail::run(tx, detail::sql::select_version_and_order, entry.product.sku(),
-                                                      entry.orders.front())
+                                                      entry.orders.back())
                                         : detail::run(tx, detail::sql::select_version, entry.product.sku());
-            return !rows.empty() && rows[0][0].as<std::int64_t>() == entry.product.version_number() &&
+            return !rows.empty() && rows[0][0].as<std::int64_t>() == entry.product.loaded_version() &&
                    (!for_order || !rows[0][1].as<bool>());
         });
     }

@@ -115,6 +115,7 @@ private:
 
 static_assert(ports::diagnose_unit_of_work<UnitOfWork>());
 static_assert(ports::RecordsProcessedMessages<UnitOfWork>);
+static_assert(ports::Savepoints<UnitOfWork>);
 
 /// Makes units of work over one database. Cheap to copy; every copy refers to the same Database, which must
 /// outlive it. May be called from any number of threads: each unit of work gets a connection of its own.

@@ -79,9 +79,9 @@ private:
             auto& query = for_order ? statements().select_version_and_order : statements().select_version;
             detail::Use use(query);
             detail::bind_text(query, 1, entry.product.sku());
-            if (for_order) detail::bind_text(query, 2, entry.orders.front());
+            if (for_order) detail::bind_text(query, 2, entry.orders.back());
             if (!query.executeStep()) return false;
-            return query.getColumn(C::version).getInt64() == entry.product.version_number() &&
+            return query.getColumn(C::version).getInt64() == entry.product.loaded_version() &&
                    (!for_order || query.getColumn(C::order_has_line).getInt() == 0);
         });
     }
