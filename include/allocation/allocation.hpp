@@ -18,6 +18,7 @@
 #include "allocation/serialisation/json.hpp"
 #include "allocation/serialisation/text.hpp"
 #include "allocation/service_layer/background.hpp"
+#include "allocation/service_layer/group_commit.hpp"
 #include "allocation/service_layer/handlers.hpp"
 #include "allocation/service_layer/message_bus.hpp"
 #include "allocation/service_layer/purge.hpp"

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <stdexcept>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include "allocation/ports/unit_of_work.hpp"
 #include "allocation/service_layer/background.hpp"
 #include "allocation/service_layer/handlers.hpp"
+#include "allocation/service_layer/unit_of_work_part.hpp"
 
 namespace allocation {
 
@@ -96,16 +98,42 @@ public:
     }
     /// Handles any command; the result is the batch reference for a successful `Allocate`, nothing otherwise.
     std::optional<std::string> handle(const Message& message) {
-        return std::visit(
-            [&](const auto& m) -> std::optional<std::string> {
-                if constexpr (std::is_same_v<std::decay_t<decltype(m)>, commands::Allocate>) {
-                    return handle(m);
-                } else {
-                    handle(m);
-                    return std::nullopt;
-                }
-            },
-            message);
+        return run_command([&](unit_of_work_type& uow) { return dispatch(message, uow); });
+    }
+
+    /// What one message of a group came to: what handle() would have returned, or what it would have thrown.
+    struct Outcome {
+        std::optional<std::string> result;
+        std::exception_ptr error;
+    };
+
+    /// Handles `messages` in one unit of work, each in a savepoint of its own (ports::Savepoints), and commits them
+    /// once: so one transaction, and one sync to disk, for all of them. A message that fails rolls back only
+    /// itself and gets its own error; out of stock is no failure. Events and outbox rows are those of the messages
+    /// that committed, in order, delivered and handled once the unit of work is over, as handle() does. When the
+    /// one commit fails, each message is handled again alone (handle(), with its retries), and so is one that lost a
+    /// race (ConcurrencyError) or needs lines of a product an earlier one changed (LinesNotLoaded): no message fails
+    /// for another's sake. One outcome per message, in order.
+    std::vector<Outcome> handle_group(std::span<const Message> messages)
+        requires ports::Savepoints<unit_of_work_type>
+    {
+        std::vector<Outcome> outcomes(messages.size());
+        Committed committed;
+        bool stored = false;
+        try {
+            auto uow = uow_factory_();
+            for (std::size_t i = 0; i < messages.size(); ++i) outcomes[i] = in_savepoint(messages[i], uow);
+            uow.commit();
+            stored = true;
+            committed = {uow.collect_new_events(), uow.collect_outbox()};
+        } catch (...) {
+            // Nothing stored (or, past `stored`, nothing more to hand over): each message alone says what it comes to.
+        }
+        if (stored) after_commit(committed);
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            if (!stored || must_run_alone(outcomes[i])) outcomes[i] = alone(messages[i]);
+        }
+        return outcomes;
     }
 
     /// Adds a handler for event type E. Not thread-safe: subscribe first.
@@ -117,6 +145,56 @@ public:
     const BusOptions& options() const noexcept { return options_; }
 
 private:
+    // The handler of `message`, with `uow` (the bus's own, or one part of a shared one).
+    template <typename U>
+    static std::optional<std::string> dispatch(const Message& message, U& uow) {
+        return std::visit(
+            [&](const auto& m) -> std::optional<std::string> {
+                using M = std::decay_t<decltype(m)>;
+                if constexpr (std::is_same_v<M, commands::Allocate>) {
+                    return handlers::allocate(m, uow);
+                } else if constexpr (std::is_same_v<M, commands::CreateBatch>) {
+                    handlers::add_batch(m, uow);
+                } else {
+                    handlers::change_batch_quantity(m, uow);
+                }
+                return std::nullopt;
+            },
+            message);
+    }
+
+    static Outcome in_savepoint(const Message& message, unit_of_work_type& uow) {
+        detail::UnitOfWorkPart<unit_of_work_type> part(uow);
+        try {
+            return {dispatch(message, part), nullptr};
+        } catch (...) {
+            part.rollback();
+            return {std::nullopt, std::current_exception()};
+        }
+    }
+
+    // A message that lost a race, or that needs lines of a product an earlier message of its group changed.
+    static bool must_run_alone(const Outcome& outcome) {
+        if (!outcome.error) return false;
+        try {
+            std::rethrow_exception(outcome.error);
+        } catch (const ConcurrencyError&) {
+            return true;
+        } catch (const LinesNotLoaded&) {
+            return true;
+        } catch (...) {
+            return false;
+        }
+    }
+
+    Outcome alone(const Message& message) noexcept {
+        try {
+            return {handle(message), nullptr};
+        } catch (...) {
+            return {std::nullopt, std::current_exception()};
+        }
+    }
+
     // What a committed unit of work leaves behind: its events, and the outbox rows it stored.
     struct Committed {
         std::vector<events::Event> events;
