@@ -34,11 +34,16 @@ void add_service_options(const Flags& flag, Options& o) {
     flag("host", o.host, "Address to listen on");
     flag("port", o.port, "Port to listen on")->check(CLI::Range(0, 65535));
     flag("threads", o.threads, "Worker threads running commands and product reads, each with its own database connection "
-                         "(SQLite writes one at a time: more only help while some requests wait on something else; "
+                         "(on SQLite the commands of those waiting for the writer commit together: see --group-limit; "
                          "on PostgreSQL each waits on its own round trips, so several help)")
         ->check(CLI::Range(1, 256))
-        ->default_str("1, or 4 on PostgreSQL");
+        ->default_str("16 on SQLite, 4 on PostgreSQL, 1 in memory");
     flag("io-threads", o.io_threads, "Threads doing the network I/O")->check(CLI::Range(1, 64));
+    flag("group-limit", o.group_limit,
+         "Commands committed together at most: those that wait for the writer while a commit runs go in one "
+         "transaction, a savepoint each, and one sync to disk (1: each command alone)")
+        ->check(CLI::Range(1, 4096))
+        ->default_str("64, or 1 on PostgreSQL and in memory");
     flag("retention", o.retention,
          "Seconds delivered outbox rows and processed message ids are kept; older ones are purged (at start, then "
          "every hour, or every quarter of this when shorter). The ids are the window in which a redelivered stream "
@@ -71,10 +76,16 @@ void add_options(CLI::App& app, Options& o, const std::vector<Part>& parts) {
     add_limit_options(flag, o);
 }
 
-/// SQLite takes one writer at a time, and every commit on one connection empties the page cache of the others:
-/// one worker writes fastest there (docs/performance.md, "HTTP service"). On PostgreSQL a worker spends most of a
-/// command waiting on its connection's round trips, so several keep the database busy.
-std::size_t default_threads(const Options& o) { return o.postgres.empty() ? 1 : 4; }
+bool on_sqlite(const Options& o) { return o.postgres.empty() && !o.memory; }
+
+/// SQLite takes one writer at a time: its workers hand their commands in to group commit, and those that wait while
+/// a commit runs go in the next one together, so there are as many workers as commands one group may hold. On
+/// PostgreSQL a worker spends most of a command waiting on its connection's round trips, so several keep the
+/// database busy. In memory, commands take turns on the store's lock.
+std::size_t default_threads(const Options& o) { return on_sqlite(o) ? 16 : o.memory ? 1 : 4; }
+
+/// Group commit pays where a commit costs a sync to disk shared by nobody else: on SQLite.
+std::size_t default_group_limit(const Options& o) { return on_sqlite(o) ? 64 : 1; }
 
 http::ServerOptions server_options(const Options& o) {
     http::ServerOptions s;
@@ -116,6 +127,7 @@ int main(int argc, char** argv) {
     add_options(app, options, parts);
     CLI11_PARSE(app, argc, argv);
     if (options.threads == 0) options.threads = default_threads(options);
+    if (options.group_limit == 0) options.group_limit = default_group_limit(options);
 
     ::signal(SIGPIPE, SIG_IGN);  // a client or broker that hangs up must not kill the server
     http::Metrics metrics;

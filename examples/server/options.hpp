@@ -25,6 +25,8 @@ struct Options {
     // 0: the storage's default (default_threads).
     std::size_t threads = 0;
     std::size_t io_threads = 1;
+    // 0: the storage's default (default_group_limit).
+    std::size_t group_limit = 0;
     std::string redis;
     std::string smtp;
     std::size_t stream_max_length = 1000000;

@@ -114,6 +114,7 @@ int serve(Service& service, Factory uow_factory, View& view, Outbox& outbox, Che
                               std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::milliseconds(10),
                                                                     std::chrono::hours(1)));
     auto bus = bootstrap(uow_factory, delivery, bus_options(metrics));
+    GroupCommit grouped(bus, options.group_limit);  // every command goes through it: one writer never races itself
     Components components;
     components.add(storage_component(metrics, outbox, std::move(check_storage)));
     components.add({"delivery", [&] { delivery.start(); },
@@ -121,9 +122,9 @@ int serve(Service& service, Factory uow_factory, View& view, Outbox& outbox, Che
     for (const Part& part : service.parts) {
         if (!part.add_consumers) continue;
         part.add_consumers(components, options, service.server.port(),
-                           [&bus](const commands::ChangeBatchQuantity& cmd) { bus.handle(cmd); });
+                           [&grouped](const commands::ChangeBatchQuantity& cmd) { grouped.handle(cmd); });
     }
-    http::Routes routes(bus, view, uow_factory, metrics, service_log());
+    http::Routes routes(grouped, view, uow_factory, metrics, service_log());
     components.add(http_component(service, routes, components, std::move(storage)));
     components.start();
     service.server.wait();

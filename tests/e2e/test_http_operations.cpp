@@ -84,10 +84,11 @@ TEST_CASE("every flag can come from its ALLOCATION_ variable, and a flag wins ov
         CHECK(help.exit_code == 0);
         for (const char* name : {"ALLOCATION_DB", "ALLOCATION_HOST", "ALLOCATION_PORT", "ALLOCATION_THREADS",
                                  "ALLOCATION_SYNCHRONOUS", "ALLOCATION_QUEUE_LIMIT", "ALLOCATION_MAX_CONNECTIONS",
-                                 "ALLOCATION_REQUEST_TIMEOUT", "ALLOCATION_DRAIN_TIMEOUT"}) {
+                                 "ALLOCATION_REQUEST_TIMEOUT", "ALLOCATION_DRAIN_TIMEOUT", "ALLOCATION_GROUP_LIMIT"}) {
             CHECK_THAT(help.out, Catch::Contains(name));
         }
-        CHECK_THAT(help.out, Catch::Contains("1, or 4 on PostgreSQL"));
+        CHECK_THAT(help.out, Catch::Contains("16 on SQLite, 4 on PostgreSQL, 1 in memory"));
+        CHECK_THAT(help.out, Catch::Contains("64, or 1 on PostgreSQL and in memory"));
         CHECK_THAT(help.out, !Catch::Contains("--outbox"));  // the outbox is the only way out: nothing to choose
     }
     SECTION("a bad value is refused with the variable's name") {
