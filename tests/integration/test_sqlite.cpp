@@ -754,3 +754,39 @@ TEST_CASE("sqlite: a file with a newer schema is refused with a clear error and 
     CHECK(read_bytes(path) == before);
     CHECK_FALSE(fs::exists(path + "-wal"));
 }
+
+TEST_CASE("sqlite: a group of commands commits in one transaction; one that needs a product read again runs alone") {
+    TempDir dir;
+    const auto path = dir.file("allocation.db");
+    System sys(path);
+    sys.bus.handle(commands::CreateBatch{"b1", "LAMP", 10, std::nullopt});
+    sys.bus.handle(commands::CreateBatch{"b2", "DESK", 5, std::nullopt});
+    sys.bus.handle(commands::Allocate{"o0", "LAMP", 1});
+    const std::vector<Message> group{
+        commands::Allocate{"o1", "LAMP", 2},
+        commands::Allocate{"o2", "LAMP", 3},  // the product the first one changed serves this new order too
+        commands::Allocate{"o1", "LAMP", 9},  // another quantity for o1: refused, alone
+        commands::Allocate{"o0", "LAMP", 1},  // an order with a stored line: LAMP, changed, cannot be read again
+        commands::Allocate{"o3", "DESK", 1},
+        commands::ChangeBatchQuantity{"b1", 8},  // needs b1's lines: the same
+    };
+    const auto outcomes = sys.bus.handle_group(group);
+    REQUIRE(outcomes.size() == 6);
+    CHECK(outcomes[0].result == "b1");
+    CHECK(outcomes[1].result == "b1");
+    CHECK_THROWS_AS(std::rethrow_exception(outcomes[2].error), DuplicateLine);
+    CHECK(outcomes[3].result == "b1");
+    CHECK(outcomes[4].result == "b2");
+    CHECK_FALSE(outcomes[5].error);
+
+    // o1, o2 and o3 were stored by one commit: one creation time, and LAMP's two rows at one version.
+    CHECK(count(path, "SELECT count(*) FROM outbox WHERE sku = 'LAMP' AND version_number = "
+                      "(SELECT version_number FROM outbox WHERE payload LIKE '%\"o1\"%')") == 2);
+    CHECK(count(path, "SELECT count(DISTINCT created_at) FROM outbox WHERE payload LIKE '%\"o1\"%' OR "
+                      "payload LIKE '%\"o2\"%' OR payload LIKE '%\"o3\"%'") == 1);
+    const Product lamp = stored_product(path, "LAMP");
+    CHECK(lamp.batch("b1")->purchased_quantity() == 8);
+    CHECK(lamp.batch("b1")->allocated_quantity() == 6);
+    CHECK(views::allocations("o2", sys.view) == std::vector<ports::AllocationRow>{{"LAMP", "b1"}});
+    CHECK(views::allocations("o3", sys.view) == std::vector<ports::AllocationRow>{{"DESK", "b2"}});
+}
