@@ -3,7 +3,10 @@
 // NORMAL/bg and FULL/bg run the adapter with Checkpoint::background (as allocation-server does) against the same
 // raw floor, which checkpoints the way SQLite does by default, in the committing connection. The floor writes what
 // the adapter's commit writes, the outbox row and the previous row's delivery mark included; "outbox cost" is what
-// those two cost the floor itself (the floor without them, in the same run).
+// those two cost the floor itself (the floor without them, in the same run). The "grouped floor" lines give, for
+// WAL+NORMAL and WAL+FULL, the same floor written as a group commit writes it: 16 allocations a transaction, each in
+// its own SAVEPOINT ... RELEASE, one COMMIT for the 16 (one sync to disk with FULL), beside the floor of one
+// transaction an allocation from the same run.
 //
 // usage: bench_sqlite [allocations per run (default 20000)] [allocations per WAL+FULL run (default 3000)]
 //        bench_sqlite floor full|normal N     (the floor alone, with and without the outbox: bench/http/outbox.sh)
@@ -51,7 +54,10 @@ struct Setting {
     sqlite::Synchronous synchronous;
     sqlite::Checkpoint checkpoint = sqlite::Checkpoint::automatic;  // the adapter's; raw SQLite's is automatic
     bool outbox_cost = false;  // also the floor without the outbox row and mark
+    bool grouped = false;      // also the grouped floor: group_size allocations a transaction, one savepoint each
 };
+
+constexpr int group_size = 16;  // allocations a transaction in the grouped floor
 
 class Scratch {
 public:
@@ -91,11 +97,11 @@ Rate adapter_run(const std::string& path, const Setting& setting, int allocation
     return {allocations / elapsed.count(), allocations / cpu};
 }
 
-Rate raw_run(const std::string& path, bool full, bool outbox, int allocations) {
+Rate raw_run(const std::string& path, bool full, bool outbox, int allocations, int per_transaction = 1) {
     const double cpu_start = cpu_seconds();
     std::string schema;  // the adapter's own, so that both write the same rows and indexes
     for (const char* migration : sqlite::detail::migrations) schema += migration;
-    const double wall = bench_raw::allocations_per_second({path, full, schema, allocations, outbox});
+    const double wall = bench_raw::allocations_per_second({path, full, schema, allocations, outbox, per_transaction});
     // The raw run's CPU time includes its setup (open, schema, prepare): a few hundred microseconds at most.
     return {wall, allocations / (cpu_seconds() - cpu_start)};
 }
@@ -148,6 +154,44 @@ void print_outbox_cost(const char* name, const Samples& with, const std::vector<
                 100 * median(with.adapter_wall) / without);
 }
 
+/// The runs of one setting: the adapter's and the floor's, and the floor without the outbox and the grouped floor
+/// where the setting asks for them.
+struct SettingRuns {
+    Samples with;
+    std::vector<double> raw_without, grouped_wall, grouped_cpu;
+};
+
+SettingRuns run_setting(Scratch& scratch, const Setting& setting, int count, int repeats) {
+    const bool full = setting.synchronous == sqlite::Synchronous::full;
+    auto path = [&](const char* name) { return setting.memory ? std::string(":memory:") : scratch.fresh(name); };
+    SettingRuns runs;
+    for (int r = 0; r < repeats; ++r) {  // alternate, so that all see the same machine
+        runs.with.add(adapter_run(path("adapter"), setting, count), raw_run(path("raw"), full, true, count));
+        if (setting.outbox_cost) runs.raw_without.push_back(raw_run(path("raw"), full, false, count).wall);
+        if (setting.grouped) {
+            const Rate grouped = raw_run(path("raw"), full, true, count, group_size);
+            runs.grouped_wall.push_back(grouped.wall);
+            runs.grouped_cpu.push_back(grouped.cpu);
+        }
+    }
+    return runs;
+}
+
+/// The grouped floor of each setting that has one, beside its floor of one transaction an allocation. Lines of the
+/// form `  WAL+FULL   16/txn  12345/s (CPU time  67890/s)   1/txn   2345/s   5.26x` (bench/http/report.py reads them).
+void print_grouped_floors(const std::vector<std::pair<const char*, SettingRuns>>& results, int repeats) {
+    std::printf("\ngrouped floor: raw SQLite, %d allocations a transaction, each in its own SAVEPOINT ... RELEASE, one "
+                "COMMIT for the %d; beside it (1/txn) the floor above, one transaction an allocation (wall time, "
+                "median of %d)\n", group_size, group_size, repeats);
+    for (const auto& [name, runs] : results) {
+        if (runs.grouped_wall.empty()) continue;
+        const double single = median(runs.with.raw_wall), grouped = median(runs.grouped_wall);
+        std::printf("  %-10s %d/txn %8.0f/s (CPU time %8.0f/s)   1/txn %8.0f/s   %.2fx\n", name, group_size, grouped,
+                    median(runs.grouped_cpu), single, grouped / single);
+    }
+    std::fflush(stdout);
+}
+
 /// `bench_sqlite floor full|normal N`: only the raw floor, with and without the outbox row and mark, alternately,
 /// 3 runs of N allocations each on fresh files; prints the medians by wall time, and a line `FLOOR with=.. without=..`
 /// for scripts (bench/http/outbox.sh).
@@ -178,27 +222,23 @@ int main(int argc, char** argv) {
     std::printf("%-19s | %10s %10s %6s | %10s %10s %6s\n", "", "wall time", "", "", "CPU time", "", "");
     std::printf("%-19s | %10s %10s %6s | %10s %10s %6s\n", "setting", "adapter/s", "raw/s", "ratio", "adapter/s",
                 "raw/s", "ratio");
-    const Setting settings[] = {{"WAL+NORMAL", false, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true},
-                                {"WAL+FULL", false, sqlite::Synchronous::full, sqlite::Checkpoint::automatic, true},
-                                {":memory:", true, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true},
-                                {"NORMAL/bg", false, sqlite::Synchronous::normal, sqlite::Checkpoint::background},
-                                {"FULL/bg", false, sqlite::Synchronous::full, sqlite::Checkpoint::background}};
-    std::vector<std::pair<const char*, std::pair<Samples, std::vector<double>>>> costs;
+    const Setting settings[] = {
+        {"WAL+NORMAL", false, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true, true},
+        {"WAL+FULL", false, sqlite::Synchronous::full, sqlite::Checkpoint::automatic, true, true},
+        {":memory:", true, sqlite::Synchronous::normal, sqlite::Checkpoint::automatic, true},
+        {"NORMAL/bg", false, sqlite::Synchronous::normal, sqlite::Checkpoint::background},
+        {"FULL/bg", false, sqlite::Synchronous::full, sqlite::Checkpoint::background}};
+    std::vector<std::pair<const char*, SettingRuns>> results;
     for (const Setting& setting : settings) {
         const int count = setting.synchronous == sqlite::Synchronous::full ? full_allocations : allocations;
-        const bool full = setting.synchronous == sqlite::Synchronous::full;
-        auto path = [&](const char* name) { return setting.memory ? std::string(":memory:") : scratch.fresh(name); };
-        Samples with;
-        std::vector<double> raw_without;
-        for (int r = 0; r < repeats; ++r) {  // alternate, so that all see the same machine
-            with.add(adapter_run(path("adapter"), setting, count), raw_run(path("raw"), full, true, count));
-            if (setting.outbox_cost) raw_without.push_back(raw_run(path("raw"), full, false, count).wall);
-        }
-        with.print(setting.name);
-        if (setting.outbox_cost) costs.emplace_back(setting.name, std::pair{with, raw_without});
+        results.emplace_back(setting.name, run_setting(scratch, setting, count, repeats));
+        results.back().second.with.print(setting.name);
     }
     std::printf("\n");
-    for (const auto& [name, samples] : costs) print_outbox_cost(name, samples.first, samples.second);
+    for (const auto& [name, runs] : results) {
+        if (!runs.raw_without.empty()) print_outbox_cost(name, runs.with, runs.raw_without);
+    }
+    print_grouped_floors(results, repeats);
     history_figure(scratch, std::max(1000, allocations / 4), false);
     history_figure(scratch, std::max(1000, allocations / 4), true);
     return 0;

@@ -1,9 +1,11 @@
 // The raw floor: one allocation as the smallest transaction that does the same job, through the sqlite3 C API
-// only (no SQLiteCpp, no domain model, no bus). Statements are prepared once and reused.
+// only (no SQLiteCpp, no domain model, no bus); or many allocations a transaction, each in its own savepoint, as a
+// group commit writes them. Statements are prepared once and reused.
 #include "bench_sqlite_raw.hpp"
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -83,6 +85,7 @@ sqlite3* open_seeded(const Settings& settings, sqlite3_int64& batch_id) {
 struct Statements {
     explicit Statements(sqlite3* db)
         : begin(prepare(db, "BEGIN IMMEDIATE")), commit(prepare(db, "COMMIT")),
+          savepoint(prepare(db, "SAVEPOINT s")), release(prepare(db, "RELEASE s")),
           read_version(prepare(db, "SELECT version_number FROM products WHERE sku = ?1")),
           insert_line(prepare(db, "INSERT INTO order_lines (orderid, sku, qty) VALUES (?1, ?2, ?3)")),
           insert_allocation(prepare(db, "INSERT INTO allocations (orderline_id, batch_id, allocated_after) VALUES (?1, ?2, ?3)")),
@@ -97,19 +100,18 @@ struct Statements {
     Statements(const Statements&) = delete;
     Statements& operator=(const Statements&) = delete;
     ~Statements() {
-        for (sqlite3_stmt* s : {begin, commit, read_version, insert_line, insert_allocation, insert_view, set_version,
-                                insert_outbox, mark_delivered}) {
+        for (sqlite3_stmt* s : {begin, commit, savepoint, release, read_version, insert_line, insert_allocation,
+                                insert_view, set_version, insert_outbox, mark_delivered}) {
             sqlite3_finalize(s);
         }
     }
-    sqlite3_stmt *begin, *commit, *read_version, *insert_line, *insert_allocation, *insert_view, *set_version,
-        *insert_outbox, *mark_delivered;
+    sqlite3_stmt *begin, *commit, *savepoint, *release, *read_version, *insert_line, *insert_allocation,
+        *insert_view, *set_version, *insert_outbox, *mark_delivered;
 };
 
-/// The `i`th allocation, of line `orderid`, in one transaction.
-void allocate(sqlite3* db, Statements& st, const Settings& settings, sqlite3_int64 batch_id, int i,
-              const char* orderid, int length) {
-    run(db, st.begin, "BEGIN IMMEDIATE");
+/// The writes of the `i`th allocation, of line `orderid`, within the transaction (or savepoint) open.
+void allocation_work(sqlite3* db, Statements& st, const Settings& settings, sqlite3_int64 batch_id, int i,
+                     const char* orderid, int length) {
     sqlite3_bind_text(st.read_version, 1, "RAW", 3, SQLITE_STATIC);
     check(db, sqlite3_step(st.read_version), "read version");
     const sqlite3_int64 version = sqlite3_column_int64(st.read_version, 0);
@@ -141,6 +143,20 @@ void allocate(sqlite3* db, Statements& st, const Settings& settings, sqlite3_int
         insert_outbox_row(db, st.insert_outbox, orderid, version + 1);
         mark_row_delivered(db, st.mark_delivered, version);
     }
+}
+
+/// Allocations `first` to `first + count - 1` in one transaction: alone, or each in its own savepoint when the run
+/// groups them (per_transaction > 1).
+void allocate(sqlite3* db, Statements& st, const Settings& settings, sqlite3_int64 batch_id, int first, int count) {
+    const bool savepoints = settings.per_transaction > 1;
+    char orderid[32];
+    run(db, st.begin, "BEGIN IMMEDIATE");
+    for (int i = first; i < first + count; ++i) {
+        const int length = std::snprintf(orderid, sizeof orderid, "order-%d", i);
+        if (savepoints) run(db, st.savepoint, "SAVEPOINT");
+        allocation_work(db, st, settings, batch_id, i, orderid, length);
+        if (savepoints) run(db, st.release, "RELEASE");
+    }
     run(db, st.commit, "COMMIT");
 }
 
@@ -152,11 +168,10 @@ double allocations_per_second(const Settings& settings) {
     double per_second = 0;
     {
         Statements st(db);
+        const int per_transaction = settings.per_transaction > 1 ? settings.per_transaction : 1;
         const auto start = std::chrono::steady_clock::now();
-        char orderid[32];
-        for (int i = 0; i < settings.allocations; ++i) {
-            const int length = std::snprintf(orderid, sizeof orderid, "order-%d", i);
-            allocate(db, st, settings, batch_id, i, orderid, length);
+        for (int i = 0; i < settings.allocations; i += per_transaction) {
+            allocate(db, st, settings, batch_id, i, std::min(per_transaction, settings.allocations - i));
         }
         const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
         per_second = settings.allocations / elapsed.count();

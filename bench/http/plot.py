@@ -35,7 +35,8 @@ def main():
     parser.add_argument("csv")
     parser.add_argument("svg")
     parser.add_argument("--meta")
-    parser.add_argument("--floors", help='JSON {"full": raw/s, "normal": raw/s}: drawn as dotted lines')
+    parser.add_argument("--floors", help='JSON {"full": raw/s, "normal": raw/s, "full/16": raw/s at 16 a '
+                        'transaction, ...}: drawn as dotted lines')
     args = parser.parse_args()
     floors = {}
     if args.floors:
@@ -128,15 +129,18 @@ def main():
         out.append(f'<text x="{x0 - 52}" y="{top + panel_h / 2}" text-anchor="middle" '
                    f'transform="rotate(-90 {x0 - 52} {top + panel_h / 2})">{escape(ytitle)}</text>')
         if what == "rps":
-            for sync, rate in sorted(floors.items()):
+            for key, rate in sorted(floors.items()):
                 if rate <= 0:
                     continue
+                sync, _, per_txn = key.partition("/")  # "full", or "full/16": 16 allocations a transaction
                 colour = COLOURS.get(("server", "POST", sync), "#2ca02c")
                 y = ypos(rate)
+                dash = "6,3" if per_txn else "2,3"
+                name = f"raw SQLite WAL+{sync.upper()}" + (f", {per_txn} a transaction" if per_txn else "")
                 out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + panel_w}" y2="{y:.1f}" stroke="{colour}" '
-                           'stroke-width="1.5" stroke-dasharray="2,3"/>')
+                           f'stroke-width="1.5" stroke-dasharray="{dash}"/>')
                 out.append(f'<text x="{x0 + panel_w - 4}" y="{y - 4:.1f}" text-anchor="end" fill="{colour}" '
-                           f'font-size="10">raw SQLite WAL+{sync.upper()}</text>')
+                           f'font-size="10">{name}</text>')
         for key, pts in series.items():
             colour = COLOURS.get(key, "#2ca02c")
             pts = sorted(pts)
