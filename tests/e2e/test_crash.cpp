@@ -104,7 +104,8 @@ TEST_CASE("SIGKILL while groups of allocations commit: every acknowledged one is
     std::optional<Server> server(std::in_place, args);
     {
         auto client = server->client();
-        REQUIRE(post(client, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 1000000}, {"eta", nullptr}}) == 201);
+        const json batch{{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 1000000}, {"eta", nullptr}};
+        REQUIRE(post(client, "/add_batch", batch) == 201);
     }
     std::mt19937 random(20261207);
     std::vector<std::string> sent, acknowledged;

@@ -31,7 +31,9 @@ struct GroupSystem {
 
     std::vector<std::string> published_orders() const {
         std::vector<std::string> orders;
-        for (const auto& p : delivery.publisher.published()) orders.push_back(std::get<events::Allocated>(p.event).orderid);
+        for (const auto& p : delivery.publisher.published()) {
+            orders.push_back(std::get<events::Allocated>(p.event).orderid);
+        }
         return orders;
     }
 };
@@ -141,8 +143,8 @@ TEST_CASE("when the group's commit fails, each message is handled alone, so none
     CHECK(sys.published_orders() == std::vector<std::string>{"o1", "o2"});
 }
 
-TEST_CASE("group commit: a lone command commits at once; those arriving meanwhile commit together, each answered "
-          "only after that commit", "[threads]") {
+TEST_CASE("group commit from several threads: a lone command commits at once; those arriving meanwhile commit "
+          "together, each answered only after that commit", "[threads]") {
     GroupSystem sys;
     CommitGates gates;
     sys.counters.before_commit = [&] { gates.enter(); };
@@ -173,8 +175,8 @@ TEST_CASE("group commit: a lone command commits at once; those arriving meanwhil
     for (const auto& answer : answers) CHECK(answer == "b1");
 }
 
-TEST_CASE("group commit: each caller gets its own failure, and a group holds at most max_group commands",
-          "[threads]") {
+TEST_CASE("group commit from several threads: each caller gets its own failure, and a group holds at most "
+          "max_group commands", "[threads]") {
     GroupSystem sys;
     CommitGates gates;
     sys.counters.before_commit = [&] { gates.enter(); };

@@ -33,7 +33,8 @@ namespace allocation {
 template <typename Bus>
 class GroupCommit {
 public:
-    explicit GroupCommit(Bus& bus, std::size_t max_group = 64) : bus_(bus), max_group_(std::max<std::size_t>(max_group, 1)) {}
+    explicit GroupCommit(Bus& bus, std::size_t max_group = 64)
+        : bus_(bus), max_group_(std::max<std::size_t>(max_group, 1)) {}
     GroupCommit(const GroupCommit&) = delete;
     GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -76,8 +77,8 @@ private:
 
     // Runs the queued commands from the front, this thread's first, and answers each; then wakes the next leader.
     void lead(std::unique_lock<std::mutex>& lock) {
-        const std::vector<Waiter*> group(queue_.begin(),
-                                         queue_.begin() + static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_group_)));
+        const auto size = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_group_));
+        const std::vector<Waiter*> group(queue_.begin(), queue_.begin() + size);
         lock.unlock();
         std::vector<Outcome> outcomes = run(group);
         lock.lock();
