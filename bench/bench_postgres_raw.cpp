@@ -44,7 +44,7 @@ Result execute(PGconn* db, const char* name, std::initializer_list<std::string> 
 
 void prepare_allocation(PGconn* db) {
     prepare(db, "check", "SELECT version_number, EXISTS (SELECT 1 FROM order_lines WHERE orderid = $2 AND sku = $1) "
-                         "FROM products WHERE sku = $1");
+                         "FROM products WHERE sku = $1 FOR UPDATE");
     prepare(db, "begin", "BEGIN");
     prepare(db, "commit", "COMMIT");
     prepare(db, "version", "UPDATE products SET version_number = $1 WHERE sku = $2 AND version_number = $3");
@@ -76,8 +76,8 @@ double allocations_per_second(const std::string& uri, int allocations) {
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < allocations; ++i) {
         const std::string orderid = "order-" + std::to_string(i), next = std::to_string(version + 1);
-        execute(db, "check", {"RAW", orderid});
         execute(db, "begin", {});
+        execute(db, "check", {"RAW", orderid});  // locks the product's row, as the adapter's lookup does
         if (std::string(PQcmdTuples(execute(db, "version", {next, "RAW", std::to_string(version)}).get())) != "1") {
             throw std::runtime_error("the version changed under the raw benchmark");
         }

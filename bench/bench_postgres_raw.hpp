@@ -7,8 +7,9 @@
 namespace bench_raw_postgres {
 
 /// Allocations per second, on the database at `uri` (which has the adapter's schema and nothing in it), of the
-/// statements the adapter sends for one allocation into a product it keeps between units of work: the check that
-/// the kept product is current (SELECT version and whether the order has a line), BEGIN, the compare-and-set of
+/// statements the adapter sends for one allocation into a product it keeps between units of work: BEGIN, the check
+/// that the kept product is current, which locks its row (SELECT version and whether the order has a line, FOR
+/// UPDATE), the compare-and-set of
 /// the version, INSERT of the line, UPDATE of the batch's allocated quantity, INSERT of the view row, INSERT of the
 /// outbox row, COMMIT. Each statement is prepared once and sent on its own, as the adapter does. Throws
 /// std::runtime_error on any error.
