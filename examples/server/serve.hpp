@@ -114,7 +114,8 @@ int serve(Service& service, Factory uow_factory, View& view, Outbox& outbox, Che
                               std::clamp<std::chrono::milliseconds>(retention / 4, std::chrono::milliseconds(10),
                                                                     std::chrono::hours(1)));
     auto bus = bootstrap(uow_factory, delivery, bus_options(metrics));
-    GroupCommit grouped(bus, options.group_limit);  // every command goes through it: one writer never races itself
+    // Every command goes through it, so that one writer never races itself.
+    GroupCommit grouped(bus, options.group_limit, [&metrics](std::size_t commands) { metrics.command_group(commands); });
     Components components;
     components.add(storage_component(metrics, outbox, std::move(check_storage)));
     components.add({"delivery", [&] { delivery.start(); },

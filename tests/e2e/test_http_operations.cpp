@@ -130,6 +130,8 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     CHECK_THAT(out, Catch::Contains("counter allocation_commands_total{command=Allocate,outcome=ok} 1.0"));
     CHECK_THAT(out, Catch::Contains("counter allocation_commands_total{command=Allocate,outcome=rejected} 1.0"));
     CHECK_THAT(out, Catch::Contains("counter allocation_concurrency_retries_total{} 0.0"));
+    CHECK_THAT(out, Catch::Contains("counter allocation_command_groups_total{} 3.0"));  // in memory, each alone
+    CHECK_THAT(out, Catch::Contains("counter allocation_grouped_commands_total{} 3.0"));
     CHECK_THAT(out, Catch::Contains("counter allocation_event_handler_failures_total{} 0.0"));
     CHECK_THAT(out, Catch::Contains("gauge allocation_http_open_connections{} 1.0"));
     CHECK_THAT(out, Catch::Contains("gauge allocation_worker_queue_depth{} 0.0"));

@@ -149,7 +149,12 @@ TEST_CASE("group commit from several threads: a lone command commits at once; th
     CommitGates gates;
     sys.counters.before_commit = [&] { gates.enter(); };
     const int commits_before = sys.counters.commits;
-    GroupCommit grouped(sys.bus);
+    std::vector<std::size_t> groups;  // written by the thread that ran each group, read once all are joined
+    std::mutex groups_mutex;
+    GroupCommit grouped(sys.bus, 64, [&](std::size_t commands) {
+        std::lock_guard lock(groups_mutex);
+        groups.push_back(commands);
+    });
 
     std::atomic<int> answered{0};
     std::vector<std::optional<std::string>> answers(4);
@@ -172,6 +177,7 @@ TEST_CASE("group commit from several threads: a lone command commits at once; th
     clients.clear();          // joins
     CHECK(answered == 4);
     CHECK(sys.counters.commits == commits_before + 2);
+    CHECK(groups == std::vector<std::size_t>{1, 3});
     for (const auto& answer : answers) CHECK(answer == "b1");
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,11 +31,17 @@ namespace allocation {
 /// a server needs as many threads handing in commands as it wants commands in one group. With `max_group` 1 there
 /// are no groups: each command goes to MessageBus::handle on its caller's thread, at once, as if this were not
 /// there. The bus must outlive it.
+///
+/// `on_group(n)`, when given, is told of each group once it ran, with its number of commands (1 for a command that ran
+/// alone), for metrics: the mean group size is the commands over the groups. It is called from the thread that ran
+/// the group and must not throw.
 template <typename Bus>
 class GroupCommit {
 public:
-    explicit GroupCommit(Bus& bus, std::size_t max_group = 64)
-        : bus_(bus), max_group_(std::max<std::size_t>(max_group, 1)) {}
+    using GroupObserver = std::function<void(std::size_t commands)>;
+
+    explicit GroupCommit(Bus& bus, std::size_t max_group = 64, GroupObserver on_group = {})
+        : bus_(bus), max_group_(std::max<std::size_t>(max_group, 1)), on_group_(std::move(on_group)) {}
     GroupCommit(const GroupCommit&) = delete;
     GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -66,7 +73,11 @@ private:
     }
 
     Outcome submit(Message message) {
-        if (max_group_ == 1) return run_alone(message);
+        if (max_group_ == 1) {
+            Outcome outcome = run_alone(message);
+            if (on_group_) on_group_(1);
+            return outcome;
+        }
         Waiter self{std::move(message), {}, false, {}};
         std::unique_lock lock(mutex_);
         queue_.push_back(&self);
@@ -81,6 +92,7 @@ private:
         const std::vector<Waiter*> group(queue_.begin(), queue_.begin() + size);
         lock.unlock();
         std::vector<Outcome> outcomes = run(group);
+        if (on_group_) on_group_(group.size());
         lock.lock();
         for (std::size_t i = 0; i < group.size(); ++i) {
             group[i]->outcome = std::move(outcomes[i]);
@@ -113,6 +125,7 @@ private:
 
     Bus& bus_;
     const std::size_t max_group_;
+    const GroupObserver on_group_;
     mutable std::mutex mutex_;
     std::deque<Waiter*> queue_;  // the group committing now first, then those waiting, oldest first
 };

@@ -46,6 +46,11 @@ public:
     }
 
     void concurrency_retry() noexcept { retries_.fetch_add(1, std::memory_order_relaxed); }
+    /// One group of `commands` run in one unit of work and one commit (allocation::GroupCommit's observer).
+    void command_group(std::size_t commands) noexcept {
+        groups_.fetch_add(1, std::memory_order_relaxed);
+        grouped_commands_.fetch_add(commands, std::memory_order_relaxed);
+    }
     void handler_failure() noexcept { handler_failures_.fetch_add(1, std::memory_order_relaxed); }
     void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
@@ -79,6 +84,12 @@ public:
         }
         gauge_or_counter(out, "allocation_concurrency_retries_total", "counter",
                          "Units of work tried again after losing an optimistic-concurrency race.", retries_.load());
+        gauge_or_counter(out, "allocation_command_groups_total", "counter",
+                         "Groups of commands run in one unit of work and one commit, a command alone being one.",
+                         groups_.load());
+        gauge_or_counter(out, "allocation_grouped_commands_total", "counter",
+                         "Commands in those groups: over allocation_command_groups_total, the mean group size.",
+                         grouped_commands_.load());
         gauge_or_counter(out, "allocation_event_handler_failures_total", "counter",
                          "Event handlers that failed (each is also logged).", handler_failures_.load());
         gauge_or_counter(out, "allocation_http_open_connections", "gauge", "Client connections open now.",
@@ -144,6 +155,8 @@ private:
     std::map<std::pair<std::string_view, std::string_view>, std::uint64_t> commands_;
     std::atomic<std::uint64_t> retries_{0};
     std::atomic<std::uint64_t> handler_failures_{0};
+    std::atomic<std::uint64_t> groups_{0};
+    std::atomic<std::uint64_t> grouped_commands_{0};
     std::atomic<std::int64_t> connections_{0};
     Backlog backlog_;
 };
