@@ -77,6 +77,13 @@ private:
     int released_ = 0;
 };
 
+/// The system whose commits each wait until the test lets them go (`gates`), counted from `commits_before`.
+struct GatedSystem : GroupSystem {
+    GatedSystem() { counters.before_commit = [this] { gates.enter(); }; }
+    CommitGates gates;
+    const int commits_before = counters.commits;
+};
+
 }  // namespace
 
 TEST_CASE("a group commits once; each message gets its own answer, and one that fails takes back only itself") {
@@ -145,10 +152,7 @@ TEST_CASE("when the group's commit fails, each message is handled alone, so none
 
 TEST_CASE("group commit from several threads: a lone command commits at once; those arriving meanwhile commit "
           "together, each answered only after that commit", "[threads]") {
-    GroupSystem sys;
-    CommitGates gates;
-    sys.counters.before_commit = [&] { gates.enter(); };
-    const int commits_before = sys.counters.commits;
+    GatedSystem sys;
     std::vector<std::size_t> groups;  // written by the thread that ran each group, read once all are joined
     std::mutex groups_mutex;
     GroupCommit grouped(sys.bus, 64, [&](std::size_t commands) {
@@ -164,29 +168,26 @@ TEST_CASE("group commit from several threads: a lone command commits at once; th
     };
     std::vector<std::jthread> clients;
     clients.emplace_back(allocate, 0);
-    gates.wait_until_entered(1);  // the first command found nobody committing: it commits alone, at once
+    sys.gates.wait_until_entered(1);  // the first command found nobody committing: it commits alone, at once
     for (int i = 1; i < 4; ++i) clients.emplace_back(allocate, i);
     while (grouped.waiting() < 4) std::this_thread::yield();  // the three others queue behind it
     CHECK(answered == 0);     // its commit has not returned: no answer yet
 
-    gates.release();
-    gates.wait_until_entered(2);  // the three queued run as one group, in one commit
+    sys.gates.release();
+    sys.gates.wait_until_entered(2);  // the three queued run as one group, in one commit
     while (answered < 1) std::this_thread::yield();
     CHECK(answered == 1);     // the first is answered; the group's commit has not returned
-    gates.release();
+    sys.gates.release();
     clients.clear();          // joins
     CHECK(answered == 4);
-    CHECK(sys.counters.commits == commits_before + 2);
+    CHECK(sys.counters.commits == sys.commits_before + 2);
     CHECK(groups == std::vector<std::size_t>{1, 3});
     for (const auto& answer : answers) CHECK(answer == "b1");
 }
 
 TEST_CASE("group commit from several threads: each caller gets its own failure, and a group holds at most "
           "max_group commands", "[threads]") {
-    GroupSystem sys;
-    CommitGates gates;
-    sys.counters.before_commit = [&] { gates.enter(); };
-    const int commits_before = sys.counters.commits;
+    GatedSystem sys;
     GroupCommit grouped(sys.bus, 2);
 
     std::atomic<int> failures{0}, allocated{0};
@@ -199,16 +200,16 @@ TEST_CASE("group commit from several threads: each caller gets its own failure, 
     };
     std::vector<std::jthread> clients;
     clients.emplace_back(allocate, "o1", "LAMP");
-    gates.wait_until_entered(1);
+    sys.gates.wait_until_entered(1);
     clients.emplace_back(allocate, "o2", "NOPE");
     while (grouped.waiting() < 2) std::this_thread::yield();
     clients.emplace_back(allocate, "o3", "LAMP");
     while (grouped.waiting() < 3) std::this_thread::yield();
     clients.emplace_back(allocate, "o4", "LAMP");
     while (grouped.waiting() < 4) std::this_thread::yield();
-    for (int i = 0; i < 3; ++i) gates.release();  // the lone one, then a group of two, then the last one alone
+    for (int i = 0; i < 3; ++i) sys.gates.release();  // the lone one, then a group of two, then the last one alone
     clients.clear();
     CHECK(allocated == 3);
     CHECK(failures == 1);
-    CHECK(sys.counters.commits == commits_before + 3);
+    CHECK(sys.counters.commits == sys.commits_before + 3);
 }
