@@ -51,6 +51,18 @@ struct Connection {
         return ::poll(&fd, 1, 0) != 0;
     }
 
+    /// Ends a connection the server closed, so that whatever libpqxx would still send on it (the ROLLBACK of a
+    /// transaction left open) fails before anything is sent, instead of opening it again by itself. The pool then
+    /// drops it.
+    void close() noexcept {
+        broken = true;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // libpqxx 6.4's only way to say it
+        db.inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+        db.disconnect();
+    }
+
     /// Drops the connection's plans when they are `plans_last` old, so that its statements are planned again
     /// for the tables as they are now. A plan made when a table was empty reads it whole (it was cheapest then)
     /// and stays until ANALYZE invalidates it, which autovacuum may run only minutes later: on a fresh database,

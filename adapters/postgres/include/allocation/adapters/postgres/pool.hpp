@@ -95,17 +95,20 @@ public:
         tx->commit();
     }
 
-    /// Rolls the open transaction back, if any; never throws (a connection that is gone has no transaction).
-    void rollback() noexcept { tx_.reset(); }
+    /// Rolls the open transaction back, if any; never throws. On a connection the server closed, nothing is sent:
+    /// the transaction ended with the connection, and libpqxx 6.4 leaks the result of a ROLLBACK that fails there.
+    void rollback() noexcept {
+        if (tx_ && connection().closed_while_idle()) connection().close();
+        tx_.reset();
+    }
 
 private:
     pqxx::transaction_base& transaction() {
-        if (!tx_) {
-            // A connection the server closed since its last use fails here, before BEGIN: libpqxx 6.4 leaks the
-            // result of a BEGIN that fails.
-            if (connection().closed_while_idle()) throw pqxx::broken_connection("the server closed the connection");
-            tx_ = std::make_unique<pqxx::work>(db());
-        }
+        // A connection the server closed since its last statement (while idle, or idle in this transaction: the
+        // server sends nothing then either) fails here, before anything is sent: libpqxx 6.4 leaks the result of a
+        // statement that fails on a closed connection (a BEGIN, the first run of a prepared statement).
+        if (connection().closed_while_idle()) throw pqxx::broken_connection("the server closed the connection");
+        if (!tx_) tx_ = std::make_unique<pqxx::work>(db());
         return *tx_;
     }
 
