@@ -247,6 +247,29 @@ TEST_CASE("the publisher survives losing Redis and publishes again once it is ba
     CHECK(events.next()["orderid"] == "o1");
 }
 
+TEST_CASE("a stream Redis refuses to append to fails the publish with its name, and the connection serves on",
+          "[e2e][redis]") {
+    RedisServer redis;
+    Context admin = connect(redis.port());
+    REQUIRE(admin);
+    Reply occupied(static_cast<redisReply*>(redisCommand(admin.get(), "SET allocation:blocked not-a-stream")));
+    REQUIRE(occupied);
+    allocation::redis::Publisher publisher({"127.0.0.1", redis.port()});
+
+    try {
+        publisher.publish("blocked", allocated);
+        FAIL("the append to a key holding a string was not refused");
+    } catch (const allocation::StorageError& error) {
+        CHECK_THAT(error.what(), Catch::StartsWith("cannot append to Redis stream allocation:blocked: WRONGTYPE"));
+    }
+    Listener events(redis.port(), "line_allocated");
+    publisher.publish("line_allocated", allocated);
+    CHECK(events.next()["orderid"] == "o1");
+    Reply length(static_cast<redisReply*>(redisCommand(admin.get(), "XLEN allocation:line_allocated")));
+    REQUIRE(length);
+    CHECK(length->integer == 1);
+}
+
 TEST_CASE("Redis away for seconds under load: afterwards every acknowledged allocation is in the stream",
           "[e2e][redis][outbox]") {
     const std::string storage = E2E_STORAGE();

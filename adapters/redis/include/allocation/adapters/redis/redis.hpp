@@ -13,7 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <initializer_list>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -163,55 +163,89 @@ public:
         : endpoint_(std::move(endpoint)), options_(options) {}
 
     /// Appends an entry with fields `id` (the message id) and `event` (the book's JSON) to the stream
-    /// `stream_prefix` + `channel` (XADD, MAXLEN ~ `stream_max_length`), then PUBLISHes the JSON on `channel`: the
-    /// durable one first. At-least-once consumers of the stream tell a repeated entry by its `id`.
+    /// `stream_prefix` + `channel` (XADD, MAXLEN ~ `stream_max_length`), then PUBLISHes the JSON on `channel`: both
+    /// sent at once, one round trip, and Redis runs the durable one first. At-least-once consumers of the stream
+    /// tell a repeated entry by its `id`.
     void publish(std::string_view channel, const ports::OutboxMessage& message) {
         const std::string payload = to_json(message.event);
         const std::string stream = options_.stream_prefix + std::string(channel);
         const std::string limit = std::to_string(options_.stream_max_length);
-        run({"XADD", stream, "MAXLEN", "~", limit, "*", "id", message.id, "event", payload},
-            "cannot append to Redis stream " + stream);
-        run({"PUBLISH", channel, payload}, "cannot publish on Redis channel " + std::string(channel));
+        const Command commands[] = {
+            {{"XADD", stream, "MAXLEN", "~", limit, "*", "id", message.id, "event", payload},
+             "cannot append to Redis stream " + stream},
+            {{"PUBLISH", channel, payload}, "cannot publish on Redis channel " + std::string(channel)}};
+        run(commands);
     }
 
     const Endpoint& endpoint() const noexcept { return endpoint_; }
 
 private:
-    /// Sends one command on an idle connection (or a new one) and throws StorageError, starting with `what`, when
-    /// Redis refuses it or cannot be reached.
-    void run(std::initializer_list<std::string_view> words, const std::string& what) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lengths;
-        for (std::string_view word : words) {
-            argv.push_back(word.data());
-            lengths.push_back(word.size());
-        }
+    /// One command's words, and what a failure of it says first.
+    struct Command {
+        std::vector<std::string_view> words;
+        std::string what;
+    };
+
+    /// Sends the commands together on an idle connection (or a new one) and reads their replies; throws
+    /// StorageError, starting with the `what` of the first command that failed, when Redis refuses one or cannot
+    /// be reached.
+    void run(std::span<const Command> commands) {
         detail::Context context = take();  // throws while the broker is known to be away
         bool reused = static_cast<bool>(context);
         for (;;) {
             if (!context) context = connect();
-            detail::Reply reply(static_cast<redisReply*>(
-                redisCommandArgv(context.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
-            if (reply && reply->type != REDIS_REPLY_ERROR) {
+            const Exchange result = exchange(context.get(), commands);
+            if (result.answered == commands.size()) {  // the connection is fine, whatever Redis said
                 give_back(std::move(context));
+                if (!result.refused.empty()) throw StorageError(result.refused);
                 return;
             }
-            if (reply) {  // Redis answered: the connection is fine, the command was refused
-                give_back(std::move(context));
-                throw StorageError(what + ": " + std::string(reply->str, reply->len));
-            }
-            const std::string why = context->errstr;
+            const std::string why = commands[result.answered].what + ": " + context->errstr;
             // An idle connection that the broker closed meanwhile fails at once: one fresh attempt replaces it.
             // Anything else (a timeout) is the broker's state, not the connection's.
-            const bool stale = reused && (context->err == REDIS_ERR_EOF ||
-                                          (context->err == REDIS_ERR_IO && (errno == EPIPE || errno == ECONNRESET)));
+            const bool stale = reused && result.answered == 0 &&
+                               (context->err == REDIS_ERR_EOF ||
+                                (context->err == REDIS_ERR_IO && (errno == EPIPE || errno == ECONNRESET)));
             context.reset();
             if (!stale) {
                 failed();
-                throw StorageError(what + ": " + why);
+                throw StorageError(why);
             }
             reused = false;
         }
+    }
+
+    /// What one exchange got: how many replies arrived before the connection failed, and the first refusal.
+    struct Exchange {
+        std::size_t answered = 0;
+        std::string refused;
+    };
+
+    /// Appends every command to the connection's buffer, then reads a reply for each: one round trip.
+    static Exchange exchange(redisContext* context, std::span<const Command> commands) {
+        for (const Command& command : commands) {
+            std::vector<const char*> argv;
+            std::vector<std::size_t> lengths;
+            for (std::string_view word : command.words) {
+                argv.push_back(word.data());
+                lengths.push_back(word.size());
+            }
+            if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
+                REDIS_OK) {
+                return {};
+            }
+        }
+        Exchange result;
+        for (const Command& command : commands) {
+            void* raw = nullptr;
+            if (redisGetReply(context, &raw) != REDIS_OK) return result;
+            detail::Reply reply(static_cast<redisReply*>(raw));
+            if (reply->type == REDIS_REPLY_ERROR && result.refused.empty()) {
+                result.refused = command.what + ": " + std::string(reply->str, reply->len);
+            }
+            ++result.answered;
+        }
+        return result;
     }
 
     /// An idle connection, or none (the caller connects); throws at once while failures say to wait.
