@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
     if (options.group_limit == 0) options.group_limit = default_group_limit(options);
 
     ::signal(SIGPIPE, SIG_IGN);  // a client or broker that hangs up must not kill the server
+    ::signal(SIGXFSZ, SIG_IGN);  // a file size limit fails the write (503, /ready), it does not kill the server
     http::Metrics metrics;
     std::optional<http::Server> server;
     try {

@@ -17,6 +17,7 @@
 #include "allocation/adapters/sqlite/migrations.hpp"
 #include "allocation/adapters/sqlite/options.hpp"
 #include "allocation/adapters/sqlite/pool.hpp"
+#include "allocation/adapters/sqlite/write_health.hpp"
 #include "allocation/detail/stored_view.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/outbox.hpp"
@@ -56,10 +57,16 @@ public:
     const Options& options() const noexcept { return options_; }
 
     /// Asks the database one question (its schema version) on a connection nobody else is using, for readiness
-    /// probes: throws StorageError when the file does not answer, or another program gave it a newer schema.
+    /// probes: throws StorageError when the file does not answer, was deleted or replaced (from then on every
+    /// unit of work is refused too), or another program gave it a newer schema. While the last write failed (a
+    /// full disk, a read-only file), it also tries a write of its own, which changes nothing, and throws until one
+    /// succeeds.
     void check() {
-        auto lease = pool_->acquire();
-        detail::refuse_if_newer(options_.path, detail::user_version(lease.connection().db, options_.path));
+        auto lease = this->lease();
+        detail::Connection& connection = lease.connection();
+        health_.confirm(connection.db.getHandle());
+        detail::refuse_if_newer(options_.path, detail::user_version(connection.db, options_.path));
+        if (health_.failure()) try_write(connection);
     }
 
     /// Checkpoints the background thread has run so far (always 0 without `Checkpoint::background`).
@@ -73,7 +80,26 @@ private:
     friend class allocation::detail::StoredAllocationsView;  // the AllocationsView, through one_statement
     friend class Outbox;
 
-    detail::Lease lease() { return detail::Lease(pool_->acquire()); }
+    detail::Lease lease() {
+        health_.refuse_if_moved();
+        return detail::Lease(pool_->acquire());
+    }
+
+    /// Writes the schema version over itself in a write transaction of its own: a write of a page, nothing changed.
+    void try_write(detail::Connection& connection) {
+        std::lock_guard writer(writer_);
+        try {
+            connection.db.exec("BEGIN IMMEDIATE");
+            const int version = detail::user_version(connection.db, options_.path);
+            connection.db.exec("PRAGMA user_version = " + std::to_string(version));
+            connection.db.exec("COMMIT");
+            health_.record_success();
+        } catch (const SQLite::Exception& e) {
+            if (connection.in_transaction()) connection.db.tryExec("ROLLBACK");
+            health_.record_failure(e.getErrorCode(), e.what());
+            throw StorageError(detail::describe(options_.path, "writes are failing", e.what()));
+        }
+    }
     detail::Checkpointer* checkpointer() noexcept { return checkpointer_ ? &*checkpointer_ : nullptr; }
 
     /// Runs `fn(statements)` on a connection nobody else is using, each statement its own implicit transaction
@@ -90,6 +116,7 @@ private:
     }
 
     Options options_;
+    detail::WriteHealth health_{options_.path};
     std::optional<detail::Checkpointer> checkpointer_;  // outlives the connections that report to it
     std::optional<detail::ConnectionPool> pool_;
     // Held by a unit of work from BEGIN IMMEDIATE to COMMIT. Threads of one process take turns on it instead of

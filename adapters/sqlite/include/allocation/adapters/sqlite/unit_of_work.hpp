@@ -90,9 +90,11 @@ public:
             try {
                 in_write_transaction(write);
             } catch (const SQLite::Exception& e) {
+                db_.health_.record_failure(e.getErrorCode(), e.what());
                 throw StorageError(
                     detail::describe(db_.options().path, "commit failed, nothing was written", e.what()));
             }
+            db_.health_.record_success();
         });
     }
 
@@ -115,6 +117,7 @@ private:
         allocation::detail::TakenMarks marks(db_.marks_);
         detail::write_marks(st, marks.ids(), outbox_microseconds(marks.at()));
         transaction.commit();
+        db_.health_.confirm(lease_.connection().db.getHandle());  // before anyone is told the change is kept
         marks.done();
     }
 
