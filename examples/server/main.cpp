@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
 
     ::signal(SIGPIPE, SIG_IGN);  // a client or broker that hangs up must not kill the server
     ::signal(SIGXFSZ, SIG_IGN);  // a file size limit fails the write (503, /ready), it does not kill the server
+    log_bus_errors();
     http::Metrics metrics;
     std::optional<http::Server> server;
     try {

@@ -20,6 +20,7 @@
 
 #include "allocation/adapters/redis/redis.hpp"
 #include "allocation/outbox.hpp"
+#include "allocation/serialisation/log_text.hpp"
 #if ALLOCATION_E2E_SQLITE
 #include <sqlite3.h>
 #endif
@@ -31,6 +32,7 @@
 
 using nlohmann::json;
 using namespace e2e;
+using namespace std::string_literals;
 
 namespace {
 
@@ -490,6 +492,35 @@ TEST_CASE("a poison message goes to allocation:dead_letter with its reason, and 
     CHECK(dead[2].at("reason") == "Missing field 'batchref'");
     CHECK(dead[3].at("entry") == negative);
     CHECK(dead[3].at("reason") == "Field 'qty' must be between 0 and 1000000000, got -1");
+    CHECK(server.process().running());
+}
+
+TEST_CASE("hostile bytes in Redis messages cannot forge a log line, move the cursor or flood the log",
+          "[e2e][redis][stream]") {
+    StreamSetup setup(E2E_STORAGE());
+    Server& server = *setup.server;
+    const int port = setup.redis.port();
+    const std::string forged = "x\n2026-01-01T00:00:00.000Z forged line\x1b[31m\x00\xc2\x9b\xff end"s;
+    publish(port, "change_batch_quantity", R"({"batchref": ")" + forged + R"(", "qty": 5})");  // raw, not JSON
+    publish(port, "change_batch_quantity", json{{"batchref", forged}, {"qty", 5}}.dump(-1, ' ', false,
+                                                                                      json::error_handler_t::replace));
+    send_command(port, {{"batchref", std::string(5'000'000, 'r')}, {"qty", "5"}});
+    send_command(port, {{"batchref", "b1"}, {"qty", forged}});
+    send_command(port, {{"batchref", "b1"}, {"qty", "4"}});
+    REQUIRE(wait_until([&] { return purchased_is(server, "LAMP", "b1", 4); }));
+    CHECK(wait_until([&] { return pending_commands(port) == 0; }));
+
+    const std::string log = server.log();
+    CHECK(log.find('\x1b') == std::string::npos);
+    CHECK(log.find('\0') == std::string::npos);
+    CHECK(log.find("\xc2\x9b") == std::string::npos);
+    CHECK(log.find("\n2026-01-01T00:00:00.000Z forged") == std::string::npos);
+    CHECK_THAT(log, Catch::Contains("\\x0a2026-01-01T00:00:00.000Z forged line\\x1b[31m\\x00\\xc2\\x9b"));
+    std::size_t longest = 0;
+    for (std::size_t start = 0, end; (end = log.find('\n', start)) != std::string::npos; start = end + 1) {
+        longest = std::max(longest, end - start);
+    }
+    CHECK(longest <= allocation::log_text_limit + 64);  // the timestamp, and the mark of a cut (a 5 MB field)
     CHECK(server.process().running());
 }
 

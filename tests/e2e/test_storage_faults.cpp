@@ -1,9 +1,12 @@
 // The real server on a SQLite file whose storage fails under it: the file deleted while serving, a disk that
 // refuses writes. No write is acknowledged that is not kept, /ready says so, and the server keeps serving.
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -82,4 +85,38 @@ TEST_CASE("a disk that refuses writes: 503 and /ready 503 meanwhile, both well a
     limit_file_size(server, RLIM_INFINITY);
     CHECK(readiness(server).first == 200);
     CHECK(allocate(server, "o1") == 202);
+}
+
+TEST_CASE("SQLite's memory-mapped index truncated under load: the server ends of SIGBUS saying why, and after a "
+          "restart every acknowledged allocation is there", "[e2e][http][storage]") {
+    TempDir dir;
+    const std::string path = (dir / "mapped.db").string();
+    std::vector<std::string> acknowledged;
+    {
+        Server server({"--db", path, "--synchronous", "normal"});
+        REQUIRE(post(server, "/add_batch", {{"ref", "b1"}, {"sku", "LAMP"}, {"qty", 100000}, {"eta", nullptr}}) == 201);
+        auto client = server.client();
+        for (int i = 0; i < 400; ++i) {
+            // A write to a page past the end of a mapped file is a SIGBUS, as one the file system refuses is.
+            if (i == 100) std::filesystem::resize_file(path + "-shm", 0);
+            const std::string orderid = "o" + std::to_string(i);
+            auto res = client.Post("/allocate", json{{"orderid", orderid}, {"sku", "LAMP"}, {"qty", 1}}.dump(),
+                                   "application/json");
+            if (!res) break;
+            if (res->status == 202) acknowledged.push_back(orderid);
+        }
+        const std::optional<int> status = server.process().wait(10s);
+        REQUIRE(status);
+        CHECK(WIFSIGNALED(*status));
+        CHECK(WTERMSIG(*status) == SIGBUS);
+        CHECK_THAT(server.log(), Catch::Contains("allocation-server: SIGBUS: the storage refused a write"));
+    }
+    REQUIRE(acknowledged.size() >= 100);
+    Server restarted({"--db", path});
+    auto client = restarted.client();
+    for (const std::string& orderid : acknowledged) {
+        auto res = client.Get(("/allocations/" + orderid).c_str());
+        REQUIRE(res);
+        CHECK(res->status == 200);
+    }
 }

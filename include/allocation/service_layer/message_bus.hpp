@@ -23,6 +23,7 @@
 #include "allocation/domain/commands.hpp"
 #include "allocation/domain/errors.hpp"
 #include "allocation/domain/events.hpp"
+#include "allocation/serialisation/log_text.hpp"
 #include "allocation/serialisation/text.hpp"
 #include "allocation/ports/outbox.hpp"
 #include "allocation/ports/unit_of_work.hpp"
@@ -40,7 +41,7 @@ using ErrorSink = std::function<void(const events::Event& event, std::string_vie
 
 /// Writes one line to stderr: the default error sink.
 inline void print_handler_error(const events::Event& event, std::string_view handler, const std::exception& error) {
-    fmt::print(stderr, "allocation: handler {} failed on {}: {}\n", handler, event, error.what());
+    fmt::print(stderr, "allocation: {}\n", log_text(fmt::format("handler {} failed on {}: {}", handler, event, error.what())));
 }
 
 /// What the bus hands each commit's outbox rows to, right after the commit (allocation::Relay::deliver): it

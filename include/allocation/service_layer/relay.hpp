@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "allocation/ports/outbox.hpp"
+#include "allocation/serialisation/log_text.hpp"
 #include "allocation/service_layer/background.hpp"
 
 namespace allocation {
@@ -36,7 +37,7 @@ using RelayErrorSink = std::function<void(std::string_view doing, const std::exc
 
 /// Writes one line to stderr: the default relay error sink.
 inline void print_relay_error(std::string_view doing, const std::exception& error) {
-    fmt::print(stderr, "allocation: relay: {}: {}\n", doing, error.what());
+    fmt::print(stderr, "allocation: relay: {}\n", log_text(fmt::format("{}: {}", doing, error.what())));
 }
 
 struct RelayOptions {

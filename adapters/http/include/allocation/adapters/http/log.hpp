@@ -7,9 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "allocation/serialisation/log_text.hpp"
+
 namespace allocation::http {
 
 /// The adapter never writes a log itself: it hands each line to one of these. Both may be called from any thread.
+/// The default writes each line to stderr through allocation::log_text; a sink of its own should do the same.
 struct Log {
     /// Errors and the drain, to be written at once.
     std::function<void(std::string_view)> line = write_to_stderr;
@@ -17,7 +20,8 @@ struct Log {
     std::function<void(std::string_view)> request = write_to_stderr;
 
     static void write_to_stderr(std::string_view text) {
-        std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
+        const std::string line = log_text(text);
+        std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
     }
 };
 
