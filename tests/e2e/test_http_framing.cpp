@@ -1,6 +1,6 @@
 // How the server frames requests (RFC 9112), end to end: a request whose body length the server cannot be sure
-// of is refused and its connection closed, so that nothing sent after it on that connection runs; Host, against
-// the real allocation-server on a loopback port.
+// of is refused and its connection closed, so that nothing sent after it on that connection runs; HEAD, the
+// absolute form of a target and Host, against the real allocation-server on a loopback port.
 #include <charconv>
 #include <string>
 
@@ -135,4 +135,57 @@ TEST_CASE("a request without exactly one Host is a 400, and nothing after it run
         REQUIRE(answer);
         CHECK(answer->status == 200);
     }
+}
+
+/// The answer to HEAD `target`, read as a head alone, checked to be followed on its connection by the answer to
+/// a GET: the HEAD's answer held no body to misread as the next answer.
+HttpResponse answer_to_head(const Server& server, const std::string& target) {
+    RawConnection connection(server.port());
+    REQUIRE(connection.send(request_text("HEAD", target) + request_text("GET", "/health")));
+    auto head = connection.read(10s, true);
+    REQUIRE(head);
+    CHECK(head->body.empty());
+    auto next = connection.read();
+    REQUIRE(next);
+    CHECK(next->status == 200);
+    CHECK(next->body == R"({"status":"ok"})");
+    return *head;
+}
+
+TEST_CASE("HEAD is answered on every GET route with the GET's head and no body", "[e2e][http][framing]") {
+    Server server({"--memory"});
+    HttpClient client(server.port());
+    REQUIRE(client.Post("/add_batch", batch_body("LAMP")));
+    for (const std::string target : {"/health", "/ready", "/metrics", "/products/LAMP", "/allocations/nobody"}) {
+        CAPTURE(target);
+        auto get = client.Get(target);
+        REQUIRE(get);
+        const HttpResponse head = answer_to_head(server, target);
+        CHECK(head.status == get->status);
+        CHECK(head.get_header_value("Content-Type") == get->get_header_value("Content-Type"));
+        if (target != "/metrics") {  // the metrics change between the two requests
+            CHECK(head.get_header_value("Content-Length") == std::to_string(get->body.size()));
+        }
+    }
+    SECTION("a path no GET route takes: the answer's message names HEAD") {
+        const HttpResponse unknown = answer_to_head(server, "/nowhere");
+        CHECK(unknown.status == 404);
+        CHECK(unknown.get_header_value("Content-Length") ==
+              std::to_string(json{{"message", "No route for HEAD /nowhere"}}.dump().size()));
+        CHECK(answer_to_head(server, "/allocate").status == 405);
+    }
+}
+
+TEST_CASE("a target in absolute form is routed by its path", "[e2e][http][framing]") {
+    Server server({"--memory"});
+    RawConnection connection(server.port());
+    REQUIRE(connection.send(request_text("GET", "http://127.0.0.1/health") +
+                            request_text("POST", "http://127.0.0.1/add_batch", batch_body("ABSOLUTE"))));
+    auto health = connection.read();
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    auto added = connection.read();
+    REQUIRE(added);
+    CHECK(added->status == 201);
+    CHECK(product_exists(server, "ABSOLUTE"));
 }

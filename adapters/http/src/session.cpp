@@ -194,8 +194,12 @@ void Session::respond(Response response) {
     }
     closing_ = closing_ || !keep_alive_ || server_.is_draining.load();
     res_.keep_alive(!closing_);
-    res_.body() = std::move(response.body);
-    res_.prepare_payload();
+    if (exchange_.method == "HEAD") {
+        res_.content_length(response.body.size());  // a HEAD's answer is the GET's head, without its body
+    } else {
+        res_.body() = std::move(response.body);
+        res_.prepare_payload();
+    }
     exchange_.route = response.route;
     stream_.expires_after(limits_.write_timeout);
     beast_http::async_write(stream_, res_,
