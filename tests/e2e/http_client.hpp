@@ -72,9 +72,11 @@ public:
         return !ec;
     }
 
-    /// The next answer, or nothing when the connection closed or `timeout` passed first.
-    std::optional<HttpResponse> read(std::chrono::milliseconds timeout = 10s) {
+    /// The next answer, or nothing when the connection closed or `timeout` passed first. The answer to a HEAD
+    /// (`to_head`) is read as a head alone: whatever follows it is the next answer's.
+    std::optional<HttpResponse> read(std::chrono::milliseconds timeout = 10s, bool to_head = false) {
         http::response_parser<http::string_body> parser;
+        parser.skip(to_head);
         parser.body_limit(16 * 1024 * 1024);
         beast::error_code ec;
         stream_.expires_after(timeout);

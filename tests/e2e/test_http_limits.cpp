@@ -186,6 +186,25 @@ TEST_CASE("an oversized chunked body is refused with 413 while the server's memo
     CHECK(peak - rss_before < 16 * 1024);
 }
 
+TEST_CASE("a body nested deeper than 64 levels is a 400 whatever the body limit, and memory stays bounded",
+          "[e2e][http][limits]") {
+    Server server({"--memory", "--body-limit", "67108864"});
+    HttpClient client(server.port());
+    auto shallow = client.Post("/allocate", R"({"orderid": "o", "sku": "LAMP", "qty": 1, "x": )" +
+                                                std::string(63, '[') + std::string(63, ']') + "}");
+    REQUIRE(shallow);
+    CHECK(shallow->status == 400);
+    CHECK(message_of(*shallow) == "Invalid sku LAMP");
+    const long before = proc_status_kib(server.process().pid(), "VmRSS");
+    auto deep = client.Post("/allocate", std::string(30'000'000, '['));
+    REQUIRE(deep);
+    CHECK(deep->status == 400);
+    CHECK(message_of(*deep) == "The JSON body is nested deeper than 64 levels");
+    const long peak = proc_status_kib(server.process().pid(), "VmHWM");
+    INFO("VmRSS before " << before << " KiB, peak " << peak << " KiB");
+    CHECK(peak - before < 256 * 1024);  // the 30 MB body and the read buffer: not the 2 GB of 30 million arrays
+}
+
 TEST_CASE("a body with any Content-Encoding is answered 415", "[e2e][http][limits]") {
     const std::string encoding = GENERATE(as<std::string>{}, "gzip", "deflate", "br", "identity");
     Server server({"--memory"});

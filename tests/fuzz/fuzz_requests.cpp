@@ -1,6 +1,7 @@
 // libFuzzer target for the HTTP API's request decoding: any bytes decode to a command or a BadRequest, never
-// another exception, and whatever is accepted obeys the domain's rules. A violation traps; any other exception
-// escapes and aborts the run.
+// another exception, and whatever is accepted obeys the domain's rules and nests at most max_body_depth deep. A
+// violation traps; any other exception escapes and aborts the run.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <regex>
@@ -85,6 +86,15 @@ void decode(const json& body, Decode decode_fn, Check check) {
     }
 }
 
+// How many objects and arrays `value` nests, itself counted.
+int depth_of(const json& value) {
+    int deepest = 0;
+    if (value.is_structured()) {
+        for (const json& element : value) deepest = std::max(deepest, depth_of(element));
+    }
+    return value.is_structured() ? deepest + 1 : 0;
+}
+
 void fuzz_body(std::string_view bytes) {
     json body;
     try {
@@ -94,6 +104,7 @@ void fuzz_body(std::string_view bytes) {
         return;
     }
     require(body.is_object());
+    require(depth_of(body) <= allocation::http::max_body_depth);
     decode(body, allocation::http::parse_allocate, [&](const allocation::commands::Allocate& cmd) {
         check_id(cmd.orderid, body, "orderid");
         check_id(cmd.sku, body, "sku");

@@ -65,6 +65,23 @@ TEST_CASE("a request no route takes is a 404, 405 or 400 with a message", "[http
     CHECK(api.ask("GET", "/allocations/a%2").status == 400);
 }
 
+TEST_CASE("HEAD takes the GET route of a path; a target in absolute form is routed by its path", "[http][routes]") {
+    Api api;
+    const http::Response head = api.ask("HEAD", "/products/LAMP");
+    CHECK(head.status == api.ask("GET", "/products/LAMP").status);
+    CHECK(head.route == "products");
+    CHECK(api.ask("HEAD", "/allocate").status == 405);
+    CHECK(api.ask("HEAD", "/nowhere").status == 404);
+    CHECK(api.ask("POST", "http://localhost:8080/add_batch", R"({"ref": "b1", "sku": "LAMP", "qty": 10})").status ==
+          201);
+    CHECK(json::parse(api.ask("GET", "HTTP://localhost/products/LAMP?x=1").body)["sku"] == "LAMP");
+    CHECK(http::target_path("http://localhost") == "/");
+    CHECK(http::target_path("http://localhost?x=1") == "/");
+    CHECK(http::target_path("https://h/allocations/o%2F1") == "/allocations/o/1");
+    CHECK(http::target_path("/a/http://b") == "/a/http://b");
+    CHECK_FALSE(http::target_path("http://h/a%2").has_value());
+}
+
 TEST_CASE("only the read of the allocations view is answered on the I/O thread", "[http][routes]") {
     Api api;
     for (const http::Route& route : api.routes.table()) {

@@ -153,14 +153,20 @@ std::string to_text(const nlohmann::json& value) {
 
 nlohmann::json parse_body(std::string_view body) {
     std::string top_level_key;  // the field a failure is in
-    auto remember_key = [&top_level_key](int depth, json::parse_event_t event, json& parsed) {
+    // `depth` counts the objects and arrays around the event's value; a refusal stops the parse before it builds
+    // the deeper one.
+    auto watch = [&top_level_key](int depth, json::parse_event_t event, json& parsed) {
+        const bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
+        if (opens && depth >= max_body_depth) {
+            throw BadRequest("The JSON body is nested deeper than " + std::to_string(max_body_depth) + " levels");
+        }
         if (event == json::parse_event_t::key && depth == 1) {
             if (const auto* key = parsed.get_ptr<const std::string*>()) top_level_key = *key;
         }
         return true;
     };
     try {
-        return object_body(json::parse(body, remember_key));
+        return object_body(json::parse(body, watch));
     } catch (const json::parse_error& error) {
         throw BadRequest("Malformed JSON body (at byte " + std::to_string(error.byte) + ")");
     } catch (const json::out_of_range& error) {

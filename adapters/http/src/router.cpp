@@ -33,25 +33,35 @@ std::optional<std::string> percent_decode(std::string_view text) {
 
 std::string message_body(std::string_view message) { return to_text(nlohmann::json{{"message", message}}); }
 
+std::optional<std::string> target_path(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    const auto scheme_end = target.find("://");
+    if (!target.starts_with('/') && scheme_end != std::string_view::npos) {
+        const auto path_start = target.find('/', scheme_end + 3);
+        target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
+    }
+    return percent_decode(target);
+}
+
 bool Router::path_matches(const Route& route, std::string_view path) {
     if (!route.path.ends_with('/')) return path == route.path;
     return path.size() > route.path.size() && path.starts_with(route.path);
 }
 
 const Route* Router::route(Request& request) const {
-    const std::string_view target = request.target;
-    auto path = percent_decode(target.substr(0, target.find('?')));
+    auto path = target_path(request.target);
     if (!path) return nullptr;
     request.path = std::move(*path);
+    // HEAD is answered by the GET route, whose answer the server sends without its body.
+    const std::string_view method = request.method == "HEAD" ? std::string_view("GET") : request.method;
     for (const Route& candidate : routes_) {
-        if (candidate.method == request.method && path_matches(candidate, request.path)) return &candidate;
+        if (candidate.method == method && path_matches(candidate, request.path)) return &candidate;
     }
     return nullptr;
 }
 
 Response Router::unmatched(const Request& request) const {
-    const std::string_view target = request.target;
-    const auto path = percent_decode(target.substr(0, target.find('?')));
+    const auto path = target_path(request.target);
     if (!path) return {400, message_body("Malformed percent-encoding in the URL path")};
     for (const Route& candidate : routes_) {
         if (path_matches(candidate, *path)) {

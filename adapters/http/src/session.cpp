@@ -116,10 +116,23 @@ void Session::start_request_deadline() {
     });
 }
 
+// The fields framing depends on, every line of them: Beast keeps each line, but frames the body by its own rules.
+Head head_of(const beast_http::request_header<>& req) {
+    Head head{req.version(), {}, req.count(beast_http::field::host), req.count(beast_http::field::content_length) > 0};
+    auto [first, last] = req.equal_range(beast_http::field::transfer_encoding);
+    for (auto it = first; it != last; ++it) {
+        head.transfer_encodings.emplace_back(it->value().data(), it->value().size());
+    }
+    return head;
+}
+
 void Session::on_head(error_code ec) {
     if (ec) return on_read_error(ec);
     state_ = State::reading_body;
     auto& req = parser_->get();
+    const Framing framing = framing_of(head_of(req.base()));
+    if (framing.status != 0) return refuse(framing.status, framing.message);
+    last_request_ = framing.last_request;
     if (req.count(beast_http::field::content_encoding) > 0) {
         return refuse(415, "Content-Encoding is not supported: send the body as plain JSON");
     }
@@ -153,7 +166,7 @@ void Session::on_request(error_code ec) {
     request_deadline_.cancel();
     state_ = State::handling;
     auto& req = parser_->get();
-    keep_alive_ = req.keep_alive();
+    keep_alive_ = req.keep_alive() && !last_request_;
     exchange_.begin(&req.base());
     Request request{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
                     exchange_.request_id};
@@ -181,8 +194,12 @@ void Session::respond(Response response) {
     }
     closing_ = closing_ || !keep_alive_ || server_.is_draining.load();
     res_.keep_alive(!closing_);
-    res_.body() = std::move(response.body);
-    res_.prepare_payload();
+    if (exchange_.method == "HEAD") {
+        res_.content_length(response.body.size());  // a HEAD's answer is the GET's head, without its body
+    } else {
+        res_.body() = std::move(response.body);
+        res_.prepare_payload();
+    }
     exchange_.route = response.route;
     stream_.expires_after(limits_.write_timeout);
     beast_http::async_write(stream_, res_,

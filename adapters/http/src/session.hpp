@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "allocation/adapters/http/framing.hpp"
 #include "server_impl.hpp"
 
 namespace allocation::http {
@@ -44,6 +45,9 @@ struct Refusal {
     std::string message;
 };
 std::optional<Refusal> refusal_for(error_code ec, bool request_expired, bool nothing_read, const Limits& limits);
+
+/// The fields of `req` that framing_of decides from.
+Head head_of(const beast_http::request_header<>& req);
 
 /// Deadlines go through the stream (beast::tcp_stream::expires_after) where their expiry closes the connection:
 /// idle keep-alive, writing an answer, lingering. The request deadline cannot, since the client must get its 408:
@@ -91,6 +95,7 @@ private:
     bool request_expired_ = false;
     State state_ = State::idle;
     bool keep_alive_ = true;
+    bool last_request_ = false;  // the request's framing closes the connection after its answer
     bool closing_ = false;
     Exchange exchange_;
     std::array<char, 4096> scratch_{};  // what linger() reads and drops

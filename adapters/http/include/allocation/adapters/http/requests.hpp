@@ -23,8 +23,12 @@ private:
     int status_;
 };
 
+/// How many objects and arrays a request body may nest, the body's own object counted: {"a": [1]} is 2 deep.
+inline constexpr int max_body_depth = 64;
+
 /// Parses a request body that must be one JSON object. Throws BadRequest, and nothing else, for any bytes: a
-/// number too large for a double names the top-level field it was in.
+/// number too large for a double names the top-level field it was in; a body nested deeper than max_body_depth
+/// is refused as soon as the parser reaches the level beyond it.
 nlohmann::json parse_body(std::string_view body);
 
 /// The date an ETA names: "YYYY-MM-DD", or an ISO 8601 date-time ("2030-01-01T12:30:00.5+02:00") whose date is

@@ -14,7 +14,7 @@ namespace allocation::http {
 /// One request as a route sees it; the server has already checked every limit.
 struct Request {
     std::string method;  // "GET", "POST", ...
-    std::string target;  // as sent: "/allocations/a%2Fb?x=1"
+    std::string target;  // as sent: "/allocations/a%2Fb?x=1" or "http://host/allocations/a%2Fb"
     std::string body;
     std::string request_id;
     std::string path = {};  // the target's path, percent-decoded ("/allocations/a/b"): the router fills it
@@ -48,10 +48,16 @@ struct Route {
 /// only in query strings).
 std::optional<std::string> percent_decode(std::string_view text);
 
+/// The percent-decoded path of a request target: of the origin form ("/allocations/a%2Fb?x=1") or of the
+/// absolute form ("http://host/allocations/a%2Fb", whose authority is dropped and whose empty path is "/").
+/// Nothing when an escape is malformed.
+std::optional<std::string> target_path(std::string_view target);
+
 /// The JSON body {"message": ...} of every answer that is only a message.
 std::string message_body(std::string_view message);
 
-/// An immutable table of routes: the first whose method and path match a request answers it.
+/// An immutable table of routes: the first whose method and path match a request answers it; a HEAD request
+/// matches a GET route.
 class Router {
 public:
     explicit Router(std::vector<Route> routes) : routes_(std::move(routes)) {}
