@@ -78,10 +78,9 @@ inline std::optional<std::int64_t> fixed_digits(std::string_view text) noexcept 
 }
 }  // namespace detail
 
-/// "SKU:VERSION:POSITION", the numbers zero-padded to a fixed width (19 and 9 digits): the fixed-width tail makes
-/// the id unique whatever the SKU holds, and makes the ids of one SKU sort as their versions and positions do.
-inline std::string outbox_id(std::string_view sku, std::int64_t version, std::int64_t position) {
-    std::string id(sku.size() + detail::outbox_id_suffix, '0');
+/// Writes outbox_id(sku, version, position) into `id`, in the buffer `id` already has when it is large enough.
+inline void write_outbox_id(std::string& id, std::string_view sku, std::int64_t version, std::int64_t position) {
+    id.assign(sku.size() + detail::outbox_id_suffix, '0');
     sku.copy(id.data(), sku.size());
     id[sku.size()] = ':';
     id[id.size() - detail::outbox_position_digits - 1] = ':';
@@ -90,6 +89,13 @@ inline std::string outbox_id(std::string_view sku, std::int64_t version, std::in
     };
     fill(id.size() - detail::outbox_position_digits - 1, version);
     fill(id.size(), position);
+}
+
+/// "SKU:VERSION:POSITION", the numbers zero-padded to a fixed width (19 and 9 digits): the fixed-width tail makes
+/// the id unique whatever the SKU holds, and makes the ids of one SKU sort as their versions and positions do.
+inline std::string outbox_id(std::string_view sku, std::int64_t version, std::int64_t position) {
+    std::string id;
+    write_outbox_id(id, sku, version, position);
     return id;
 }
 
@@ -111,13 +117,29 @@ inline std::optional<OutboxKey> parse_outbox_id(std::string_view id) noexcept {
 /// before anyone else may start it.
 inline constexpr std::chrono::seconds outbox_handoff{30};
 
+/// Makes `row` the row a commit stores for `event` (one that leaves the process), the `position`th of `sku` at
+/// `version`, in the buffers its strings already have when they are large enough.
+inline void set_outbox_message(ports::OutboxMessage& row, std::string_view sku, std::int64_t version,
+                               std::int64_t position, const events::Event& event, ports::OutboxTime created_at) {
+    // To the microsecond, as SQL adapters store it: the row handed over equals the row read back.
+    const auto created = std::chrono::floor<std::chrono::microseconds>(created_at);
+    write_outbox_id(row.id, sku, version, position);
+    row.sku.assign(sku);
+    row.version = version;
+    row.position = position;
+    row.event = event;
+    row.created_at = created;
+    row.attempts = 0;
+    row.last_error.clear();
+    row.next_attempt_at = created + outbox_handoff;
+}
+
 /// The row a commit stores for `event` (one that leaves the process), the `position`th of `sku` at `version`.
 inline ports::OutboxMessage make_outbox_message(std::string_view sku, std::int64_t version, std::int64_t position,
                                                 const events::Event& event, ports::OutboxTime created_at) {
-    // To the microsecond, as SQL adapters store it: the row handed over equals the row read back.
-    const auto created = std::chrono::floor<std::chrono::microseconds>(created_at);
-    return ports::OutboxMessage{outbox_id(sku, version, position), std::string(sku), version, position, event, created,
-                                0, {}, created + outbox_handoff};
+    ports::OutboxMessage row;
+    set_outbox_message(row, sku, version, position, event, created_at);
+    return row;
 }
 
 /// Whether `product` raised, since its last commit, an event that leaves the process.
@@ -125,16 +147,16 @@ inline bool raises_outbound(const Product& product) noexcept {
     return std::any_of(product.events().begin(), product.events().end(), leaves_the_process);
 }
 
-/// Hands `store` the rows of the events that `product` raised since its last commit and that leave the process,
-/// oldest first, numbered from `first_position` at `version` (the version the product is committed with):
-/// what a unit of work's commit stores in its outbox, in the transaction of the products' changes. Returns how
-/// many.
-template <typename Store>
+/// Makes the rows of the events that `product` raised since its last commit and that leave the process, oldest
+/// first, numbered from `first_position` at `version` (the version the product is committed with), each in the
+/// `ports::OutboxMessage&` that `next_row()` returns (set_outbox_message): what a unit of work's commit stores in
+/// its outbox, in the transaction of the products' changes. Returns how many.
+template <typename NextRow>
 std::int64_t store_outbound(const Product& product, std::int64_t version, std::int64_t first_position,
-                            ports::OutboxTime created_at, Store&& store) {
+                            ports::OutboxTime created_at, NextRow&& next_row) {
     std::int64_t position = first_position;
     for (const events::Event& event : product.events()) {
-        if (leaves_the_process(event)) store(make_outbox_message(product.sku(), version, position++, event, created_at));
+        if (leaves_the_process(event)) set_outbox_message(next_row(), product.sku(), version, position++, event, created_at);
     }
     return position - first_position;
 }

@@ -255,12 +255,13 @@ inline bool any_raises_outbound(std::span<Product* const> products) noexcept {
     return std::any_of(products.begin(), products.end(), [](const Product* p) { return raises_outbound(*p); });
 }
 
-/// Hands `insert` the outbox rows (ports::OutboxMessage) of what the commit's products raised, in its transaction.
+/// Makes the outbox rows of what the commit's products raised, each in the ports::OutboxMessage& that `next_row()`
+/// returns (allocation::store_outbound), for the commit's transaction.
 /// A product this commit changes (or creates) is stored with its new version, at which no row exists yet; one it
 /// did not change keeps its stored version, and its rows follow those already stored at that version, which
 /// `next_position(sku)` reads: the pair (stored version, next position).
-template <typename NextPosition, typename Insert>
-void store_outbox_rows(std::span<LoadedProduct* const> products, NextPosition&& next_position, Insert&& insert) {
+template <typename NextPosition, typename NextRow>
+void store_outbox_rows(std::span<LoadedProduct* const> products, NextPosition&& next_position, NextRow&& next_row) {
     const auto now = ports::OutboxClock::now();
     for (const LoadedProduct* entry : products) {
         const Product& product = entry->product;
@@ -268,7 +269,7 @@ void store_outbox_rows(std::span<LoadedProduct* const> products, NextPosition&& 
         auto [version, position] = !entry->stored || product.changed()
                                        ? std::pair<std::int64_t, std::int64_t>{product.version_number(), 0}
                                        : next_position(product.sku());
-        store_outbound(product, version, position, now, insert);
+        store_outbound(product, version, position, now, next_row);
     }
 }
 

@@ -51,12 +51,11 @@ void write_commit(S& statements, std::span<LoadedProduct* const> tracked, std::s
         }
     }
     project_events(seen, statements);
+    const std::size_t first = stored.size();
     store_outbox_rows(
         tracked, [&](const std::string& sku) { return statements.outbox_next_position(sku); },
-        [&](ports::OutboxMessage message) {
-            statements.outbox_insert(message);
-            stored.push_back(std::move(message));
-        });
+        [&]() -> ports::OutboxMessage& { return stored.emplace_back(); });
+    for (std::size_t i = first; i < stored.size(); ++i) statements.outbox_insert(stored[i]);
     statements.write_messages();
 }
 

@@ -149,7 +149,7 @@ public:
     /// and no event is raised: asking again is not news). Another quantity for an order that already has a line
     /// of this SKU, allocated or waiting, throws DuplicateLine. When no batch can take a new line, raises
     /// OutOfStock and returns nothing; the line is not kept.
-    std::optional<std::string> allocate(const OrderLine& line) {
+    std::optional<std::string> allocate(OrderLine line) {
         if (line.sku != sku_) throw InvalidSku(line.sku);
         check_quantity(line.qty);
         check_id(line.orderid, "order id");
@@ -163,14 +163,13 @@ public:
         detail::reserve_more(batch.lines_, 1);
         detail::reserve_more(changes_, 1);
         reserve_events(1);
-        OrderLine stored = line;
         changes::LineAllocated change{slot, line};
         events::Allocated allocated{line.orderid, line.sku, line.qty, batch.reference()};
         // The last step that may throw; one hash lookup both asks whether the order has a line here and
         // reserves its entry if it has not.
         auto [entry, is_new] = index_.try_emplace(line, detail::LineSlot{slot, line.qty});
         if (!is_new) return allocated_before(*entry, line);
-        add_allocation(slot, std::move(stored), std::move(change), std::move(allocated));
+        add_allocation(slot, std::move(line), std::move(change), std::move(allocated));
         return batch.reference();
     }
 

@@ -18,16 +18,17 @@
 
 namespace allocation::memory {
 
-/// Rows are appended by the units of work on commit, in commit order, and forgotten once delivered: when every row
-/// is delivered (what a commit's delivery at once leaves) the rows take no memory but their vector's capacity, which
-/// the next commit reuses. Each product's next position is remembered apart from them, so an id is never made
+/// Rows are appended by the units of work on commit, in commit order, and forgotten once delivered: a delivered
+/// row becomes a spare one, in which a later commit makes its row without allocating its strings again. When
+/// every row is delivered (what a commit's delivery at once leaves) only the spare rows are kept, as many as were
+/// ever undelivered at once. Each product's next position is remembered apart from them, so an id is never made
 /// twice. Every member takes the outbox's own lock, so relays on other threads never wait for a unit of work to end.
 class Outbox {
 public:
     std::vector<ports::OutboxMessage> undelivered(std::size_t limit) const {
         std::lock_guard lock(mutex_);
         std::vector<ports::OutboxMessage> result;
-        for (std::size_t i = head_; i < rows_.size() && result.size() < limit; ++i) {
+        for (std::size_t i = head_; i < end_ && result.size() < limit; ++i) {
             if (!rows_[i].delivered) result.push_back(rows_[i].message);
         }
         return result;
@@ -37,7 +38,7 @@ public:
                                             ports::OutboxTime lease_until, std::size_t limit) {
         std::lock_guard lock(mutex_);
         std::vector<ports::OutboxMessage> claimed;
-        for (std::size_t i = head_; i < rows_.size() && claimed.size() < limit; ++i) {
+        for (std::size_t i = head_; i < end_ && claimed.size() < limit; ++i) {
             Row& row = rows_[i];
             if (row.delivered || row.message.next_attempt_at > now || (!row.owner.empty() && row.lease_until > now)) {
                 continue;
@@ -95,25 +96,20 @@ public:
     /// the outbox nor `committed` changed.
     void append(std::span<Product* const> products, ports::OutboxTime now, std::vector<ports::OutboxMessage>& committed) {
         std::lock_guard lock(mutex_);
-        const std::size_t first = committed.size(), kept = rows_.size();
+        const std::size_t first = committed.size(), kept = end_;
+        numbered_.clear();
         try {
             for (const Product* product : products) {
-                if (!raises_outbound(*product)) continue;
-                store_outbound(*product, product->version_number(), next_position(*product), now,
-                               [&](ports::OutboxMessage&& message) {
-                                   committed.push_back(std::move(message));
-                                   rows_.emplace_back(committed.back());
-                               });
+                if (raises_outbound(*product)) store_rows(*product, now);
             }
+            for (std::size_t i = kept; i < end_; ++i) committed.push_back(rows_[i].message);
         } catch (...) {
-            rows_.resize(kept);
+            end_ = kept;
             committed.resize(first);
             throw;
         }
-        live_ += rows_.size() - kept;
-        for (std::size_t i = first; i < committed.size(); ++i) {  // the newest row of each product numbers its next
-            numbering_.insert_or_assign(committed[i].sku, Numbering{committed[i].version, committed[i].position + 1});
-        }
+        live_ += end_ - kept;
+        for (const auto& [numbering, next] : numbered_) *numbering = next;
     }
 
     /// Delivered rows are forgotten at once (each product's next position is kept apart from them): none to purge.
@@ -122,8 +118,6 @@ public:
 private:
     /// A row as kept, with its lease.
     struct Row {
-        Row() = default;
-        explicit Row(const ports::OutboxMessage& row) : message(row) {}
         ports::OutboxMessage message;
         std::string owner;  // empty: not leased
         ports::OutboxTime lease_until{};
@@ -135,40 +129,60 @@ private:
         std::int64_t next_position = 0;  // at that version
     };
 
-    // Where the rows of `product` start: after its rows of the same version (events raised without a change), else
-    // at 0.
-    std::int64_t next_position(const Product& product) const {
-        auto known = numbering_.find(product.sku());
-        return known != numbering_.end() && known->second.version == product.version_number()
-                   ? known->second.next_position
-                   : 0;
+    // Stores the rows of `product`, after its rows of the same version (events raised without a change), else from
+    // position 0, and remembers in numbered_ what its numbering becomes once the commit has stored every row.
+    // A numbering made here is {0, 0}, which numbers as no numbering does.
+    void store_rows(const Product& product, ports::OutboxTime now) {
+        Numbering& newest = numbering_.try_emplace(product.sku()).first->second;
+        const std::int64_t version = product.version_number();
+        const std::int64_t first = newest.version == version ? newest.next_position : 0;
+        const std::int64_t stored =
+            store_outbound(product, version, first, now, [&]() -> ports::OutboxMessage& { return add_row().message; });
+        numbered_.emplace_back(&newest, Numbering{version, first + stored});
     }
 
     // The undelivered row of `id`, or nullptr. The rows a commit just stored are at the back and those a relay
     // claims (the oldest due) near the front, so the search starts at both ends.
     Row* find(std::string_view id) noexcept {
         auto matches = [&](const Row& row) { return !row.delivered && row.message.id == id; };
-        for (std::size_t front = head_, back = rows_.size(); front < back; ++front) {
+        for (std::size_t front = head_, back = end_; front < back; ++front) {
             if (matches(rows_[--back])) return &rows_[back];
             if (front < back && matches(rows_[front])) return &rows_[front];
         }
         return nullptr;
     }
 
-    // Drops the delivered rows at the front; all of them when none is left.
+    // A new row after the others: a spare one when there is one, whose strings keep their buffers for the row
+    // the caller makes in it.
+    Row& add_row() {
+        if (end_ == rows_.size()) rows_.emplace_back();
+        Row& row = rows_[end_++];
+        row.owner.clear();
+        row.lease_until = {};
+        row.delivered = false;
+        return row;
+    }
+
+    // Makes the delivered rows at the front spare; all of them when none is left undelivered.
     void forget_delivered() {
-        while (head_ < rows_.size() && rows_[head_].delivered) ++head_;
-        if (head_ == rows_.size() || head_ > 1024) {
-            rows_.erase(rows_.begin(), rows_.begin() + static_cast<std::ptrdiff_t>(head_));
+        while (head_ < end_ && rows_[head_].delivered) ++head_;
+        if (head_ == end_) {
+            head_ = end_ = 0;
+        } else if (head_ > 1024) {
+            const auto begin = rows_.begin();
+            std::rotate(begin, begin + static_cast<std::ptrdiff_t>(head_), begin + static_cast<std::ptrdiff_t>(end_));
+            end_ -= head_;
             head_ = 0;
         }
     }
 
     mutable std::mutex mutex_;
-    std::vector<Row> rows_;  // commit order; those before head_ are delivered
+    std::vector<Row> rows_;  // commit order: delivered before head_, kept up to end_, spare after
     std::size_t head_ = 0;
+    std::size_t end_ = 0;
     std::size_t live_ = 0;                   // undelivered rows
     detail::StringMap<Numbering> numbering_;  // sku -> its newest row's numbering
+    std::vector<std::pair<Numbering*, Numbering>> numbered_;  // what append() sets in numbering_ once it succeeds
 };
 
 static_assert(ports::diagnose_outbox<Outbox>());
