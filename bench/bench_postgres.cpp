@@ -4,7 +4,7 @@
 // cluster of its own (fsync on) on a free loopback port.
 //
 // usage: bench_postgres [allocations per run (default 2000)]
-//        bench_postgres bus|history|race [allocations]    only that figure
+//        bench_postgres bus|history|race|group [allocations]    only that figure
 //        bench_postgres cluster    serves a cluster (fsync on) until SIGTERM or SIGINT; prints its URI first
 #include <signal.h>
 #include <unistd.h>
@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "allocation/adapters/postgres/postgres.hpp"
@@ -110,27 +111,36 @@ Run median_of(const std::vector<Run>& runs) {
     return {field(&Run::per_second), field(&Run::client_us), field(&Run::server_us)};
 }
 
+/// One of the floors (bench_raw_postgres::Floor) on a fresh database with `settings`.
+Run raw_run(PostgresCluster& cluster, const std::string& settings, int allocations, bench_raw_postgres::Floor floor) {
+    const std::string uri = fresh_database(cluster, settings);
+    return timed(allocations, [&] { return bench_raw_postgres::allocations_per_second(uri, allocations, floor); });
+}
+
 void bus_against_raw(PostgresCluster& cluster, int allocations) {
-    std::printf("bus.handle(Allocate) against raw libpq running the same statements; median of 5 runs, each on a "
-                "fresh database;\nCPU in microseconds per allocation, of the client thread and of the server's "
-                "processes\n%-18s %10s %10s %6s | %10s %10s | %10s %10s\n", "synchronous_commit", "adapter/s",
-                "raw/s", "ratio", "client CPU", "(raw)", "server CPU", "(raw)");
+    using bench_raw_postgres::Floor;
+    std::printf("bus.handle(Allocate) against raw libpq sending the same 4 statements, and against raw libpq sending "
+                "the rows a statement each (8);\nmedian of 5 runs, each on a fresh database, the three alternating; "
+                "CPU in microseconds per allocation, of the client thread and of the server's processes\n"
+                "%-18s %10s %10s %6s %10s %6s | %10s %10s | %10s %10s\n", "synchronous_commit", "adapter/s", "raw/s",
+                "ratio", "raw 8/s", "ratio", "client CPU", "(raw)", "server CPU", "(raw)");
     for (const std::string& setting : {std::string("on"), std::string("off")}) {
-        std::vector<Run> adapter, raw;
-        for (int r = 0; r < 5; ++r) {  // alternate, so that both see the same machine
-            const std::string a = fresh_database(cluster, "-csynchronous_commit%3D" + setting);
+        const std::string settings = "-csynchronous_commit%3D" + setting;
+        std::vector<Run> adapter, raw, per_row;
+        for (int r = 0; r < 5; ++r) {  // alternate, so that all see the same machine
+            const std::string a = fresh_database(cluster, settings);
             adapter.push_back(timed(allocations, [&] { return adapter_run(a, allocations); }));
-            const std::string b = fresh_database(cluster, "-csynchronous_commit%3D" + setting);
-            raw.push_back(timed(allocations, [&] { return bench_raw_postgres::allocations_per_second(b, allocations); }));
+            raw.push_back(raw_run(cluster, settings, allocations, Floor::one_statement));
+            per_row.push_back(raw_run(cluster, settings, allocations, Floor::statement_per_row));
         }
-        const Run a = median_of(adapter), b = median_of(raw);
-        std::printf("%-18s %10.0f %10.0f %5.0f%% | %10.1f %10.1f | %10.1f %10.1f\n", setting.c_str(), a.per_second,
-                    b.per_second, 100.0 * a.per_second / b.per_second, a.client_us, b.client_us, a.server_us,
-                    b.server_us);
+        const Run a = median_of(adapter), b = median_of(raw), c = median_of(per_row);
+        std::printf("%-18s %10.0f %10.0f %5.0f%% %10.0f %5.0f%% | %10.1f %10.1f | %10.1f %10.1f\n", setting.c_str(),
+                    a.per_second, b.per_second, 100.0 * a.per_second / b.per_second, c.per_second,
+                    100.0 * a.per_second / c.per_second, a.client_us, b.client_us, a.server_us, b.server_us);
         std::fflush(stdout);
     }
     const double rtt = bench_raw_postgres::round_trip_us(fresh_database(cluster, ""), 20000);
-    std::printf("one round trip (prepared SELECT 1, loopback TCP): %.1f us; an allocation sends 8 statements\n", rtt);
+    std::printf("one round trip (prepared SELECT 1, loopback TCP): %.1f us; an allocation sends 4 statements\n", rtt);
 }
 
 /// A database whose product "SKU" already has `history` allocations (stored in one unit of work).
@@ -218,6 +228,60 @@ void hot_sku_figure(PostgresCluster& cluster, int allocations) {
     }
 }
 
+/// Allocations per second and the mean group size of `threads` threads handing `allocations` Allocate commands to
+/// one bus through GroupCommit with `max_group` (1: each command its own unit of work, on its caller's thread), into
+/// `skus` products.
+std::pair<double, double> grouped(PostgresCluster& cluster, int threads, int skus, std::size_t max_group,
+                                  int allocations, const std::string& sync) {
+    postgres::Database db(postgres::Options{.uri = fresh_database(cluster, "-csynchronous_commit%3D" + sync)});
+    postgres::Outbox outbox(db);
+    CountingNotifier notifier;
+    CountingPublisher publisher;
+    Relay relay(outbox, handlers::Outbound(notifier, publisher));
+    auto bus = bootstrap(postgres::UnitOfWorkFactory(db), relay);
+    for (int s = 0; s < skus; ++s) {
+        bus.handle(commands::CreateBatch{"batch-" + std::to_string(s), "SKU-" + std::to_string(s), max_quantity, std::nullopt});
+    }
+    std::atomic<long> groups{0};
+    GroupCommit group(bus, max_group, [&groups](std::size_t) { ++groups; });
+    const auto start = Clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = t; i < allocations; i += threads) {
+                if (!group.handle(commands::Allocate{order_id("order-", i), "SKU-" + std::to_string(i % skus), 1})) {
+                    std::abort();
+                }
+            }
+        });
+    }
+    for (auto& worker : workers) worker.join();
+    const std::chrono::duration<double> elapsed = Clock::now() - start;
+    return {allocations / elapsed.count(), static_cast<double>(allocations) / static_cast<double>(groups)};
+}
+
+void group_commit_figure(PostgresCluster& cluster, int allocations) {
+    constexpr int threads = 8;
+    std::printf("\ngroup commit: %d threads, one bus, through GroupCommit with max_group 1 (no groups) and 64; "
+                "median of 5 runs, alternating;\nallocations/s (mean commands per commit)\n%-18s %-8s %18s %18s %6s\n",
+                threads, "synchronous_commit", "SKUs", "max_group 1", "max_group 64", "ratio");
+    for (const std::string& sync : {std::string("on"), std::string("off")}) {
+        for (int skus : {1, threads}) {
+            std::vector<double> alone, together, sizes;
+            for (int r = 0; r < 5; ++r) {
+                alone.push_back(grouped(cluster, threads, skus, 1, allocations, sync).first);
+                const auto [per_second, size] = grouped(cluster, threads, skus, 64, allocations, sync);
+                together.push_back(per_second);
+                sizes.push_back(size);
+            }
+            const double a = median(alone), b = median(together);
+            std::printf("%-18s %-8d %10.0f (%5.1f) %10.0f (%5.1f) %5.0f%%\n", sync.c_str(), skus, a, 1.0, b,
+                        median(sizes), 100.0 * b / a);
+            std::fflush(stdout);
+        }
+    }
+}
+
 /// Serves a durable cluster until SIGTERM or SIGINT, for bench/http/postgres.sh: its URI goes to stdout first.
 int serve_cluster() {
     sigset_t stop;
@@ -239,8 +303,8 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == "cluster") return serve_cluster();
     const bool one = argc > 1 && std::atoi(argv[1]) == 0;
     const std::string only = one ? argv[1] : "";
-    if (one && only != "bus" && only != "history" && only != "race") {
-        std::fprintf(stderr, "usage: bench_postgres [bus|history|race|cluster] [allocations per run]\n");
+    if (one && only != "bus" && only != "history" && only != "race" && only != "group") {
+        std::fprintf(stderr, "usage: bench_postgres [bus|history|race|group|cluster] [allocations per run]\n");
         return 2;
     }
     const int allocations = argc > (one ? 2 : 1) ? std::atoi(argv[one ? 2 : 1]) : 2000;
@@ -254,5 +318,6 @@ int main(int argc, char** argv) {
         history_figure(cluster, std::max(1000, allocations / 2), true);
     }
     if (!one || only == "race") hot_sku_figure(cluster, allocations);
+    if (!one || only == "group") group_commit_figure(cluster, allocations);
     return 0;
 }

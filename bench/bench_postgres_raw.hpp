@@ -6,14 +6,18 @@
 
 namespace bench_raw_postgres {
 
-/// Allocations per second, on the database at `uri` (which has the adapter's schema and nothing in it), of the
-/// statements the adapter sends for one allocation into a product it keeps between units of work: BEGIN, the check
-/// that the kept product is current, which locks its row (SELECT version and whether the order has a line, FOR
-/// UPDATE), the compare-and-set of
-/// the version, INSERT of the line, UPDATE of the batch's allocated quantity, INSERT of the view row, INSERT of the
-/// outbox row, COMMIT. Each statement is prepared once and sent on its own, as the adapter does. Throws
-/// std::runtime_error on any error.
-double allocations_per_second(const std::string& uri, int allocations);
+/// What the floor sends for one allocation into a product the adapter keeps between units of work, each
+/// statement prepared once and sent on its own, as the adapter does:
+/// - `one_statement`, as the adapter sends it: BEGIN, the check that the kept product is current, which locks its
+///   row (SELECT version and whether the order has a line, FOR UPDATE), the commit's rows in one statement (the
+///   compare-and-set of the version, the line, the batch's allocated quantity, the view row, the outbox row), COMMIT:
+///   four round trips;
+/// - `statement_per_row`, each of those rows its own statement: eight round trips.
+enum class Floor { one_statement, statement_per_row };
+
+/// Allocations per second, on the database at `uri` (which has the adapter's schema and nothing in it), of `floor`.
+/// Throws std::runtime_error on any error.
+double allocations_per_second(const std::string& uri, int allocations, Floor floor);
 
 /// Microseconds per round trip of a prepared "SELECT 1" on one connection to `uri`.
 double round_trip_us(const std::string& uri, int count);

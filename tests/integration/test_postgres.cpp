@@ -499,6 +499,84 @@ TEST_CASE("postgres outbox: two relays on their threads and two Database instanc
     CHECK(number(uri, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL") == 0);
 }
 
+TEST_CASE("postgres: one commit that moves lines between batches and the waiting lines stores where they ended") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    {
+        auto uow = postgres::UnitOfWorkFactory(db)();
+        Product& lamp = uow.products().add(Product("LAMP"));
+        lamp.add_batch(Batch("LAMP-b1", "LAMP", 10));
+        lamp.add_batch(Batch("LAMP-b2", "LAMP", 10, allocation::parse_date("2030-01-01")));
+        uow.commit();
+    }
+    auto text = [&](const std::string& sql) { return cluster().sql(sql, database_of(uri)); };
+    const std::string batch_of_o1 =
+        "SELECT b.reference FROM order_lines l JOIN batches b ON b.id = l.batch_id WHERE l.orderid = 'o1'";
+    {  // allocated, then moved to another batch before anything is stored
+        auto uow = postgres::UnitOfWorkFactory(db)();
+        Product* lamp = uow.products().get_for_order("LAMP", "o1");
+        REQUIRE(lamp->allocate(OrderLine{"o1", "LAMP", 5}) == "LAMP-b1");
+        lamp->change_batch_quantity("LAMP-b1", 2);
+        uow.commit();
+    }
+    CHECK(text(batch_of_o1) == "LAMP-b2\n");
+    CHECK(text("SELECT batchref FROM allocations_view WHERE orderid = 'o1'") == "LAMP-b2\n");
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b1'") == 0);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b2'") == 5);
+    {  // a stored line goes to the waiting lines, then to a batch added in the same commit
+        auto uow = postgres::UnitOfWorkFactory(db)();
+        Product* lamp = uow.products().get_by_batchref("LAMP-b2");
+        lamp->change_batch_quantity("LAMP-b2", 2);
+        REQUIRE(lamp->waiting().size() == 1);
+        lamp->add_batch(Batch("LAMP-b3", "LAMP", 10));
+        REQUIRE(lamp->waiting().empty());
+        uow.commit();
+    }
+    CHECK(text(batch_of_o1) == "LAMP-b3\n");
+    CHECK(text("SELECT batchref FROM allocations_view WHERE orderid = 'o1'") == "LAMP-b3\n");
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 1);
+    CHECK(number(uri, "SELECT count(*) FROM waiting_lines") == 0);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b2'") == 0);
+    CHECK(number(uri, "SELECT allocated_quantity FROM batches WHERE reference = 'LAMP-b3'") == 5);
+}
+
+TEST_CASE("postgres: a commit's rows: a version that moved is a ConcurrencyError, a line that clashes a StorageError") {
+    const auto uri = fresh_database();
+    postgres::Database db(postgres::Options{uri});
+    add_product(db, "LAMP", 10);
+    const auto batch_id = number(uri, "SELECT id FROM batches");
+    postgres::detail::Connection connection(uri);
+    const std::string where = "test";
+    {  // the row lock keeps a unit of work from seeing this: the product read at a version that is not stored
+        pqxx::work tx(connection.db);
+        postgres::detail::PendingRows rows(tx, where);
+        rows.version(Product("LAMP", {}, 7));
+        rows.line(OrderLine{"o1", "LAMP", 1}, batch_id);
+        rows.fail("a deletion found no row");
+        CHECK_THROWS_AS(rows.write(), ConcurrencyError);
+    }
+    {
+        pqxx::work tx(connection.db);
+        postgres::detail::PendingRows rows(tx, where);
+        rows.version(Product("LAMP", {}, 7));
+        CHECK_THROWS_WITH(rows.write(), Catch::Contains("Product LAMP was changed by someone else since version 7"));
+    }
+    CHECK(number(uri, "SELECT count(*) FROM order_lines") == 0);
+    {
+        pqxx::work tx(connection.db);
+        postgres::detail::PendingRows rows(tx, where);
+        rows.line(OrderLine{"o1", "LAMP", 1}, batch_id);
+        rows.line(OrderLine{"o1", "LAMP", 2}, batch_id);
+        CHECK_THROWS_AS(rows.write(), StorageError);
+    }
+    {
+        pqxx::work tx(connection.db);
+        postgres::detail::PendingRows rows(tx, where);
+        rows.fail("a deletion found no row");
+        CHECK_THROWS_WITH(rows.write(), "a deletion found no row");
+    }
+}
+
 TEST_CASE("postgres: a connection makes its plans again once they are 10 s old, not before") {
     const auto uri = fresh_database();
     postgres::Database migrate(postgres::Options{uri});

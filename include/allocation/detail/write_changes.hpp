@@ -125,8 +125,9 @@ void write_one(W& writer, const changes::Change& change, const Product& product,
 
 /// Writes exactly what the product's change journal (namespace `changes`) says, and sets `entry.pending_ids` to
 /// its batches' row ids as they will be once the commit succeeds. The version compare-and-set comes first, so a
-/// lost race is detected, as a ConcurrencyError, before anything else is written; each batch whose row changes
-/// is written once, as it ends.
+/// lost race is detected, as a ConcurrencyError, before anything else is written (a writer that gathers its rows
+/// for one statement at the commit's end answers true and reports it then, before any other failure); each batch
+/// whose row changes is written once, as it ends.
 template <ChangeWriter W>
 void write_changes(W& writer, LoadedProduct& entry, ChangeScratch& scratch) {
     if (!entry.stored) return write_detail::insert_all(writer, entry);

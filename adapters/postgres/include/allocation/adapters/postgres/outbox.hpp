@@ -26,19 +26,6 @@ namespace allocation::postgres {
 
 namespace detail {
 
-/// Stores one row, in the transaction of the commit that raised its event. Another commit that stored the same
-/// id first (two commits of a product they did not change, which its row lock makes wait for each other) lost no
-/// data but a race: ConcurrencyError.
-inline void outbox_insert(pqxx::transaction_base& tx, const ports::OutboxMessage& message) {
-    try {
-        run(tx, sql::outbox_insert, message.sku, message.version, message.position,
-            std::string(event_type(message.event)), to_json(message.event), outbox_microseconds(message.created_at),
-            outbox_microseconds(message.next_attempt_at));
-    } catch (const pqxx::unique_violation&) {
-        throw ConcurrencyError("outbox row " + message.id + " was stored by someone else meanwhile");
-    }
-}
-
 /// The stored version of product `sku` and the position of its next row at that version: where the rows of a
 /// product that this commit did not change go (its read version may be older than the stored one).
 inline std::pair<std::int64_t, std::int64_t> outbox_next_position(pqxx::transaction_base& tx, const std::string& sku) {

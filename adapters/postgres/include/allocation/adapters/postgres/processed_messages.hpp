@@ -49,17 +49,9 @@ public:
     }
 
     bool empty() const noexcept { return pending_.empty(); }
-    /// Writes the recorded ids; inside the commit's transaction only. An id another unit of work committed since
-    /// this one looked (or is committing: the insert waits for it) is a lost race.
-    void write(pqxx::transaction_base& tx) const {
-        const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch()).count();
-        for (const auto& id : pending_) {
-            if (detail::run(tx, detail::sql::insert_processed, id, now).affected_rows() == 0) {
-                throw ConcurrencyError("message " + id + " was applied meanwhile by another unit of work");
-            }
-        }
-    }
+    /// The ids recorded since the last commit, which the commit stores (detail::PendingRows). An id another unit of
+    /// work committed since this one looked (or is committing: the insert waits for it) is a lost race.
+    const std::vector<std::string>& pending() const noexcept { return pending_; }
     void clear() noexcept { pending_.clear(); }
     /// How many ids were recorded since the last commit; forget_after(n) forgets those after the first n.
     std::size_t recorded() const noexcept { return pending_.size(); }

@@ -165,10 +165,11 @@ private:
 
 public:
     // Writes exactly what the product's change record says (allocation::detail::write_changes), in the transaction
-    // that locked the product. The version's compare-and-set finds the version it read unless something wrote the
-    // product without its lock: zero rows, ConcurrencyError.
-    void write(pqxx::transaction_base& tx, Entry& entry) {
-        write_changes_with(detail::ProductWrites{tx, where()}, entry);
+    // that locked the product, most of it through the commit's `rows` (detail::ProductWrites). The version's
+    // compare-and-set finds the version it read unless something wrote the product without its lock: zero rows,
+    // ConcurrencyError.
+    void write(pqxx::transaction_base& tx, detail::PendingRows& rows, Entry& entry) {
+        write_changes_with(detail::ProductWrites{tx, rows, where()}, entry);
     }
 };
 

@@ -74,30 +74,43 @@ inline constexpr Sql select_version_and_order{
 inline constexpr Sql select_batch_sku{"allocation_select_batch_sku", "SELECT sku FROM batches WHERE reference = $1"};
 inline constexpr Sql insert_product{"allocation_insert_product",
                                     "INSERT INTO products (sku, version_number) VALUES ($1, $2)"};
-inline constexpr Sql update_version{
-    "allocation_update_version", "UPDATE products SET version_number = $1 WHERE sku = $2 AND version_number = $3"};
 inline constexpr Sql insert_batch{"allocation_insert_batch",
                                   "INSERT INTO batches (reference, sku, purchased_quantity, eta, allocated_quantity) "
                                   "VALUES ($1, $2, $3, NULLIF($4, '')::date, $5) RETURNING id"};
-inline constexpr Sql update_batch{"allocation_update_batch",
-                                  "UPDATE batches SET purchased_quantity = $1, allocated_quantity = $2 WHERE id = $3"};
-inline constexpr Sql insert_line{"allocation_insert_line",
-                                 "INSERT INTO order_lines (orderid, sku, qty, batch_id) VALUES ($1, $2, $3, $4)"};
 inline constexpr Sql delete_line{
     "allocation_delete_line", "DELETE FROM order_lines WHERE orderid = $1 AND sku = $2 AND qty = $3 AND batch_id = $4"};
-inline constexpr Sql insert_waiting{"allocation_insert_waiting",
-                                    "INSERT INTO waiting_lines (orderid, sku, qty) VALUES ($1, $2, $3)"};
 inline constexpr Sql delete_waiting{"allocation_delete_waiting",
                                     "DELETE FROM waiting_lines WHERE orderid = $1 AND sku = $2 AND qty = $3"};
 inline constexpr Sql view_add{"allocation_view_add",
                               "INSERT INTO allocations_view (orderid, sku, batchref) VALUES ($1, $2, $3) "
                               "ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref"};
 inline constexpr Sql view_remove{"allocation_view_remove", "DELETE FROM allocations_view WHERE orderid = $1 AND sku = $2"};
+/// The rows of one commit, each table's as arrays (one element per row, in the order the commit met them), in one
+/// statement: the compare-and-set of each changed product's version (text[] $1 from bigint[] $3 to $2), the order
+/// lines (text[] $4, text[] $5, integer[] $6, bigint[] $7) and waiting lines ($8, $9, $10) inserted, the batch rows
+/// updated (bigint[] $11 to purchased integer[] $12, allocated $13), the allocations view's rows set ($14, $15, $16),
+/// the outbox rows ($17 to $23) and the processed message ids (text[] $24, at bigint $25). Its one row counts the
+/// versions set, the outbox rows and the message ids stored: a conflict on either of the last two changes no row.
+inline constexpr Sql commit_rows{
+    "allocation_commit_rows",
+    "WITH versions AS (UPDATE products p SET version_number = v.new FROM unnest($1::text[], $2::bigint[], "
+    "$3::bigint[]) AS v(sku, new, old) WHERE p.sku = v.sku AND p.version_number = v.old RETURNING 1), "
+    "lines AS (INSERT INTO order_lines (orderid, sku, qty, batch_id) "
+    "SELECT * FROM unnest($4::text[], $5::text[], $6::integer[], $7::bigint[])), "
+    "waiting AS (INSERT INTO waiting_lines (orderid, sku, qty) SELECT * FROM unnest($8::text[], $9::text[], "
+    "$10::integer[])), "
+    "batch_rows AS (UPDATE batches b SET purchased_quantity = v.purchased, allocated_quantity = v.allocated "
+    "FROM unnest($11::bigint[], $12::integer[], $13::integer[]) AS v(id, purchased, allocated) WHERE b.id = v.id), "
+    "view_rows AS (INSERT INTO allocations_view (orderid, sku, batchref) SELECT * FROM unnest($14::text[], "
+    "$15::text[], $16::text[]) ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref), "
+    "outbox_rows AS (INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
+    "next_attempt_at) SELECT * FROM unnest($17::text[], $18::bigint[], $19::bigint[], $20::text[], $21::text[], "
+    "$22::bigint[], $23::bigint[]) ON CONFLICT DO NOTHING RETURNING 1), "
+    "processed AS (INSERT INTO processed_messages (id, processed_at) SELECT m.id, $25 FROM unnest($24::text[]) "
+    "AS m(id) ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM versions), (SELECT count(*) FROM outbox_rows), (SELECT count(*) FROM processed)"};
 inline constexpr Sql view_select{"allocation_view_select",
                                  "SELECT sku, batchref FROM allocations_view WHERE orderid = $1 ORDER BY id"};
-inline constexpr Sql outbox_insert{"allocation_outbox_insert",
-                                   "INSERT INTO outbox (sku, version_number, position, event_type, payload, created_at, "
-                                   "next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"};
 /// The stored version of product $1 and the position of its next outbox row at that version.
 inline constexpr Sql outbox_next_position{
     "allocation_outbox_next_position",
@@ -134,21 +147,16 @@ inline constexpr Sql outbox_purge{
     "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1 AND EXISTS (SELECT 1 FROM outbox n "
     "WHERE n.sku = outbox.sku AND (n.version_number, n.position) > (outbox.version_number, outbox.position))"};
 inline constexpr Sql select_processed{"allocation_select_processed", "SELECT 1 FROM processed_messages WHERE id = $1"};
-/// A conflict changes no row: the commit sees that and reports the lost race (ConcurrencyError).
-inline constexpr Sql insert_processed{
-    "allocation_insert_processed",
-    "INSERT INTO processed_messages (id, processed_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"};
 inline constexpr Sql purge_processed{"allocation_purge_processed",
                                      "DELETE FROM processed_messages WHERE processed_at < $1"};
 inline constexpr Sql select_schema_version{"allocation_select_schema_version", "SELECT max(version) FROM schema_version"};
 
 inline constexpr const Sql* all[] = {
-    &select_product,  &select_product_batches, &select_version,     &select_version_and_order, &select_batch_sku,   &insert_product,   &update_version,       &insert_batch,
-    &update_batch,    &insert_line,        &delete_line,      &insert_waiting,       &delete_waiting,
-    &view_add,        &view_remove,        &view_select,      &outbox_insert,        &outbox_next_position,
-    &outbox_undelivered, &outbox_claim,    &outbox_failed,        &outbox_release,
-    &outbox_backlog,  &outbox_purge,       &select_processed, &insert_processed,     &purge_processed,
-    &select_schema_version};
+    &select_product,     &select_product_batches, &select_version, &select_version_and_order, &select_batch_sku,
+    &insert_product,     &insert_batch,           &delete_line,    &delete_waiting,           &commit_rows,
+    &view_add,           &view_remove,            &view_select,    &outbox_next_position,     &outbox_undelivered,
+    &outbox_claim,       &outbox_failed,          &outbox_release, &outbox_backlog,           &outbox_purge,
+    &select_processed,   &purge_processed,        &select_schema_version};
 }  // namespace sql
 #undef ALLOCATION_POSTGRES_UNLEASED_ROW
 #undef ALLOCATION_POSTGRES_UNDELIVERED
@@ -178,6 +186,18 @@ inline std::string text_array(const std::vector<std::string>& items) {
             out += c;
         }
         out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+/// The text of a PostgreSQL array of the integers `items` (for `$n::bigint[]`, `$n::integer[]`).
+template <typename Integer>
+std::string number_array(const std::vector<Integer>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += std::to_string(items[i]);
     }
     out += '}';
     return out;

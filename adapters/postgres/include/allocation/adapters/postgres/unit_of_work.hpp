@@ -13,6 +13,7 @@
 
 #include "allocation/adapters/postgres/database.hpp"
 #include "allocation/adapters/postgres/outbox.hpp"
+#include "allocation/adapters/postgres/pending_rows.hpp"
 #include "allocation/adapters/postgres/processed_messages.hpp"
 #include "allocation/adapters/postgres/repository.hpp"
 #include "allocation/adapters/postgres/views.hpp"
@@ -53,9 +54,11 @@ private:
 /// second unit of work that wants the same product waits until this one commits or rolls back, then reads the
 /// version it left. Concurrent commands on one product queue on that lock; none of them loses a race.
 ///
-/// `commit()` writes, in that transaction: for each changed product a compare-and-set of its version
-/// (`UPDATE products SET version_number = new WHERE sku = ? AND version_number = read`, which the lock makes
-/// succeed: it stays as the safety net), then the product's recorded changes, then COMMIT. What is still a
+/// `commit()` writes, in that transaction, the products' recorded changes with, for each changed product, a
+/// compare-and-set of its version (`UPDATE products SET version_number = new WHERE sku = ? AND version_number =
+/// read`, which the lock makes succeed: it stays as the safety net), then COMMIT. Its inserts and updates of every
+/// table go in one statement (detail::PendingRows, sql::commit_rows), so an allocation into a stored product is
+/// that statement and COMMIT; deletions, new products and new batches are statements of their own before it. What is still a
 /// ConcurrencyError, with nothing written, is a real conflict: a product or batch that someone else created
 /// meanwhile (a product not stored yet has no row to lock, so two units of work may both create it), a version
 /// that moved, a message id committed meanwhile, or a transaction PostgreSQL chose to abort (serialization failure
@@ -69,20 +72,26 @@ private:
 /// begins another transaction.
 class UnitOfWork : public allocation::detail::SqlUnitOfWork<detail::Lease, detail::ProductTables, detail::LeasedView,
                                                             ProcessedMessages> {
-    /// The commit's statements (allocation::detail::CommitStatements), in its transaction.
+    /// The commit's statements (allocation::detail::CommitStatements), in its transaction: what they insert and
+    /// update is gathered in `rows` (detail::PendingRows), written in one statement at the commit's end; a
+    /// removal from the view is its own statement, run at once.
     struct CommitRows {
         UnitOfWork* uow;
         pqxx::transaction_base* tx;
-        void write(allocation::detail::LoadedProduct& entry) { uow->products_.tables().write(*tx, entry); }
+        detail::PendingRows* rows;
+        void write(allocation::detail::LoadedProduct& entry) { uow->products_.tables().write(*tx, *rows, entry); }
         void add(const std::string& orderid, const std::string& sku, const std::string& batchref) {
-            detail::view_add(*tx, orderid, sku, batchref);
+            rows->view_add(orderid, sku, batchref);
         }
-        void remove(const std::string& orderid, const std::string& sku) { detail::view_remove(*tx, orderid, sku); }
+        void remove(const std::string& orderid, const std::string& sku) {
+            rows->view_forget(orderid, sku);
+            detail::view_remove(*tx, orderid, sku);
+        }
         std::pair<std::int64_t, std::int64_t> outbox_next_position(const std::string& sku) {
             return detail::outbox_next_position(*tx, sku);
         }
-        void outbox_insert(const ports::OutboxMessage& message) { detail::outbox_insert(*tx, message); }
-        void write_messages() { uow->messages_.write(*tx); }
+        void outbox_insert(const ports::OutboxMessage& message) { rows->outbox(message); }
+        void write_messages() { rows->messages(uow->messages_.pending()); }
     };
 
 public:
@@ -92,8 +101,10 @@ public:
     void commit() {
         commit_.commit([this](auto&& write) {
             lease_.in_transaction(db_.where(), "commit failed, nothing was written", [&](pqxx::transaction_base& tx) {
-                CommitRows rows{this, &tx};
+                detail::PendingRows pending(tx, db_.where());
+                CommitRows rows{this, &tx, &pending};
                 write(rows);
+                pending.write();
                 lease_.commit();
             });
         });
