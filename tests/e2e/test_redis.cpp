@@ -316,6 +316,14 @@ TEST_CASE("Redis away for seconds under load: afterwards every acknowledged allo
         ids.insert(id);
     }
     CHECK(ids.size() == acknowledged.size());  // every event once, whatever was sent twice
+
+    // Hundreds of rows failed, many of them more than once: the log says when it started and when it ended.
+    const std::string log = server.log();
+    std::size_t relay_lines = 0;
+    for (std::size_t at = 0; (at = log.find("relay: delivering", at)) != std::string::npos; ++at) ++relay_lines;
+    CHECK(relay_lines >= 2);
+    CHECK(relay_lines <= 6);
+    CHECK_THAT(log, Catch::Contains("relay: delivering again after "));
 }
 
 TEST_CASE("an allocation is on the stream and the channel before its POST is answered, and leaves no backlog",

@@ -139,7 +139,34 @@ TEST_CASE("relay: a handler that fails gets the row again after the backoff, unt
     CHECK(f.relay.run_once() == Step{1, 0});
     CHECK(ids == std::vector<std::string>(3, row.id));  // the same row, with the same id, each time
     CHECK(f.store.outbox().undelivered(10).empty());
-    CHECK(f.errors == std::vector<std::string>(2, "delivering " + row.id + ": broker away"));
+    // The second failure came within RelayOptions::summarise_every of the first: counted, not reported.
+    CHECK(f.errors == std::vector<std::string>{"delivering " + row.id + ": broker away",
+                                               "delivering again after 2 failed deliveries: the last failure: broker away"});
+}
+
+TEST_CASE("relay: failing deliveries are reported when they start, then at most once every summarise_every with "
+          "how many went unsaid, and when they end") {
+    Fixture f;
+    f.handler = [](const ports::OutboxMessage&) { throw std::runtime_error("broker away"); };
+    std::vector<std::vector<ports::OutboxMessage>> commits;
+    for (int i = 0; i < 12; ++i) commits.push_back(f.allocate("o" + std::to_string(i), 1));
+    for (int i = 0; i < 10; ++i) f.relay.deliver(commits[static_cast<std::size_t>(i)]);
+    f.now += 1s;
+    f.relay.deliver(commits[10]);
+    CHECK(f.errors == std::vector<std::string>{"delivering " + commits[0][0].id + ": broker away"});
+
+    f.now += 4s;  // 5 s after the first report: RelayOptions::summarise_every
+    f.relay.deliver(commits[11]);
+    REQUIRE(f.errors.size() == 2);
+    CHECK(f.errors[1] == "delivering " + commits[11][0].id + " (10 failed deliveries since the last report): broker away");
+
+    f.handler = [](const ports::OutboxMessage&) {};
+    f.now += 1h;
+    CHECK(f.relay.run_once() == Step{12, 0});
+    CHECK(f.relay.run_once() == Step{0, 0});
+    REQUIRE(f.errors.size() == 3);
+    CHECK(f.errors[2] == "delivering again after 12 failed deliveries: the last failure: broker away");
+    CHECK(f.store.outbox().backlog() == ports::OutboxBacklog{});
 }
 
 TEST_CASE("backoff: the wait doubles up to its cap, and the jitter shortens it by up to its fraction") {
@@ -191,7 +218,8 @@ TEST_CASE("relay: a row that deliver() could not hand over is kept, with its fai
     CHECK(kept[0].attempts == 1);
     CHECK(kept[0].last_error == "broker away");
     CHECK(kept[0].next_attempt_at == f.now + 100ms);
-    CHECK(f.errors == std::vector<std::string>{"delivering " + first[0].id + ": broker away"});
+    CHECK(f.errors == std::vector<std::string>{"delivering " + first[0].id + ": broker away",
+                                               "delivering again after 1 failed delivery: the last failure: broker away"});
 
     std::vector<std::string> caught_up;
     f.handler = [&](const ports::OutboxMessage& m) { caught_up.push_back(m.id); };

@@ -29,6 +29,7 @@
 #include "allocation/ports/outbox.hpp"
 #include "allocation/serialisation/log_text.hpp"
 #include "allocation/service_layer/background.hpp"
+#include "allocation/service_layer/repeated_failures.hpp"
 
 namespace allocation {
 
@@ -61,6 +62,11 @@ struct RelayOptions {
     std::function<double()> random;
     /// Where failures go (a handler's, or the outbox's). Empty: print_relay_error.
     RelayErrorSink on_error;
+    /// Deliveries that fail while others failed before them are reported at most once every `summarise_every`,
+    /// saying how many were left out since the last report (a broker away for a minute costs a few lines, not one
+    /// per row and attempt); the first delivery that succeeds after them reports how many failed in all ("delivering
+    /// again after N failed deliveries") with the last error. Zero: every failure is reported.
+    std::chrono::milliseconds summarise_every{std::chrono::seconds(5)};
     /// On its thread, between steps, the relay also runs `maintenance` (allocation::purge, say): once when it
     /// starts, then every `maintenance_every`. A failure goes to on_error, and it runs again at its next time.
     /// Empty: none.
@@ -186,6 +192,7 @@ private:
     bool hand_over(const ports::OutboxMessage& row) noexcept {
         try {
             handler_(row);
+            delivered_again();
             return true;
         } catch (const std::exception& error) {
             failed(row, error);
@@ -196,12 +203,32 @@ private:
     }
 
     void failed(const ports::OutboxMessage& row, const std::exception& error) noexcept {
-        report("delivering " + row.id, error);
         try {
+            if (const auto unsaid = deliveries_.failed(options_.clock(), error.what())) {
+                report(*unsaid == 0 ? "delivering " + row.id
+                                    : fmt::format("delivering {} ({} since the last report)", row.id,
+                                                  failed_deliveries(*unsaid)),
+                       error);
+            }
             const auto next = options_.clock() + options_.backoff.delay(row.attempts + 1, options_.random());
             if (outbox_.record_failure(row.id, options_.owner, next, error.what())) due_by(next);
         } catch (const std::exception& outbox_error) {
             report("recording the failure of " + row.id, outbox_error);
+        }
+    }
+
+    static std::string failed_deliveries(std::size_t count) {
+        return fmt::format("{} failed {}", count, count == 1 ? "delivery" : "deliveries");
+    }
+
+    // After failed deliveries, the first that succeeds says how many failed.
+    void delivered_again() noexcept {
+        try {
+            if (auto ended = deliveries_.succeeded()) {
+                report("delivering again after " + failed_deliveries(ended->failures),
+                       std::runtime_error("the last failure: " + ended->last_error));
+            }
+        } catch (...) {  // the report is lost, not the delivery
         }
     }
 
@@ -297,6 +324,7 @@ private:
     O& outbox_;
     Handler handler_;
     RelayOptions options_;
+    RepeatedFailures<ports::OutboxClock> deliveries_{options_.summarise_every};
     Wakeup wakeup_;
     std::atomic<Rep> next_due_{no_due};
     std::atomic<bool> stopping_{false};
