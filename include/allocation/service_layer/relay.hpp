@@ -225,8 +225,8 @@ private:
     void delivered_again() noexcept {
         try {
             if (auto ended = deliveries_.succeeded()) {
-                report("delivering again after " + failed_deliveries(ended->failures),
-                       std::runtime_error("the last failure: " + ended->last_error));
+                report(fmt::format("delivering again after {}", failed_deliveries(ended->failures)),
+                       std::runtime_error(fmt::format("the last failure: {}", ended->last_error)));
             }
         } catch (...) {  // the report is lost, not the delivery
         }
